@@ -1,0 +1,87 @@
+/**
+ * The Linux NVMe-oF adapter: nvme-cli.
+ *
+ * Contract: builds nvme-cli argv arrays from validated values only (so no
+ * value can be mistaken for an option), runs them through `System.exec`, and
+ * turns their output into typed results. A failed discovery is an ActionError;
+ * a failed connect is a result (the caller reports every record's outcome).
+ */
+import { ActionError } from '../errors.js';
+import { NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
+import type { System } from '../system.js';
+import { parseDiscoveryLog, type DiscoveryLog } from './discovery-log.js';
+import type { IoConnectParams } from './connect-decide.js';
+
+export const NVME = 'nvme';
+
+export interface DiscoverOptions {
+  readonly device?: string;
+  readonly hostnqn?: string;
+  readonly hostid?: string;
+  readonly persistent: boolean;
+}
+
+export type ConnectResult =
+  | { readonly outcome: 'connected'; readonly device?: string }
+  | { readonly outcome: 'already-connected' }
+  | { readonly outcome: 'failed'; readonly exitCode: number; readonly message: string };
+
+function hostArgs(endpoint: { transport: string; traddr: string; trsvcid: string; hostTraddr: string; hostIface: string }): string[] {
+  const argv = ['--transport', endpoint.transport];
+  if (endpoint.traddr !== NONE) argv.push('--traddr', endpoint.traddr);
+  if (endpoint.trsvcid !== NONE) argv.push('--trsvcid', endpoint.trsvcid);
+  if (endpoint.hostTraddr !== NONE) argv.push('--host-traddr', endpoint.hostTraddr);
+  if (endpoint.hostIface !== NONE) argv.push('--host-iface', endpoint.hostIface);
+  return argv;
+}
+
+export function discoverArgv(endpoint: NvmfDiscoveryEndpoint, options: DiscoverOptions): string[] {
+  const argv = ['discover', ...hostArgs(endpoint)];
+  if (options.device) argv.push('--device', options.device);
+  if (options.hostnqn) argv.push('--hostnqn', options.hostnqn);
+  if (options.hostid) argv.push('--hostid', options.hostid);
+  if (options.persistent && !options.device) argv.push('--persistent');
+  argv.push('--output-format', 'json');
+  return argv;
+}
+
+export function connectArgv(params: IoConnectParams): string[] {
+  const argv = ['connect', ...hostArgs(params), '--nqn', params.subnqn];
+  if (params.hostnqn) argv.push('--hostnqn', params.hostnqn);
+  if (params.hostid) argv.push('--hostid', params.hostid);
+  if (params.reconnectDelay !== undefined) argv.push('--reconnect-delay', String(params.reconnectDelay));
+  if (params.ctrlLossTmo !== undefined) argv.push('--ctrl-loss-tmo', String(params.ctrlLossTmo));
+  argv.push('--output-format', 'json');
+  return argv;
+}
+
+/** First non-empty line of a tool's stderr: enough for a one-line report. */
+export function firstLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+}
+
+export async function discover(system: System, endpoint: NvmfDiscoveryEndpoint, options: DiscoverOptions): Promise<DiscoveryLog> {
+  const result = await system.exec(NVME, discoverArgv(endpoint, options));
+  if (result.exitCode !== 0) {
+    throw new ActionError(`nvme discover failed (exit ${result.exitCode}): ${firstLine(result.stderr) || firstLine(result.stdout) || 'no message'}`, {
+      argv: result.argv,
+      exitCode: result.exitCode,
+    });
+  }
+  if (result.stdout.trim() === '') return { genctr: 0, records: [] };
+  return parseDiscoveryLog(result.stdout);
+}
+
+export async function connect(system: System, params: IoConnectParams): Promise<ConnectResult> {
+  const result = await system.exec(NVME, connectArgv(params));
+  const message = firstLine(result.stderr) || firstLine(result.stdout);
+  if (/already connected/i.test(result.stderr) || /already connected/i.test(result.stdout)) return { outcome: 'already-connected' };
+  if (result.exitCode !== 0) return { outcome: 'failed', exitCode: result.exitCode, message: message || 'no message' };
+  try {
+    const data = JSON.parse(result.stdout) as { device?: unknown };
+    return typeof data.device === 'string' ? { outcome: 'connected', device: data.device } : { outcome: 'connected' };
+  } catch {
+    const device = /\bnvme[0-9]+\b/.exec(result.stdout)?.[0];
+    return device ? { outcome: 'connected', device } : { outcome: 'connected' };
+  }
+}

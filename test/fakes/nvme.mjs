@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/**
+ * A fake `nvme` (nvme-cli 2.3, as Debian 12 ships it) for integration tests and the demo.
+ *
+ * Behaviour (state in $FAKE_NVME_STATE, sysfs in $FAKE_SYSFS):
+ * - every call appends one JSON line to calls.jsonl: {argv, pid, start, end, exit}
+ *   (start/end are wall-clock ms with sub-ms precision), written with one write(2);
+ * - `discover`: prints logs/<trtype>_<traddr>_<trsvcid>.json (else logs/default.json)
+ *   after $FAKE_NVME_DISCOVER_MS; marks active/<address> exclusively while running and
+ *   records {"overlap": true} if another discovery for that address was already active;
+ *   an address listed in `unreachable` fails exactly as the real one does;
+ * - `connect`: "already connected" if $FAKE_SYSFS/class/nvme has that path (real
+ *   stderr and exit 1), fails like the real one for subnqns listed in `fail-connect`,
+ *   else creates /sys/class/nvme/nvmeN with real attribute formats and prints
+ *   nvme-cli's JSON {"device":"nvmeN"}.
+ * Outputs are the real captures in test/fixtures/nvme-cli/.
+ */
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const state = process.env.FAKE_NVME_STATE;
+const sysfs = process.env.FAKE_SYSFS;
+if (!state || !sysfs) {
+  process.stderr.write('fake nvme: FAKE_NVME_STATE and FAKE_SYSFS must be set\n');
+  process.exit(99);
+}
+const now = () => performance.timeOrigin + performance.now();
+const start = now();
+const [command, ...rest] = process.argv.slice(2);
+const record = (fields) => appendFileSync(path.join(state, 'calls.jsonl'), `${JSON.stringify({ argv: process.argv.slice(2), pid: process.pid, start, end: now(), ...fields })}\n`);
+const lines = (file) => (existsSync(path.join(state, file)) ? readFileSync(path.join(state, file), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : []);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const options = {
+  transport: { type: 'string', short: 't' },
+  traddr: { type: 'string', short: 'a' },
+  trsvcid: { type: 'string', short: 's' },
+  'host-traddr': { type: 'string', short: 'w' },
+  'host-iface': { type: 'string', short: 'f' },
+  hostnqn: { type: 'string', short: 'q' },
+  hostid: { type: 'string', short: 'I' },
+  nqn: { type: 'string', short: 'n' },
+  'reconnect-delay': { type: 'string', short: 'c' },
+  'ctrl-loss-tmo': { type: 'string', short: 'l' },
+  persistent: { type: 'boolean', short: 'p' },
+  device: { type: 'string', short: 'd' },
+  'output-format': { type: 'string', short: 'o' },
+};
+
+function finish(exit, stdout = '', stderr = '', fields = {}) {
+  if (stdout) process.stdout.write(stdout);
+  if (stderr) process.stderr.write(stderr);
+  record({ exit, ...fields });
+  process.exitCode = exit;
+}
+
+function controllers() {
+  const dir = path.join(sysfs, 'class', 'nvme');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((name) => {
+    const attr = (a) => (existsSync(path.join(dir, name, a)) ? readFileSync(path.join(dir, name, a), 'utf8').trim() : '');
+    return { name, transport: attr('transport'), address: attr('address'), subsysnqn: attr('subsysnqn'), cntrltype: attr('cntrltype') };
+  });
+}
+
+async function discover(values) {
+  const address = `${values.transport}_${values.traddr ?? 'none'}_${values.trsvcid ?? 'none'}`;
+  mkdirSync(path.join(state, 'active'), { recursive: true });
+  const marker = path.join(state, 'active', address);
+  let overlap = false;
+  try {
+    closeSync(openSync(marker, 'wx'));
+  } catch {
+    overlap = true;
+  }
+  try {
+    await sleep(Number(process.env.FAKE_NVME_DISCOVER_MS ?? 0));
+    if (lines('unreachable').includes(`${values.traddr}:${values.trsvcid}`)) {
+      return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\nfailed to add controller, error connection refused\n', { overlap, address });
+    }
+    const specific = path.join(state, 'logs', `${address}.json`);
+    const file = existsSync(specific) ? specific : path.join(state, 'logs', 'default.json');
+    return finish(0, readFileSync(file, 'utf8'), '', { overlap, address });
+  } finally {
+    if (!overlap) unlinkSync(marker);
+  }
+}
+
+function connect(values) {
+  const address = `traddr=${values.traddr},trsvcid=${values.trsvcid}`;
+  if (controllers().some((c) => c.subsysnqn === values.nqn && c.address.startsWith(address) && c.cntrltype === 'io')) {
+    return finish(1, '', 'already connected\n');
+  }
+  if (lines('fail-connect').includes(values.nqn)) {
+    return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\ncould not add new controller: connection refused\n');
+  }
+  const dir = path.join(sysfs, 'class', 'nvme');
+  mkdirSync(dir, { recursive: true });
+  let n = 0;
+  while (existsSync(path.join(dir, `nvme${n}`))) n += 1;
+  const ctrl = path.join(dir, `nvme${n}`);
+  mkdirSync(ctrl);
+  const attrs = {
+    transport: values.transport,
+    address: `${address},src_addr=${values.traddr}`,
+    subsysnqn: values.nqn,
+    hostnqn: values.hostnqn ?? '',
+    hostid: values.hostid ?? '',
+    cntrltype: 'io',
+    state: 'live',
+    ctrl_loss_tmo: values['ctrl-loss-tmo'] ?? '600',
+    reconnect_delay: values['reconnect-delay'] ?? '10',
+  };
+  for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(ctrl, name), `${value}\n`);
+  return finish(0, values['output-format'] === 'json' ? `{\n  "device":"nvme${n}"\n}\n` : '', '', { device: `nvme${n}` });
+}
+
+try {
+  const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
+  if (command === 'discover') await discover(values);
+  else if (command === 'connect') connect(values);
+  else if (command === 'version') finish(0, 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
+  else finish(1, '', `fake nvme: unsupported command ${command}\n`);
+} catch (error) {
+  finish(1, '', `fake nvme: ${error.message}\n`);
+}
