@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ExcludeRule } from '../../src/config.js';
+import { decideConnect, type ConnectObservation } from '../../src/nvme/connect-decide.js';
+import type { ConnectRequest } from '../../src/nvme/connect-request.js';
+import { parseDiscoveryLog, type RawRecord } from '../../src/nvme/discovery-log.js';
+import { controllerFromAttributes, type Controller } from '../../src/nvme/sysfs.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/nvme-cli/${name}`, import.meta.url), 'utf8');
+const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:0f7b718b-ca26-43e8-b50a-d4410d1afaf8';
+const S1 = 'nqn.2026-11.io.sanhook:subsys1';
+const S2 = 'nqn.2026-11.io.sanhook:subsys2';
+
+const request = (extra: Partial<ConnectRequest> = {}): ConnectRequest => ({
+  trigger: 'manual',
+  persistent: false,
+  discovery: { kind: 'nvmf-disc', transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', hostTraddr: 'none', hostIface: 'none' },
+  ...extra,
+});
+
+const record = (over: Partial<RawRecord> = {}): RawRecord => ({ trtype: 'tcp', adrfam: 'ipv4', subtype: 'nvme subsystem', traddr: '127.0.0.1', trsvcid: '4420', subnqn: S1, ...over });
+
+const ctrl = (name: string, attrs: Record<string, string>): Controller =>
+  controllerFromAttributes(name, { transport: 'tcp', address: 'traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1', subsysnqn: S1, hostnqn: HOSTNQN, cntrltype: 'io', state: 'live', ...attrs })!;
+
+const observe = (records: RawRecord[], controllers: Controller[] = []): ConnectObservation => ({ log: { genctr: 1, records }, controllers, hostnqn: HOSTNQN });
+
+const decide = (obs: ConnectObservation, req = request(), exclude: ExcludeRule[] = []) =>
+  decideConnect(obs, req, { exclude }).decisions.map((d) => (d.action === 'connect' ? 'connect' : `skip:${d.reason}`));
+
+describe('decideConnect on the real captured log', () => {
+  const log = parseDiscoveryLog(fixture('discover-2subsys.json'));
+  it('connects both subsystems and skips the current discovery entry', () => {
+    expect(decide({ log, controllers: [], hostnqn: HOSTNQN })).toEqual(['skip:discovery-entry', 'connect', 'connect']);
+  });
+  it('skips the one already connected (real sysfs attributes)', () => {
+    const attrs = Object.fromEntries(fixture('sysfs-io-ctrl.txt').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const connected = controllerFromAttributes('nvme0', attrs)!;
+    expect(decide({ log, controllers: [connected], hostnqn: HOSTNQN })).toEqual(['skip:discovery-entry', 'skip:already-connected', 'connect']);
+  });
+});
+
+describe('decideConnect table', () => {
+  it.each([
+    ['nothing connected', [record()], [], request(), [], ['connect']],
+    ['live controller serves it', [record()], [ctrl('nvme0', {})], request(), [], ['skip:already-connected']],
+    ['connecting controller still serves it (kernel is retrying)', [record()], [ctrl('nvme0', { state: 'connecting' })], request(), [], ['skip:already-connected']],
+    ['deleting controller does not', [record()], [ctrl('nvme0', { state: 'deleting' })], request(), [], ['connect']],
+    ['dead controller does not', [record()], [ctrl('nvme0', { state: 'dead' })], request(), [], ['connect']],
+    ['discovery controller to same address does not', [record()], [ctrl('nvme0', { cntrltype: 'discovery' })], request(), [], ['connect']],
+    ['other port', [record()], [ctrl('nvme0', { address: 'traddr=127.0.0.1,trsvcid=4421' })], request(), [], ['connect']],
+    ['other host nqn', [record()], [ctrl('nvme0', { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:other' })], request(), [], ['connect']],
+    ['other host iface when one is asked for', [record()], [ctrl('nvme0', { address: 'traddr=127.0.0.1,trsvcid=4420,host_iface=eth1' })], request({ discovery: { ...request().discovery, hostIface: 'eth0' } }), [], ['connect']],
+    ['same host iface', [record()], [ctrl('nvme0', { address: 'traddr=127.0.0.1,trsvcid=4420,host_iface=eth0' })], request({ discovery: { ...request().discovery, hostIface: 'eth0' } }), [], ['skip:already-connected']],
+    ['IPv6 spelled differently is the same address', [record({ traddr: '2001:db8:0:0::1', adrfam: 'ipv6' })], [ctrl('nvme0', { address: 'traddr=2001:db8::1,trsvcid=4420' })], request(), [], ['skip:already-connected']],
+    ['duplicate records', [record(), record()], [], request(), [], ['connect', 'skip:duplicate-record']],
+    ['--nqn filters', [record(), record({ subnqn: S2 })], [], request({ nqn: S2 }), [], ['skip:not-requested', 'connect']],
+    ['exclude by subnqn', [record(), record({ subnqn: S2 })], [], request(), [{ subnqn: S2 }], ['connect', 'skip:excluded']],
+    ['exclude needs every field to match', [record()], [], request(), [{ subnqn: S1, trsvcid: '4421' }], ['connect']],
+    ['referral', [record({ subtype: 'referral', subnqn: 'nqn.2014-08.org.nvmexpress.discovery' })], [], request(), [], ['skip:referral']],
+    ['discovery subsystem', [record({ subtype: 'discovery subsystem' })], [], request(), [], ['skip:discovery-entry']],
+    ['unknown subtype', [record({ subtype: 'weird' })], [], request(), [], ['skip:unknown-subtype']],
+    ['hostile traddr from the wire', [record({ traddr: '1.2.3.4;reboot' })], [], request(), [], ['skip:invalid-record']],
+    ['option-like subnqn from the wire', [record({ subnqn: '--help' })], [], request(), [], ['skip:invalid-record']],
+    ['unknown transport from the wire', [record({ trtype: 'quic' })], [], request(), [], ['skip:invalid-record']],
+    ['empty log', [], [], request(), [], []],
+  ] as const)('%s', (_name, records, controllers, req, exclude, expected) => {
+    expect(decide(observe([...records], [...controllers]), req, [...exclude])).toEqual(expected);
+  });
+});
+
+describe('I/O connect parameters', () => {
+  it('carry host side, host identity and timers; request beats config', () => {
+    const req = request({ discovery: { ...request().discovery, hostIface: 'eth0', hostTraddr: '127.0.0.2' }, ctrlLossTmo: -1, hostid: 'afad591e-e97d-4397-9b0c-0d60993de59c' });
+    const plan = decideConnect(observe([record()]), req, { exclude: [], reconnectDelay: 5, ctrlLossTmo: 600 });
+    expect(plan.decisions[0]).toMatchObject({
+      action: 'connect',
+      params: { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', subnqn: S1, hostIface: 'eth0', hostTraddr: '127.0.0.2', hostnqn: HOSTNQN, reconnectDelay: 5, ctrlLossTmo: -1 },
+    });
+  });
+  it('do not carry a tcp host interface to an rdma record', () => {
+    const req = request({ discovery: { ...request().discovery, hostIface: 'eth0' } });
+    const plan = decideConnect(observe([record({ trtype: 'rdma' })]), req, { exclude: [] });
+    expect(plan.decisions[0]).toMatchObject({ action: 'connect', params: { transport: 'rdma', hostIface: 'none' } });
+  });
+});

@@ -1,0 +1,94 @@
+import { mkdirSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasPending, runCoalesced, takePending, writePending } from '../../src/lock.js';
+import { keyFileName } from '../../src/keys.js';
+import { tempSystem } from '../support/system.js';
+
+const KEY = 'nvmf-disc:tcp:10.0.0.5:8009:none:none';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('pending markers', () => {
+  it('coalesce: the latest request wins and taking is exactly-once', async () => {
+    const system = tempSystem();
+    await writePending(system, KEY, { n: 1 });
+    await writePending(system, KEY, { n: 2 });
+    expect(await hasPending(system, KEY)).toBe(true);
+    expect(await takePending(system, KEY)).toEqual({ request: { n: 2 } });
+    expect(await takePending(system, KEY)).toBeUndefined();
+    expect(await hasPending(system, KEY)).toBe(false);
+  });
+});
+
+describe('runCoalesced', () => {
+  it('one event: runs once with its request', async () => {
+    const system = tempSystem();
+    const seen: unknown[] = [];
+    const outcome = await runCoalesced(system, KEY, { n: 1 }, async (r) => void seen.push(r), { staleMs: 2000 });
+    expect(outcome).toEqual({ kind: 'held', runs: 1 });
+    expect(seen).toEqual([{ n: 1 }]);
+  });
+
+  it('concurrent events: no overlap, the last event is followed by a run, fewer runs than events', async () => {
+    const system = tempSystem();
+    const runs: { start: number; end: number; request: number }[] = [];
+    let active = 0;
+    let overlapped = false;
+    const eventTimes: number[] = [];
+    const action = async (request: number) => {
+      active += 1;
+      if (active > 1) overlapped = true;
+      const start = performance.now();
+      await sleep(15);
+      runs.push({ start, end: performance.now(), request });
+      active -= 1;
+    };
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        await sleep(Math.random() * 150);
+        eventTimes.push(performance.now());
+        return runCoalesced(system, KEY, i, action, { staleMs: 2000 });
+      }),
+    );
+    expect(overlapped).toBe(false);
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.length).toBeLessThan(60);
+    const lastEvent = Math.max(...eventTimes);
+    expect(Math.max(...runs.map((r) => r.start))).toBeGreaterThan(lastEvent);
+    expect(await hasPending(system, KEY)).toBe(false);
+  });
+
+  it('an event during a run makes the holder go round once more', async () => {
+    const system = tempSystem();
+    const seen: number[] = [];
+    let second: Promise<unknown> | undefined;
+    const first = runCoalesced(
+      system,
+      KEY,
+      1,
+      async (r) => {
+        seen.push(r);
+        if (!second) second = runCoalesced(system, KEY, 2, async (x) => void seen.push(x), { staleMs: 2000 });
+        await sleep(50);
+      },
+      { staleMs: 2000 },
+    );
+    expect(await first).toEqual({ kind: 'held', runs: 2 });
+    expect(await second).toEqual({ kind: 'handed-over', reason: 'taken-by-holder' });
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('recovers a stale lock left by a dead holder within the stale bound', async () => {
+    const system = tempSystem();
+    const lockDir = path.join(system.paths.run, 'locks', `${keyFileName(KEY)}.lock`);
+    mkdirSync(lockDir, { recursive: true });
+    const old = new Date(Date.now() - 1000);
+    utimesSync(lockDir, old, old);
+    const started = Date.now();
+    const outcome = await runCoalesced(system, KEY, 1, async () => {}, { staleMs: 2000 });
+    expect(outcome).toEqual({ kind: 'held', runs: 1 });
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(900);
+    expect(waited).toBeLessThan(2000 + 1000);
+  });
+});
