@@ -5,11 +5,14 @@
  * options, runs one subcommand and returns its exit code; it never exits the
  * process and never sets `process.exitCode` (bin/sanhook.js does). Every
  * error becomes one line on stderr and a code from `exitCodeFor()`.
- * An irrelevant udev event (`connect --uevent`) is recognised before any
- * heavy module loads, so the common case costs little more than node itself.
+ *
+ * Fast path: udev runs `connect --uevent` for every event the rules match
+ * loosely, and most are not for us. Such an event is recognised by
+ * uevent-filter.ts, the ONLY module this file imports statically (it imports
+ * nothing itself), so it costs little more than starting node
+ * (bench/hook-start.mjs). Everything else, errors.js included, loads on demand.
  */
-import { classifyUevent } from './nvme/connect-request.js';
-import { describeError, exitCodeFor, ExitCode, UsageError } from './errors.js';
+import { matchUevent } from './uevent-filter.js';
 
 export interface MainIo {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -19,14 +22,18 @@ export interface MainIo {
   readonly selfArgv: readonly string[];
 }
 
+/** ExitCode.ok (errors.ts), spelled out so the fast path needs no import. */
+const EXIT_OK = 0;
+
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
-  if (argv.length === 2 && argv[0] === 'connect' && argv[1] === '--uevent' && classifyUevent(io.env).kind === 'irrelevant') {
-    return ExitCode.ok;
+  if (argv.length === 2 && argv[0] === 'connect' && argv[1] === '--uevent' && !matchUevent(io.env).relevant) {
+    return EXIT_OK;
   }
   try {
     const { runProgram } = await import('./program.js');
     return await runProgram(argv, io);
   } catch (error) {
+    const { describeError, exitCodeFor, UsageError } = await import('./errors.js');
     io.stderr(`sanhook: ${describeError(error)}\n`);
     if (!(error instanceof UsageError) && io.env.SANHOOK_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);
     return exitCodeFor(error);

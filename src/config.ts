@@ -12,6 +12,7 @@ import { ConfigError, UsageError } from './errors.js';
 import { DEFAULT_STALE_MS, MIN_STALE_MS } from './lock.js';
 import type { System } from './system.js';
 import * as validate from './validate.js';
+import { GROWTHS, type Growth } from './timerd/schedule.js';
 
 export const HANDOFF_MODES = ['auto', 'systemd-run', 'inline'] as const;
 export type HandoffMode = (typeof HANDOFF_MODES)[number];
@@ -35,15 +36,32 @@ export interface Config {
     readonly exclude: readonly ExcludeRule[];
     /** Under udev: hand network work to `systemd-run` (auto = when systemd is PID 1). */
     readonly udevHandoff: HandoffMode;
+    /** sanhook's own timers after the kernel gave up on a controller (timerd). */
+    readonly lost: LostPolicy;
   };
 }
+
+/** Defaults as Linux's and FreeBSD's nvmf: attempt every 10 s, give up after 600 s. */
+export interface LostPolicy {
+  /** Seconds between reconnect attempts; 0 disables attempts. */
+  readonly reconnectDelay: number;
+  /** Seconds until sanhook gives up; -1 never; 0 disables the loss timer (also never). */
+  readonly ctrlLossTmo: number;
+  readonly growth: Growth;
+  /** Give up after this many failed attempts; 0: no limit by count. */
+  readonly maxAttempts: number;
+  /** Also bring back controllers sanhook did not connect (found by remove events). */
+  readonly reconnectUnmanaged: boolean;
+}
+
+export const DEFAULT_LOST_POLICY: LostPolicy = { reconnectDelay: 10, ctrlLossTmo: 600, growth: 'fixed', maxAttempts: 0, reconnectUnmanaged: false };
 
 export function configPath(system: System): string {
   return path.join(system.paths.etc, 'sanhook', 'sanhook.yaml');
 }
 
 export function defaultConfig(file: string): Config {
-  return { file, lockStaleMs: DEFAULT_STALE_MS, nvmf: { exclude: [], udevHandoff: 'auto' } };
+  return { file, lockStaleMs: DEFAULT_STALE_MS, nvmf: { exclude: [], udevHandoff: 'auto', lost: DEFAULT_LOST_POLICY } };
 }
 
 export async function loadConfig(system: System): Promise<Config> {
@@ -135,6 +153,9 @@ export async function parseConfig(file: string, text: string): Promise<Config> {
             case 'exclude':
               nvmf.exclude = parseExcludes(item.value, item.path);
               break;
+            case 'lost':
+              nvmf.lost = parseLost(item.value, item.path);
+              break;
             default:
               fail(item.keyNode, item.path, 'unknown setting');
           }
@@ -143,6 +164,43 @@ export async function parseConfig(file: string, text: string): Promise<Config> {
       default:
         fail(section.keyNode, section.name, 'unknown section (known: lock, nvmf)');
     }
+  }
+
+  function parseLost(node: unknown, where: string): LostPolicy {
+    const policy: { -readonly [K in keyof LostPolicy]: LostPolicy[K] } = { ...DEFAULT_LOST_POLICY };
+    const count = (max: number, what: string) => (raw: string) => {
+      if (/^[0-9]{1,9}$/.test(raw) && Number(raw) <= max) return Number(raw);
+      throw new UsageError(`x: must be ${what}, got ${validate.showValue(raw)}`);
+    };
+    for (const item of entries(node, where)) {
+      switch (item.name) {
+        case 'reconnect-delay':
+          policy.reconnectDelay = scalar(item.value, item.path, count(86_400, 'whole seconds 0-86400 (0 disables attempts)'));
+          break;
+        case 'ctrl-loss-tmo':
+          policy.ctrlLossTmo = scalar(item.value, item.path, (raw) => validate.ctrlLossTmo(raw, item.path));
+          break;
+        case 'growth':
+          policy.growth = scalar(item.value, item.path, (raw) => {
+            if ((GROWTHS as readonly string[]).includes(raw)) return raw as Growth;
+            throw new UsageError(`x: must be one of ${GROWTHS.join(', ')}, got ${validate.showValue(raw)}`);
+          });
+          break;
+        case 'max-attempts':
+          policy.maxAttempts = scalar(item.value, item.path, count(1_000_000, 'a count 0-1000000 (0: no limit)'));
+          break;
+        case 'reconnect-unmanaged':
+          policy.reconnectUnmanaged = scalar(item.value, item.path, (raw) => {
+            if (raw === 'true' || raw === 'false') return raw === 'true';
+            throw new UsageError(`x: must be true or false, got ${validate.showValue(raw)}`);
+          });
+          break;
+        default:
+          fail(item.keyNode, item.path, 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, growth, max-attempts, reconnect-unmanaged)');
+      }
+    }
+    if (policy.reconnectDelay === 0 && policy.ctrlLossTmo <= 0) fail(node, where, 'reconnect-delay 0 with ctrl-loss-tmo 0/-1 would keep a timer that never does anything');
+    return policy;
   }
 
   function parseExcludes(node: unknown, where: string): ExcludeRule[] {

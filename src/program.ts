@@ -15,6 +15,16 @@ import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/co
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
 import { realClock, realExec, resolvePaths, type System } from './system.js';
 import { showValue } from './validate.js';
+import { createTimerdClient, socketPathFor } from './timerd/client.js';
+import { IO_OPTIONS, type IoOptions } from './nvme/io-request.js';
+import { runLost } from './hooks/lost.js';
+import { runGiveUp, runReconnect } from './hooks/reconnect.js';
+import { runConnected } from './hooks/connected.js';
+import { runDisconnect, validateFilter } from './hooks/disconnect.js';
+import { armTimer, disarmTimer, listTimers, status } from './commands/timers.js';
+import { runTimerd } from './timerd/main.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT } from './timerd/daemon.js';
+import { GROWTHS } from './timerd/schedule.js';
 import type { MainIo } from './cli.js';
 
 interface GlobalOptions {
@@ -24,6 +34,8 @@ interface GlobalOptions {
   logLevel: string;
   output: string;
 }
+
+const camel = (name: string) => name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 function oneOf<T extends string>(option: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
@@ -40,7 +52,8 @@ async function buildSystem(globals: GlobalOptions, io: MainIo): Promise<{ system
   const output = oneOf<OutputFormat>('--output', globals.output, OUTPUT_FORMATS);
   const paths = resolvePaths(directory('--root', globals.root), directory('--sysfs', globals.sysfs));
   const log = await createLogger(logLevel);
-  return { system: { exec: realExec, paths, clock: realClock, env: io.env, log, selfArgv: io.selfArgv }, output, dryRun: globals.dryRun === true };
+  const timerd = createTimerdClient(socketPathFor(paths.run));
+  return { system: { exec: realExec, paths, clock: realClock, env: io.env, log, timerd, selfArgv: io.selfArgv }, output, dryRun: globals.dryRun === true };
 }
 
 export async function runProgram(argv: readonly string[], io: MainIo): Promise<number> {
@@ -69,8 +82,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
     const raw: RawOptions = {};
     for (const name of Object.keys(NVMF_OPTIONS) as (keyof typeof NVMF_OPTIONS)[]) {
-      const camel = name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-      const value = options[camel];
+      const value = options[camel(name)];
       if (typeof value === 'string' || typeof value === 'boolean') raw[name] = value;
     }
     const all = options.all === true;
@@ -82,6 +94,163 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     const config = await loadConfig(system);
     await runConnect(system, config, { raw, all, uevent, dryRun, ...(options.trigger ? { trigger: options.trigger as Trigger } : {}) }, createReporter(output, io.stdout));
   });
+
+  const ioOption = (command: Command) => {
+    for (const name of IO_OPTIONS) {
+      const spec = NVMF_OPTIONS[name === 'nqn' ? 'nqn' : name];
+      command.option(`-${spec.short}, --${name} <value>`, name === 'nqn' ? 'subsystem NQN' : spec.description.replace(/^discovery /, ''));
+    }
+    return command;
+  };
+  const ioOptionsOf = (options: Record<string, unknown>): IoOptions => {
+    const result: IoOptions = {};
+    for (const name of IO_OPTIONS) {
+      const value = options[camel(name)];
+      if (typeof value === 'string') result[name] = value;
+    }
+    return result;
+  };
+  const context = async () => {
+    const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
+    return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system) };
+  };
+
+  ioOption(
+    program
+      .command('lost')
+      .description('an NVMe-oF I/O controller is gone: arm timerd to bring it back (udev remove, or by hand)')
+      .option('--uevent', 'read the remove event from the udev environment (used by the shipped rules)')
+      .option('-d, --device <nvmeX>', 'the controller (while it still exists)'),
+  ).action(async (options: Record<string, unknown>) => {
+    const { system, dryRun, reporter, config } = await context();
+    const ioOptions = ioOptionsOf(options);
+    const uevent = options.uevent === true;
+    const device = typeof options.device === 'string' ? options.device : undefined;
+    if ([uevent, device !== undefined, Object.keys(ioOptions).length > 0].filter(Boolean).length !== 1) {
+      throw new UsageError('give exactly one of --uevent, --device, or the endpoint options (-t -a -s -n ...)', '--uevent');
+    }
+    await runLost(system, config, { uevent, ...(device ? { device } : {}), options: ioOptions, dryRun }, reporter);
+  });
+
+  ioOption(program.command('reconnect').description('one attempt to bring one NVMe-oF I/O path back (run by timerd)')).action(async (options: Record<string, unknown>) => {
+    const { system, dryRun, reporter, config } = await context();
+    await runReconnect(system, config, { options: ioOptionsOf(options), dryRun }, reporter);
+  });
+
+  ioOption(program.command('give-up').description('the loss event for one NVMe-oF I/O path (run by timerd)')).action(async (options: Record<string, unknown>) => {
+    const { system, dryRun, reporter } = await context();
+    await runGiveUp(system, { options: ioOptionsOf(options), dryRun }, reporter);
+  });
+
+  program
+    .command('connected')
+    .description('an NVMe-oF controller is live again: disarm its timer (udev NVME_EVENT=connected)')
+    .option('--uevent', 'read the event from the udev environment')
+    .option('-d, --device <nvmeX>', 'the controller')
+    .action(async (options: Record<string, unknown>) => {
+      const { system, reporter } = await context();
+      if ((options.uevent === true) === (typeof options.device === 'string')) throw new UsageError('give exactly one of --uevent or --device', '--device');
+      await runConnected(system, typeof options.device === 'string' ? options.device : undefined, reporter);
+    });
+
+  program
+    .command('disconnect')
+    .description('disconnect NVMe-oF I/O controllers and keep them disconnected (no timer, no autoconnect)')
+    .option('-d, --device <nvmeX>', 'this controller')
+    .option('-n, --nqn <nqn>', 'every path to this subsystem')
+    .option('-t, --transport <transport>', 'only paths on this transport')
+    .option('-a, --traddr <address>', 'only paths to this address')
+    .option('-s, --trsvcid <port>', 'only paths to this port')
+    .action(async (options: Record<string, unknown>) => {
+      const { system, dryRun, reporter } = await context();
+      const filter = validateFilter(Object.fromEntries(['device', 'nqn', 'transport', 'traddr', 'trsvcid'].map((k) => [k, typeof options[k] === 'string' ? (options[k] as string) : undefined])));
+      await runDisconnect(system, filter, dryRun, reporter);
+    });
+
+  const timers = program.command('timers').description("timerd's timers: list (default), arm, disarm");
+  timers
+    .command('list', { isDefault: true })
+    .description('list armed timers: key, next event, attempts, loss deadline')
+    .action(async () => {
+      const { system, reporter } = await context();
+      await listTimers(system, reporter);
+    });
+  timers
+    .command('arm')
+    .description('arm a timer by hand (the same request the lost hook sends)')
+    .requiredOption('--hook <hook>', 'hook to run on each reconnect event (reconnect)')
+    .option('--loss-hook <hook>', 'hook to run on loss (give-up)')
+    .option('--delay <seconds>', 'seconds between attempts; 0 disables attempts', '10')
+    .addOption(new Option('--growth <growth>', 'delay growth').choices(GROWTHS).default('fixed'))
+    .option('--loss-seconds <seconds>', 'give up after this long; -1 or 0 never', '600')
+    .option('--loss-attempts <count>', 'give up after this many attempts; 0 no limit', '0')
+    .option('--param <name=value...>', 'hook option, e.g. --param transport=tcp (repeat)')
+    .action(async (options: Record<string, unknown>) => {
+      const { system, reporter } = await context();
+      const params: Record<string, string> = {};
+      for (const pair of (options.param as string[] | undefined) ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--param: must be name=value, got ${showValue(pair)}`, '--param', pair);
+        params[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const int = (option: string, value: unknown) => {
+        if (typeof value !== 'string' || !/^-?[0-9]{1,9}$/.test(value)) throw new UsageError(`${option}: must be an integer, got ${showValue(String(value))}`, option, String(value));
+        return Number(value);
+      };
+      await armTimer(
+        system,
+        {
+          hook: options.hook,
+          ...(options.lossHook ? { lossHook: options.lossHook } : {}),
+          params,
+          delay: int('--delay', options.delay),
+          growth: options.growth,
+          lossSeconds: int('--loss-seconds', options.lossSeconds),
+          lossAttempts: int('--loss-attempts', options.lossAttempts),
+        },
+        reporter,
+      );
+    });
+  timers
+    .command('disarm <key>')
+    .description('disarm the timer for an endpoint key')
+    .action(async (key: string) => {
+      const { system, reporter } = await context();
+      await disarmTimer(system, key, reporter);
+    });
+
+  program
+    .command('status')
+    .description('timerd, its timers, and the keys with running hooks or pending events')
+    .action(async () => {
+      const { system, reporter } = await context();
+      await status(system, reporter);
+    });
+
+  program
+    .command('timerd')
+    .description('run the timer daemon (foreground; systemd: sanhook-timerd.service)')
+    .option('--max-concurrent <n>', 'hooks run at once at most', String(DEFAULT_MAX_CONCURRENT))
+    .option('--hook-timeout <seconds>', 'kill a hook that runs longer', String(DEFAULT_HOOK_TIMEOUT_MS / 1000))
+    .option('--sanhook-bin <path>', 'program timerd runs for hooks (default: this sanhook)')
+    .action(async (options: Record<string, unknown>) => {
+      const globals = program.opts<GlobalOptions>();
+      const { system } = await buildSystem(globals, io);
+      const count = (option: string, value: unknown, max: number) => {
+        if (typeof value !== 'string' || !/^[0-9]{1,6}$/.test(value) || Number(value) < 1 || Number(value) > max) {
+          throw new UsageError(`${option}: must be a whole number 1-${max}, got ${showValue(String(value))}`, option, String(value));
+        }
+        return Number(value);
+      };
+      const maxConcurrent = count('--max-concurrent', options.maxConcurrent, 256);
+      const hookTimeoutMs = count('--hook-timeout', options.hookTimeout, 86_400) * 1000;
+      const base = typeof options.sanhookBin === 'string' ? [path.resolve(options.sanhookBin)] : [...io.selfArgv];
+      const sanhookArgv = [...base, '--root', system.paths.root, '--sysfs', system.paths.sysfs, '--log-level', globals.logLevel];
+      const stopSignal = new Promise<string>((resolve) => {
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+      });
+      await runTimerd(system, { maxConcurrent, hookTimeoutMs, sanhookArgv, stopSignal });
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

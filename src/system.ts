@@ -9,6 +9,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError, EnvironmentError } from './errors.js';
 import type { Logger } from './log.js';
+import type { TimerdClient } from './timerd/client.js';
 
 export interface ExecResult {
   readonly argv: readonly string[];
@@ -20,6 +21,8 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Kill the command after this long; a timeout is an ActionError. */
   readonly timeoutMs?: number;
+  /** Extra environment variables on top of this process's environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Runs a program with an argv array (never a shell). Non-zero exit is a result, not an error. */
@@ -47,6 +50,7 @@ export interface System {
   readonly clock: Clock;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
+  readonly timerd: TimerdClient;
   /** Absolute path of the `sanhook` entry, so hand-offs can run sanhook again. */
   readonly selfArgv: readonly string[];
 }
@@ -80,6 +84,7 @@ export const realExec: Exec = async (file, args, options = {}) => {
     timeout: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
     encoding: 'utf8',
     stripFinalNewline: false,
+    ...(options.env ? { env: options.env } : {}),
   });
   if (result.code === 'ENOENT') {
     throw new EnvironmentError(`${file}: not found on PATH (is it installed?)`, { argv }, { cause: result.cause });

@@ -17,6 +17,8 @@ import { ActionError, ConfigError, UsageError } from '../errors.js';
 import { endpointKey, type NvmfDiscoveryEndpoint } from '../keys.js';
 import { runCoalesced, writePending } from '../lock.js';
 import { decideConnect } from '../nvme/connect-decide.js';
+import { clearDisconnected, listDisconnected, recordManaged } from '../nvme/endpoint-state.js';
+import { ioKey } from '../nvme/io-request.js';
 import {
   classifyUevent,
   parseDiscoveryConf,
@@ -207,8 +209,9 @@ async function connectOnce(system: System, config: Config, key: string, request:
     return;
   }
   const controllers = await readControllers(system);
+  const disconnected = await listDisconnected(system);
   const plan = decideConnect(
-    { log, controllers, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
+    { log, controllers, disconnected, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
     request,
     { exclude: config.nvmf.exclude, ...optionalNumber('reconnectDelay', config.nvmf.reconnectDelay), ...optionalNumber('ctrlLossTmo', config.nvmf.ctrlLossTmo) },
   );
@@ -219,6 +222,8 @@ async function connectOnce(system: System, config: Config, key: string, request:
     const recordText = `${decision.record.subnqn} at ${decision.record.trtype} ${decision.record.traddr}:${decision.record.trsvcid}`;
     const base = { hook: HOOK, key, trigger: request.trigger, subnqn: decision.record.subnqn, traddr: decision.record.traddr, trsvcid: decision.record.trsvcid };
     if (decision.action === 'skip') {
+      // Found connected at an address sanhook is responsible for: bring it back if it is lost.
+      if (decision.params && !context.dryRun) await recordManaged(system, decision.params);
       system.log.info({ ...base, outcome: 'skipped', reason: decision.reason, detail: decision.detail }, 'record skipped');
       reporter.item({ ...base, outcome: 'skipped', reason: decision.reason, text: `${recordText}: ${decision.reason}: ${decision.detail}` });
       continue;
@@ -233,10 +238,13 @@ async function connectOnce(system: System, config: Config, key: string, request:
     const duration = system.clock.now() - recordStarted;
     switch (result.outcome) {
       case 'connected':
+        await recordManaged(system, decision.params);
+        await clearDisconnected(system, ioKey(decision.params));
         system.log.info({ ...base, outcome: 'connected', device: result.device, duration_ms: duration }, 'connected');
         reporter.item({ ...base, outcome: 'connected', device: result.device, text: `${recordText}: connected${result.device ? ` as ${result.device}` : ''}` });
         break;
       case 'already-connected':
+        await recordManaged(system, decision.params);
         system.log.info({ ...base, outcome: 'skipped', reason: 'already-connected', duration_ms: duration }, 'nvme reports already connected');
         reporter.item({ ...base, outcome: 'skipped', reason: 'already-connected', text: `${recordText}: already-connected (reported by nvme connect)` });
         break;

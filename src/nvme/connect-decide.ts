@@ -12,6 +12,7 @@ import { canonicalIp, type Transport } from '../validate.js';
 import { checkRecord, SUBTYPE_NVME, SUBTYPE_REFERRAL, SUBTYPES_DISCOVERY, type DiscoveryLog, type RawRecord } from './discovery-log.js';
 import type { ConnectRequest } from './connect-request.js';
 import type { Controller } from './sysfs.js';
+import { ioKey } from './io-request.js';
 
 /** Everything `nvme connect` needs for one I/O controller. */
 export interface IoConnectParams {
@@ -35,11 +36,12 @@ export type SkipReason =
   | 'referral'
   | 'unknown-subtype'
   | 'invalid-record'
-  | 'duplicate-record';
+  | 'duplicate-record'
+  | 'disconnected-by-admin';
 
 export type RecordDecision =
   | { readonly action: 'connect'; readonly record: RawRecord; readonly params: IoConnectParams }
-  | { readonly action: 'skip'; readonly record: RawRecord; readonly reason: SkipReason; readonly detail: string };
+  | { readonly action: 'skip'; readonly record: RawRecord; readonly reason: SkipReason; readonly detail: string; readonly params?: IoConnectParams };
 
 export interface ConnectPlan {
   readonly genctr: number;
@@ -52,6 +54,8 @@ export interface ConnectObservation {
   /** Host identity in effect: the request's, else /etc/nvme/hostnqn|hostid. */
   readonly hostnqn?: string;
   readonly hostid?: string;
+  /** Keys of I/O endpoints disconnected on purpose (`sanhook disconnect`). */
+  readonly disconnected?: ReadonlySet<string>;
 }
 
 export interface ConnectSettings {
@@ -120,8 +124,11 @@ export function decideConnect(observation: ConnectObservation, request: ConnectR
     if (request.nqn && request.nqn !== params.subnqn) return skip('not-requested', `only ${request.nqn} was asked for`);
     const rule = excludedBy(settings.exclude, params);
     if (rule) return skip('excluded', `excluded by config rule ${JSON.stringify(rule)}`);
+    if (observation.disconnected?.has(ioKey(params)) && !(request.trigger === 'manual' && request.nqn === params.subnqn)) {
+      return skip('disconnected-by-admin', `disconnected by sanhook disconnect; run sanhook connect --nqn ${params.subnqn} to bring it back`);
+    }
     const serving = servingController(params, observation.controllers);
-    if (serving) return skip('already-connected', `${serving.name} (${serving.state})`);
+    if (serving) return { ...skip('already-connected', `${serving.name} (${serving.state})`), params };
     return { action: 'connect', record, params };
   });
   return { genctr: observation.log.genctr, decisions };

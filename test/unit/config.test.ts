@@ -21,12 +21,18 @@ describe('parseConfig', () => {
       '    - traddr: 10.0.0.9',
       '      trsvcid: 4420',
       '      transport: tcp',
+      '  lost:',
+      '    reconnect-delay: 2',
+      '    ctrl-loss-tmo: -1',
+      '    growth: linear',
+      '    max-attempts: 5',
+      '    reconnect-unmanaged: true',
       '',
     ].join('\n'));
     expect(config).toEqual({
       file: FILE,
       lockStaleMs: 2500,
-      nvmf: { reconnectDelay: 5, ctrlLossTmo: -1, udevHandoff: 'inline', exclude: [{ subnqn: 'nqn.2026-11.io.sanhook:scratch' }, { traddr: '10.0.0.9', trsvcid: '4420', transport: 'tcp' }] },
+      nvmf: { reconnectDelay: 5, ctrlLossTmo: -1, udevHandoff: 'inline', exclude: [{ subnqn: 'nqn.2026-11.io.sanhook:scratch' }, { traddr: '10.0.0.9', trsvcid: '4420', transport: 'tcp' }], lost: { reconnectDelay: 2, ctrlLossTmo: -1, growth: 'linear', maxAttempts: 5, reconnectUnmanaged: true } },
     });
   });
   it.each([
@@ -38,6 +44,9 @@ describe('parseConfig', () => {
     ['nvmf:\n  exclude:\n    - subnqn: "nqn.x; reboot"\n', 3, 'nvmf.exclude[0].subnqn'],
     ['nvmf:\n  exclude:\n    - {}\n', 3, 'nvmf.exclude[0]'],
     ['nvmf:\n  udev-handoff: sometimes\n', 2, 'nvmf.udev-handoff'],
+    ['nvmf:\n  lost:\n    growth: exponential\n', 3, 'nvmf.lost.growth'],
+    ['nvmf:\n  lost:\n    reconnect-delay: 0\n    ctrl-loss-tmo: -1\n', 3, 'nvmf.lost'],
+    ['nvmf:\n  lost:\n    reconnect-unmanaged: yes\n', 3, 'nvmf.lost.reconnect-unmanaged'],
   ])('%j → line %i key %s', async (text, line, key) => {
     const error = await parseConfig(FILE, text).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);

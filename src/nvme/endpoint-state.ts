@@ -1,0 +1,98 @@
+/**
+ * What sanhook remembers about NVMe-oF I/O endpoints, in the state dir:
+ *   nvmf/managed/<key>       connected (or found connected) by sanhook: worth bringing back
+ *   nvmf/disconnected/<key>  disconnected on purpose by `sanhook disconnect`: never bring back
+ *
+ * Contract: one small JSON file per key (atomic write + rename), so concurrent
+ * hooks never see a half-written record. A tombstone beats a managed record.
+ */
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { keyFileName } from '../keys.js';
+import type { System } from '../system.js';
+import type { IoConnectParams } from './connect-decide.js';
+import { ioKey, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
+
+type Kind = 'managed' | 'disconnected';
+
+function fileFor(system: System, kind: Kind, key: string): string {
+  return path.join(system.paths.state, 'nvmf', kind, keyFileName(key));
+}
+
+async function put(system: System, kind: Kind, key: string, record: unknown): Promise<void> {
+  const file = fileFor(system, kind, key);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, JSON.stringify(record), { mode: 0o600 });
+  await rename(temp, file);
+}
+
+async function get(system: System, kind: Kind, key: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(fileFor(system, kind, key), 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function drop(system: System, kind: Kind, key: string): Promise<boolean> {
+  try {
+    await unlink(fileFor(system, kind, key));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export async function recordManaged(system: System, params: IoConnectParams): Promise<void> {
+  const key = ioKey(params);
+  await put(system, 'managed', key, { key, at: new Date(system.clock.now()).toISOString(), params: ioParamsToOptions(params) });
+}
+
+/** The full connect parameters sanhook used for this endpoint, if it manages it. */
+export async function readManaged(system: System, key: string): Promise<IoConnectParams | undefined> {
+  const record = await get(system, 'managed', key);
+  if (!record) return undefined;
+  try {
+    return ioParamsFromOptions(record.params as Record<string, string>);
+  } catch {
+    return undefined;
+  }
+}
+
+export const forgetManaged = (system: System, key: string) => drop(system, 'managed', key);
+
+export async function markDisconnected(system: System, key: string): Promise<void> {
+  await put(system, 'disconnected', key, { key, at: new Date(system.clock.now()).toISOString() });
+}
+
+export async function isDisconnected(system: System, key: string): Promise<boolean> {
+  return (await get(system, 'disconnected', key)) !== undefined;
+}
+
+export const clearDisconnected = (system: System, key: string) => drop(system, 'disconnected', key);
+
+/** Keys of every endpoint disconnected on purpose. */
+export async function listDisconnected(system: System): Promise<Set<string>> {
+  const dir = path.join(system.paths.state, 'nvmf', 'disconnected');
+  const { readdir } = await import('node:fs/promises');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    throw error;
+  }
+  const keys = new Set<string>();
+  for (const name of names.filter((n) => !n.endsWith('.tmp'))) {
+    try {
+      const record = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { key?: unknown };
+      if (typeof record.key === 'string') keys.add(record.key);
+    } catch {
+      // a record removed while listing is simply not there
+    }
+  }
+  return keys;
+}

@@ -1,0 +1,363 @@
+/**
+ * timerd: holds reconnect-delay and loss timers and emits their events by
+ * running sanhook hooks (DESIGN §6).
+ *
+ * Contract:
+ * - serves the protocol of protocol.ts on a Unix socket (0600 in a 0700 dir),
+ *   or on an inherited socket (systemd socket activation, fd 3); a bad line
+ *   gets an error reply and the connection and daemon keep going;
+ * - `arm`/`disarm` are acknowledged only once durable (store.ts);
+ * - idle costs nothing: exactly one timeout, for the nearest due event;
+ * - an event runs `<sanhook> <hook> --opt value...` with bounded concurrency
+ *   and a per-run timeout; exit 0 of a reconnect hook disarms that arm, any
+ *   other result schedules the next attempt; the loss event runs the loss hook
+ *   once and removes the entry. Overdue events fire right after a (re)start.
+ */
+import { chmod, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import type { Exec } from '../system.js';
+import { MinHeap } from './heap.js';
+import { hookArgv } from './hooks.js';
+import { errorReply, MAX_LINE_BYTES, parseRequest, ProtocolError, type ArmRequest, type Request } from './protocol.js';
+import { afterFailedAttempt, lossDeadline, nextDue, type HookCall, type TimerEntry } from './schedule.js';
+import { TimerStore } from './store.js';
+
+/** setTimeout's ceiling (~24.8 days); longer waits are re-armed at the ceiling. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const DEFAULT_MAX_CONCURRENT = 4;
+export const DEFAULT_HOOK_TIMEOUT_MS = 120_000;
+
+export interface TimerdOptions {
+  readonly exec: Exec;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly stateDir: string;
+  /** Where to listen; ignored when `listenFd` is given. */
+  readonly socketPath: string;
+  readonly listenFd?: number;
+  /** How to run sanhook: [node, script, --root, R, --sysfs, S]; the hook argv follows. */
+  readonly sanhookArgv: readonly string[];
+  readonly maxConcurrent: number;
+  readonly hookTimeoutMs: number;
+}
+
+interface Job {
+  readonly key: string;
+  readonly id: number;
+  readonly kind: 'reconnect' | 'loss';
+  readonly due: number;
+}
+
+export class Timerd {
+  private readonly entries = new Map<string, TimerEntry>();
+  private readonly versions = new Map<string, number>();
+  private readonly heap = new MinHeap();
+  private readonly running = new Set<string>();
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private stopping = false;
+  private readonly store: TimerStore;
+  private readonly log: Logger;
+
+  constructor(private readonly options: TimerdOptions) {
+    this.log = options.log;
+    this.store = new TimerStore(options.stateDir, options.log, () => ({ entries: this.entries.values(), size: this.entries.size, nextId: this.nextId }));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async start(): Promise<void> {
+    const started = this.options.now();
+    const loaded = await this.store.load();
+    for (const entry of loaded.entries.values()) this.entries.set(entry.key, entry);
+    this.nextId = loaded.nextId;
+    await this.store.compact();
+    for (const entry of this.entries.values()) this.schedule(entry);
+    this.log.info({ entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, duration_ms: this.options.now() - started }, 'timer table loaded');
+    this.server = await this.listen();
+    this.wake();
+  }
+
+  /** Stops serving and firing; the table is on disk. Running hooks finish on their own. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const server = this.server;
+    if (server) {
+      for (const socket of this.sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (this.options.listenFd === undefined) await unlink(this.options.socketPath).catch(() => {});
+    }
+    await this.store.close();
+  }
+
+  private async listen(): Promise<net.Server> {
+    const server = net.createServer((socket) => this.serve(socket));
+    server.on('error', (error) => this.log.error({ err: error.message }, 'socket server error'));
+    if (this.options.listenFd !== undefined) {
+      await new Promise<void>((resolve, reject) => server.listen({ fd: this.options.listenFd }, resolve).once('error', reject));
+      this.log.info({ fd: this.options.listenFd }, 'listening on the inherited socket');
+      return server;
+    }
+    const previous = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => server.listen(this.options.socketPath, resolve).once('error', reject));
+    } finally {
+      process.umask(previous);
+    }
+    await chmod(this.options.socketPath, 0o600);
+    this.log.info({ socket: this.options.socketPath }, 'listening');
+    return server;
+  }
+
+  private serve(socket: net.Socket): void {
+    this.sockets.add(socket);
+    let buffer = '';
+    let discarding = false;
+    let chain = Promise.resolve();
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    socket.on('close', () => this.sockets.delete(socket));
+    const send = (text: string) => {
+      if (!socket.destroyed && socket.writable) socket.write(text);
+    };
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (;;) {
+        const newline = buffer.indexOf('\n');
+        if (newline < 0) break;
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+          send(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
+          continue;
+        }
+        if (line.trim() === '') continue;
+        chain = chain.then(() => this.handleLine(line).then(send));
+      }
+      if (Buffer.byteLength(buffer) > MAX_LINE_BYTES) {
+        buffer = '';
+        if (!discarding) send(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
+        discarding = true;
+      }
+    });
+  }
+
+  /** One request line → one reply line. Never throws. */
+  async handleLine(line: string): Promise<string> {
+    let request: Request;
+    try {
+      request = parseRequest(line);
+    } catch (error) {
+      if (error instanceof ProtocolError) return errorReply(error);
+      return errorReply(new ProtocolError('internal', (error as Error).message));
+    }
+    const req = request.req;
+    try {
+      return `${JSON.stringify({ ok: true, ...(req !== undefined ? { req } : {}), ...(await this.handle(request)) })}\n`;
+    } catch (error) {
+      if (error instanceof ProtocolError) return errorReply(error, req);
+      this.log.error({ err: (error as Error).message }, 'request failed');
+      return errorReply(new ProtocolError('internal', (error as Error).message), req);
+    }
+  }
+
+  private async handle(request: Request): Promise<Record<string, unknown>> {
+    switch (request.op) {
+      case 'ping':
+        return { op: 'ping', pid: process.pid, entries: this.entries.size, running: this.running.size };
+      case 'list':
+        return { op: 'list', entries: [...this.entries.values()].sort((a, b) => a.key.localeCompare(b.key)).map((e) => this.describe(e)) };
+      case 'arm':
+        return { op: 'arm', ...(await this.arm(request.arm)) };
+      case 'disarm': {
+        const entry = this.entries.get(request.key);
+        if (!entry || (request.id !== undefined && entry.id !== request.id)) return { op: 'disarm', key: request.key, existed: false };
+        await this.remove(entry, 'disarmed');
+        return { op: 'disarm', key: request.key, existed: true, id: entry.id };
+      }
+    }
+  }
+
+  describe(entry: TimerEntry): Record<string, unknown> {
+    const due = nextDue(entry);
+    const deadline = lossDeadline(entry);
+    return {
+      key: entry.key,
+      id: entry.id,
+      hook: entry.onReconnect.hook,
+      lossHook: entry.onLoss?.hook ?? null,
+      params: entry.onReconnect.params,
+      delay: entry.schedule.delaySeconds,
+      growth: entry.schedule.growth,
+      attempts: entry.attempts,
+      lossAttempts: entry.loss.attempts,
+      armedAt: new Date(entry.armedAt).toISOString(),
+      next: due.kind === 'never' ? null : { event: due.kind, at: new Date(due.at).toISOString() },
+      lossAt: deadline === undefined ? null : new Date(deadline).toISOString(),
+      running: this.running.has(entry.key),
+    };
+  }
+
+  private async arm(request: ArmRequest): Promise<Record<string, unknown>> {
+    const now = this.options.now();
+    const entry: TimerEntry = {
+      key: request.key,
+      id: this.nextId++,
+      onReconnect: request.onReconnect,
+      ...(request.onLoss ? { onLoss: request.onLoss } : {}),
+      schedule: request.schedule,
+      loss: request.loss,
+      armedAt: now,
+      attempts: 0,
+      lastAttemptEndedAt: now,
+    };
+    const replaced = this.entries.get(entry.key);
+    this.entries.set(entry.key, entry);
+    this.schedule(entry);
+    await this.store.append({ op: 'arm', entry });
+    this.log.info({ key: entry.key, id: entry.id, hook: entry.onReconnect.hook, replaced: replaced?.id ?? null, outcome: 'armed' }, 'armed');
+    this.wake();
+    return { key: entry.key, id: entry.id, replaced: replaced?.id ?? null, ...pick(this.describe(entry), ['next', 'lossAt']) };
+  }
+
+  private async remove(entry: TimerEntry, why: string): Promise<void> {
+    if (this.entries.get(entry.key)?.id !== entry.id) return;
+    this.entries.delete(entry.key);
+    this.bump(entry.key);
+    await this.store.append({ op: 'disarm', key: entry.key, id: entry.id });
+    this.log.info({ key: entry.key, id: entry.id, outcome: why }, `timer ${why}`);
+  }
+
+  private bump(key: string): number {
+    const version = (this.versions.get(key) ?? 0) + 1;
+    this.versions.set(key, version);
+    return version;
+  }
+
+  private schedule(entry: TimerEntry): void {
+    const version = this.bump(entry.key);
+    const due = nextDue(entry);
+    if (due.kind === 'never') return;
+    this.heap.push({ at: due.at, key: entry.key, id: entry.id, version });
+  }
+
+  /** Re-arms the single timeout for the nearest due event (or none when idle). */
+  private wake(): void {
+    if (this.stopping) return;
+    const now = this.options.now();
+    for (;;) {
+      const top = this.heap.peek();
+      if (!top) break;
+      if (this.versions.get(top.key) !== top.version || this.entries.get(top.key)?.id !== top.id) {
+        this.heap.pop();
+        continue;
+      }
+      if (top.at > now) break;
+      this.heap.pop();
+      const entry = this.entries.get(top.key)!;
+      const due = nextDue(entry);
+      if (due.kind === 'never') continue;
+      this.queue.push({ key: entry.key, id: entry.id, kind: due.kind, due: top.at });
+    }
+    this.pump();
+    const next = this.heap.peek();
+    const at = next ? next.at : Infinity;
+    if (at === this.timerAt && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at !== Infinity) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.wake();
+      }, Math.min(Math.max(at - now, 0), MAX_TIMEOUT_MS));
+    }
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.queue.length && this.running.size < this.options.maxConcurrent; ) {
+      const job = this.queue[i]!;
+      const entry = this.entries.get(job.key);
+      if (!entry || entry.id !== job.id) {
+        this.queue.splice(i, 1);
+        continue;
+      }
+      if (this.running.has(job.key)) {
+        i += 1; // an earlier arm's hook is still running for this key: wait for it
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.running.add(job.key);
+      void this.fire(entry, job)
+        .catch((error: unknown) => this.log.error({ key: job.key, err: (error as Error).message }, 'event handling failed'))
+        .finally(() => {
+          this.running.delete(job.key);
+          this.pump();
+          this.wake();
+        });
+    }
+  }
+
+  private async fire(entry: TimerEntry, job: Job): Promise<void> {
+    const started = this.options.now();
+    const call: HookCall | undefined = job.kind === 'reconnect' ? entry.onReconnect : entry.onLoss;
+    this.log.info({ key: entry.key, id: entry.id, event: job.kind, attempt: job.kind === 'reconnect' ? entry.attempts + 1 : null, late_ms: started - job.due, hook: call?.hook ?? null }, 'event fired');
+    let exitCode = 0;
+    if (call) exitCode = await this.runHook(entry, call);
+    const ended = this.options.now();
+    const current = this.entries.get(entry.key);
+    if (!current || current.id !== entry.id) return;
+    if (job.kind === 'loss') {
+      await this.remove(current, 'lost');
+      return;
+    }
+    if (exitCode === 0) {
+      await this.remove(current, 'reconnected');
+      return;
+    }
+    const next = afterFailedAttempt(current, ended);
+    this.entries.set(next.key, next);
+    this.schedule(next);
+    await this.store.append({ op: 'attempt', key: next.key, id: next.id, attempts: next.attempts, lastAttemptEndedAt: next.lastAttemptEndedAt }).catch(() => {});
+  }
+
+  private async runHook(entry: TimerEntry, call: HookCall): Promise<number> {
+    const [file, ...base] = this.options.sanhookArgv;
+    const argv = [...base, ...hookArgv(call)];
+    const started = this.options.now();
+    try {
+      const result = await this.options.exec(file!, argv, { timeoutMs: this.options.hookTimeoutMs, env: { SANHOOK_TIMER_ID: String(entry.id) } });
+      this.log.info(
+        { key: entry.key, id: entry.id, hook: call.hook, exit_code: result.exitCode, duration_ms: this.options.now() - started, stdout: tail(result.stdout), stderr: tail(result.stderr) },
+        'hook finished',
+      );
+      return result.exitCode;
+    } catch (error) {
+      this.log.error({ key: entry.key, id: entry.id, hook: call.hook, err: (error as Error).message, duration_ms: this.options.now() - started }, 'hook could not run');
+      return -1;
+    }
+  }
+}
+
+function tail(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.length > 2000 ? `…${trimmed.slice(-2000)}` : trimmed;
+}
+
+function pick(object: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, object[k]]));
+}

@@ -1,0 +1,67 @@
+/**
+ * `sanhook timerd`: start the daemon and run until SIGTERM/SIGINT.
+ *
+ * Contract: uses the socket systemd passes (LISTEN_PID/LISTEN_FDS, fd 3) when
+ * there is one; otherwise listens on <run>/timerd.sock, replacing a stale
+ * socket file from a dead daemon but refusing to start while another timerd
+ * answers on it. Resolves (exit 0) after a clean shutdown: table on disk,
+ * socket removed.
+ */
+import { mkdir, unlink } from 'node:fs/promises';
+import { EnvironmentError } from '../errors.js';
+import type { System } from '../system.js';
+import { createTimerdClient, socketPathFor } from './client.js';
+import { Timerd } from './daemon.js';
+
+/** systemd's sd_listen_fds(3): passed sockets start at fd 3. */
+const SD_LISTEN_FDS_START = 3;
+
+export interface TimerdCommandOptions {
+  readonly maxConcurrent: number;
+  readonly hookTimeoutMs: number;
+  /** How timerd runs sanhook (tests point this at a wrapper); default: this program. */
+  readonly sanhookArgv: readonly string[];
+  /** Resolves when the daemon should stop (signals in production). */
+  readonly stopSignal: Promise<string>;
+}
+
+export function inheritedSocketFd(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  if (env.LISTEN_PID !== String(process.pid)) return undefined;
+  const count = Number(env.LISTEN_FDS ?? '0');
+  return Number.isInteger(count) && count >= 1 ? SD_LISTEN_FDS_START : undefined;
+}
+
+export async function runTimerd(system: System, options: TimerdCommandOptions): Promise<void> {
+  await mkdir(system.paths.run, { recursive: true, mode: 0o700 });
+  const socketPath = socketPathFor(system.paths.run);
+  const listenFd = inheritedSocketFd(system.env);
+  if (listenFd === undefined) await clearStaleSocket(socketPath);
+  const daemon = new Timerd({
+    exec: system.exec,
+    log: system.log,
+    now: () => system.clock.now(),
+    stateDir: system.paths.state,
+    socketPath,
+    ...(listenFd !== undefined ? { listenFd } : {}),
+    sanhookArgv: options.sanhookArgv,
+    maxConcurrent: options.maxConcurrent,
+    hookTimeoutMs: options.hookTimeoutMs,
+  });
+  await daemon.start();
+  const signal = await options.stopSignal;
+  system.log.info({ signal, entries: daemon.size }, 'stopping');
+  await daemon.stop();
+  system.log.info({}, 'stopped; table is on disk');
+}
+
+async function clearStaleSocket(socketPath: string): Promise<void> {
+  try {
+    const reply = await createTimerdClient(socketPath, 1_000).request({ op: 'ping' });
+    throw new EnvironmentError(`another timerd is running on ${socketPath} (pid ${String(reply.pid)}); not starting a second one`);
+  } catch (error) {
+    if (error instanceof EnvironmentError && /another timerd/.test(error.message)) throw error;
+  }
+  await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}

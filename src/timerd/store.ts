@@ -1,0 +1,191 @@
+/**
+ * timerd's durable table: a snapshot plus a journal, with group commit.
+ *
+ * Files in the state dir:
+ *   timers.json      {"version":1,"gen":G,"nextId":N,"entries":[...]}, replaced
+ *                    atomically (temp file, fsync, rename, fsync of the directory)
+ *   timers.journal   first line {"gen":G}, then one op per line:
+ *                    {"op":"arm","entry":{...}} | {"op":"disarm","key","id"}
+ *                    | {"op":"attempt","key","id","attempts","lastAttemptEndedAt"}
+ *
+ * Contract: `append()` resolves only after its line is on disk (write +
+ * fdatasync); ops queued while a write is in flight go out together in the
+ * next single write (group commit). Loading replays the journal only if its
+ * gen matches the snapshot's (a crash between snapshot rename and journal
+ * reset leaves an older journal that must not be replayed) and ignores a torn
+ * last line (it was never acknowledged). Every op is idempotent per key.
+ */
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import type { TimerEntry } from './schedule.js';
+
+export type JournalOp =
+  | { readonly op: 'arm'; readonly entry: TimerEntry }
+  | { readonly op: 'disarm'; readonly key: string; readonly id: number }
+  | { readonly op: 'attempt'; readonly key: string; readonly id: number; readonly attempts: number; readonly lastAttemptEndedAt: number };
+
+export interface LoadedTable {
+  readonly entries: Map<string, TimerEntry>;
+  readonly nextId: number;
+  readonly replayed: number;
+  readonly tornTail: boolean;
+}
+
+/** Compact once the journal holds this many ops beyond the table size (bounded replay time). */
+const COMPACT_MIN_OPS = 4096;
+
+export function applyOp(entries: Map<string, TimerEntry>, op: JournalOp): void {
+  switch (op.op) {
+    case 'arm':
+      entries.set(op.entry.key, op.entry);
+      break;
+    case 'disarm':
+      if (entries.get(op.key)?.id === op.id) entries.delete(op.key);
+      break;
+    case 'attempt': {
+      const entry = entries.get(op.key);
+      if (entry?.id === op.id) entries.set(op.key, { ...entry, attempts: op.attempts, lastAttemptEndedAt: op.lastAttemptEndedAt });
+      break;
+    }
+  }
+}
+
+export class TimerStore {
+  readonly snapshotPath: string;
+  readonly journalPath: string;
+  private journal: FileHandle | undefined;
+  private gen = 0;
+  private journalOps = 0;
+  private queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    /** Current table and id counter, for compaction. */
+    private readonly current: () => { entries: Iterable<TimerEntry>; size: number; nextId: number },
+  ) {
+    this.snapshotPath = path.join(dir, 'timers.json');
+    this.journalPath = path.join(dir, 'timers.journal');
+  }
+
+  async load(): Promise<LoadedTable> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const entries = new Map<string, TimerEntry>();
+    let nextId = 1;
+    let gen = 0;
+    try {
+      const snapshot = JSON.parse(await readFile(this.snapshotPath, 'utf8')) as { version: number; gen: number; nextId: number; entries: TimerEntry[] };
+      if (snapshot.version !== 1) throw new Error(`unknown snapshot version ${snapshot.version}`);
+      gen = snapshot.gen;
+      nextId = snapshot.nextId;
+      for (const entry of snapshot.entries) entries.set(entry.key, entry);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.snapshotPath}: cannot load: ${(error as Error).message}`, { cause: error });
+    }
+    let replayed = 0;
+    let tornTail = false;
+    let text = '';
+    try {
+      text = await readFile(this.journalPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const lines = text.split('\n');
+    const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
+    if (!text.endsWith('\n') && text.length > 0) tornTail = true;
+    const header = complete[0] ? (JSON.parse(complete[0]) as { gen?: number }) : undefined;
+    if (header?.gen === gen) {
+      for (const line of complete.slice(1)) {
+        let op: JournalOp;
+        try {
+          op = JSON.parse(line) as JournalOp;
+        } catch {
+          this.log.error({ file: this.journalPath, line: line.slice(0, 120) }, 'skipping an unreadable journal line');
+          continue;
+        }
+        applyOp(entries, op);
+        if (op.op === 'arm') nextId = Math.max(nextId, op.entry.id + 1);
+        replayed += 1;
+      }
+    }
+    this.gen = gen;
+    return { entries, nextId, replayed, tornTail };
+  }
+
+  /** Writes a fresh snapshot of the current table and starts a new, empty journal. */
+  async compact(): Promise<void> {
+    const { entries, nextId } = this.current();
+    const gen = this.gen + 1;
+    const temp = `${this.snapshotPath}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify({ version: 1, gen, nextId, entries: [...entries] }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.snapshotPath);
+    await syncDir(this.dir);
+    const journal = await open(`${this.journalPath}.${process.pid}.tmp`, 'w', 0o600);
+    await journal.write(`${JSON.stringify({ gen })}\n`);
+    await journal.sync();
+    await rename(`${this.journalPath}.${process.pid}.tmp`, this.journalPath);
+    await syncDir(this.dir);
+    await this.journal?.close();
+    this.journal = journal;
+    this.gen = gen;
+    this.journalOps = 0;
+  }
+
+  /** Resolves once `op` is durable. */
+  append(op: JournalOp): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ line: `${JSON.stringify(op)}\n`, resolve, reject });
+      this.writing ??= this.drain().finally(() => {
+        this.writing = undefined;
+      });
+    });
+  }
+
+  /** Waits for every queued op to be written. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.journal?.close();
+    this.journal = undefined;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      try {
+        if (!this.journal) throw new Error('store is not open');
+        await this.journal.write(batch.map((b) => b.line).join(''));
+        await this.journal.datasync();
+        this.journalOps += batch.length;
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        this.log.error({ err: (error as Error).message }, 'timer journal write failed');
+        for (const b of batch) b.reject(error);
+        continue;
+      }
+      if (this.journalOps > Math.max(COMPACT_MIN_OPS, this.current().size)) {
+        await this.compact().catch((error: unknown) => this.log.error({ err: (error as Error).message }, 'compaction failed; journal keeps growing'));
+      }
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
