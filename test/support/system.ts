@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { realClock, resolvePaths, type Exec, type System } from '../../src/system.js';
+import { createTimerdClient, socketPathFor } from '../../src/timerd/client.js';
 
 export function tempSystem(exec: Exec = async (file, args) => ({ argv: [file, ...args], exitCode: 0, stdout: '', stderr: '' }), env: Record<string, string> = {}): System {
   const dir = mkdtempSync(path.join(tmpdir(), 'sanhook-unit-'));
-  return { exec, paths: resolvePaths(path.join(dir, 'root'), path.join(dir, 'sys')), clock: realClock, env, log: silentLogger, selfArgv: ['node', '/usr/bin/sanhook'] };
+  const paths = resolvePaths(path.join(dir, 'root'), path.join(dir, 'sys'));
+  return { exec, paths, clock: realClock, env, log: silentLogger, timerd: createTimerdClient(socketPathFor(paths.run)), selfArgv: ['node', '/usr/bin/sanhook'] };
 }
