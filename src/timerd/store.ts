@@ -143,10 +143,21 @@ export class TimerStore {
   append(op: JournalOp): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ line: `${JSON.stringify(op)}\n`, resolve, reject });
-      this.writing ??= this.drain().finally(() => {
-        this.writing = undefined;
-      });
+      this.kick();
     });
+  }
+
+  /** Starts the writer unless it runs; an op queued while it was finishing is picked up here. */
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = (async () => {
+      try {
+        await this.drain();
+      } finally {
+        this.writing = undefined;
+        if (this.queue.length > 0) this.kick();
+      }
+    })();
   }
 
   /** Waits for every queued op to be written. */
