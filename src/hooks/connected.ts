@@ -6,7 +6,7 @@
  * one each time) and unreadable controllers are ignored; a timerd that is not
  * running means there is nothing to disarm (exit 0).
  */
-import { ioKey, ioParamsFromOptions } from '../nvme/io-request.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions } from '../nvme/io-request.js';
 import { readController } from '../nvme/sysfs.js';
 import type { Reporter } from '../report.js';
 import type { System } from '../system.js';
@@ -25,14 +25,7 @@ export async function runConnected(system: System, device: string | undefined, r
     system.log.debug({ hook: 'connected', device: name, outcome: 'irrelevant' }, 'not an I/O controller');
     return;
   }
-  const params = ioParamsFromOptions({
-    transport: controller.transport,
-    traddr: controller.traddr,
-    ...(controller.trsvcid !== 'none' ? { trsvcid: controller.trsvcid } : {}),
-    ...(controller.hostTraddr !== 'none' ? { 'host-traddr': controller.hostTraddr } : {}),
-    ...(controller.hostIface !== 'none' ? { 'host-iface': controller.hostIface } : {}),
-    nqn: controller.subsysnqn,
-  });
+  const params = ioParamsFromOptions(ioOptionsFromController(controller));
   const key = ioKey(params);
   const existed = await disarmQuietly(system, key);
   system.log.info({ hook: 'connected', key, device: name, outcome: existed ? 'disarmed' : 'nothing-armed' }, 'controller live');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ActionError, UsageError } from '../errors.js';
 import type { IoConnectParams } from '../nvme/connect-decide.js';
 import { forgetManaged, markDisconnected } from '../nvme/endpoint-state.js';
-import { ioKey, ioParamsFromOptions } from '../nvme/io-request.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions } from '../nvme/io-request.js';
 import { firstLine, NVME } from '../nvme/nvme-cli.js';
 import { readControllers, type Controller } from '../nvme/sysfs.js';
 import type { Reporter } from '../report.js';
@@ -54,14 +54,7 @@ export function matches(filter: DisconnectFilter, path: { device?: string; param
 
 function paramsOf(controller: Controller): IoConnectParams | undefined {
   try {
-    return ioParamsFromOptions({
-      transport: controller.transport,
-      traddr: controller.traddr,
-      ...(controller.trsvcid !== 'none' ? { trsvcid: controller.trsvcid } : {}),
-      ...(controller.hostTraddr !== 'none' ? { 'host-traddr': controller.hostTraddr } : {}),
-      ...(controller.hostIface !== 'none' ? { 'host-iface': controller.hostIface } : {}),
-      nqn: controller.subsysnqn,
-    });
+    return ioParamsFromOptions(ioOptionsFromController(controller));
   } catch {
     return undefined;
   }

@@ -14,7 +14,7 @@ import type { Config, LostPolicy } from '../config.js';
 import { ActionError, UsageError } from '../errors.js';
 import type { IoConnectParams } from '../nvme/connect-decide.js';
 import { isDisconnected, readManaged } from '../nvme/endpoint-state.js';
-import { ioKey, ioParamsFromOptions, ioParamsToOptions, type IoOptions } from '../nvme/io-request.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions, ioParamsToOptions, type IoOptions } from '../nvme/io-request.js';
 import { readController } from '../nvme/sysfs.js';
 import type { Reporter } from '../report.js';
 import type { System } from '../system.js';
@@ -105,15 +105,7 @@ export async function runLost(system: System, config: Config, input: LostOptions
       kind: 'lost',
       device,
       cntrltype: controller.cntrltype,
-      options: {
-        transport: controller.transport,
-        traddr: controller.traddr,
-        ...(controller.trsvcid !== 'none' ? { trsvcid: controller.trsvcid } : {}),
-        ...(controller.hostTraddr !== 'none' ? { 'host-traddr': controller.hostTraddr } : {}),
-        ...(controller.hostIface !== 'none' ? { 'host-iface': controller.hostIface } : {}),
-        nqn: controller.subsysnqn,
-        ...(controller.hostnqn ? { hostnqn: controller.hostnqn } : {}),
-      },
+      options: ioOptionsFromController(controller, true),
     };
   } else {
     lost = { kind: 'lost', cntrltype: 'io', options: input.options };

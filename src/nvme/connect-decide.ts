@@ -13,15 +13,10 @@ import { checkRecord, SUBTYPE_NVME, SUBTYPE_REFERRAL, SUBTYPES_DISCOVERY, type D
 import type { ConnectRequest } from './connect-request.js';
 import type { Controller } from './sysfs.js';
 import { ioKey } from './io-request.js';
+import type { NvmfEndpoint } from '../keys.js';
 
-/** Everything `nvme connect` needs for one I/O controller. */
-export interface IoConnectParams {
-  readonly transport: Transport;
-  readonly traddr: string;
-  readonly trsvcid: string;
-  readonly subnqn: string;
-  readonly hostTraddr: string;
-  readonly hostIface: string;
+/** Everything `nvme connect` needs for one I/O controller: the endpoint plus host identity and kernel timers. */
+export interface IoConnectParams extends Omit<NvmfEndpoint, 'kind'> {
   readonly hostnqn?: string;
   readonly hostid?: string;
   readonly reconnectDelay?: number;

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { endpointKey, NONE, type NvmfEndpoint } from '../keys.js';
 import * as validate from '../validate.js';
 import type { IoConnectParams } from './connect-decide.js';
+import type { Controller } from './sysfs.js';
 
 export const IO_OPTIONS = ['transport', 'traddr', 'trsvcid', 'nqn', 'host-traddr', 'host-iface', 'hostnqn', 'hostid', 'reconnect-delay', 'ctrl-loss-tmo'] as const;
 export type IoOption = (typeof IO_OPTIONS)[number];
@@ -79,4 +80,17 @@ export function ioKey(params: IoConnectParams): string {
 /** `--name value` words for a sanhook command line. */
 export function optionsToArgv(options: Readonly<Record<string, string>>): string[] {
   return Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
+}
+
+/** The I/O path a controller in sysfs stands for, as options (unvalidated: sysfs is data too). */
+export function ioOptionsFromController(controller: Controller, withHostIdentity = false): IoOptions {
+  return {
+    transport: controller.transport,
+    traddr: controller.traddr,
+    ...(controller.trsvcid !== NONE ? { trsvcid: controller.trsvcid } : {}),
+    ...(controller.hostTraddr !== NONE ? { 'host-traddr': controller.hostTraddr } : {}),
+    ...(controller.hostIface !== NONE ? { 'host-iface': controller.hostIface } : {}),
+    nqn: controller.subsysnqn,
+    ...(withHostIdentity && controller.hostnqn ? { hostnqn: controller.hostnqn } : {}),
+  };
 }
