@@ -1,0 +1,434 @@
+/**
+ * The shipped udev rules under a REAL systemd-udevd on real kernel uevents.
+ *
+ * What it proves: (i) the RUN line udev executes is exactly the argv sanhook
+ * expects (`/usr/bin/sanhook connect --uevent`, or the same under
+ * `systemd-cat --identifier=sanhook` when journald is there); (ii) it runs
+ * once for the right events and never for the others; (iii) hostile values
+ * (spaces, `;`, `$(...)`, backquotes, udev's own `%k`/`$env{}`) reach the
+ * program byte for byte in its ENVIRONMENT, never as argv words, and nothing
+ * runs a shell.
+ *
+ * How (the host has no NVMe or FC devices): the test installs, in
+ * /etc/udev/rules.d, a copy of rules.d/70-sanhook-nvmf.rules in which only
+ * these tokens differ (asserted by mapping them back to the shipped bytes):
+ *   - SUBSYSTEM values: nvme -> net (a veth it creates), fc -> macvtap (a
+ *     macvtap on that veth); so real devices carry the events;
+ *   - /usr/bin/sanhook -> a recorder (writes its argv and environment, one
+ *     directory per run, renamed into place), /usr/bin/systemd-cat -> a fake
+ *     that records and then execs its command like the real one, and
+ *     /run/systemd/journal/stdout -> a file the test creates or removes.
+ * Events are real kernel uevents: a `change` written to the device's `uevent`
+ * file. The kernel only passes alphanumeric synthetic variables, so a second,
+ * test-only rules file (69-...) imports the case's variables (NVME_AEN, ...)
+ * from a file the test wrote, as udev IMPORT{file}; the shipped rules then see
+ * exactly the variable names the kernel uses. A barrier event per device
+ * (udevd runs one device's events in order) makes "did not fire" exact.
+ *
+ * Needs root, udev (udevadm, systemd-udevd) and iproute2. Missing: the test
+ * fails when $CI is set, else skips with the reason. A running udevd is
+ * reused; otherwise one is started in the foreground as a child and stopped.
+ * Everything installed is removed in afterAll, also on failure.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHIPPED_PATH = path.join(REPO, 'rules.d/70-sanhook-nvmf.rules');
+const SANHOOK = '/usr/bin/sanhook';
+const SYSTEMD_CAT = '/usr/bin/systemd-cat';
+const JOURNAL_STREAM = '/run/systemd/journal/stdout';
+const RULES_DIR = '/etc/udev/rules.d';
+
+function onPath(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const full = path.join(dir, cmd);
+    if (dir && existsSync(full)) return full;
+  }
+  return undefined;
+}
+
+const UDEVD = ['/lib/systemd/systemd-udevd', '/usr/lib/systemd/systemd-udevd'].find((p) => existsSync(p));
+const UDEVADM = onPath('udevadm');
+const IP = onPath('ip');
+const missing = [
+  process.getuid?.() === 0 ? undefined : 'root',
+  UDEVADM ? undefined : 'udevadm (apt-get install udev)',
+  UDEVD ? undefined : 'systemd-udevd (apt-get install udev)',
+  IP ? undefined : 'ip (apt-get install iproute2)',
+].filter(Boolean);
+let unavailable: string | undefined = missing.length > 0 ? `needs ${missing.join(', ')}` : undefined;
+
+/** Skips with the reason, or fails under CI, when the host cannot run real udev. */
+function requireHost(ctx: TestContext): void {
+  if (!unavailable) return;
+  if (process.env.CI) throw new Error(`real-udev test cannot run in CI: ${unavailable}`);
+  ctx.skip(`real udev not available: ${unavailable}`);
+}
+
+const ID = randomBytes(3).toString('hex');
+const NET = `shk${ID}a`;
+const PEER = `shk${ID}b`;
+const TAP = `shk${ID}m`;
+const A = { nvme: 'net', fc: 'macvtap' } as const;
+
+let dir = '';
+const installed: string[] = [];
+let udevd: ChildProcess | undefined;
+let udevdLog = '';
+let netSys = '';
+let tapSys = '';
+let barrierCount = 0;
+let caseCount = 0;
+const timings: string[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function run(file: string, args: string[], allowFail = false): string {
+  const r = spawnSync(file, args, { encoding: 'utf8', timeout: 30_000 });
+  if (!allowFail && r.status !== 0) throw new Error(`${file} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return `${r.stdout}${r.stderr}`;
+}
+
+function paths() {
+  return {
+    recorder: path.join(dir, 'bin', 'sanhook'),
+    fakeCat: path.join(dir, 'bin', 'systemd-cat'),
+    journal: path.join(dir, 'journal-stdout'),
+    pwned: path.join(dir, 'pwned'),
+  };
+}
+
+/** Rewrites the tokens the installed copy changes: SUBSYSTEM match values and the program paths. */
+function mapRules(text: string, subsystems: Record<string, string>, files: readonly (readonly [string, string])[]): string {
+  const mapped = text.replace(/SUBSYSTEM(==|!=)"([^"]*)"/g, (_m, op: string, value: string) => `SUBSYSTEM${op}"${value.split('|').map((s) => subsystems[s] ?? s).join('|')}"`);
+  return files.reduce((t, [from, to]) => t.replaceAll(from, to), mapped);
+}
+
+const fileMap = () => {
+  const p = paths();
+  return [[SANHOOK, p.recorder], [SYSTEMD_CAT, p.fakeCat], [JOURNAL_STREAM, p.journal]] as const;
+};
+
+/** The copy the test installs. */
+const testCopy = (shipped: string, subsystems: Record<string, string>) => mapRules(shipped, subsystems, fileMap());
+
+/** The inverse mapping: must give back the shipped bytes exactly. */
+const untestCopy = (copy: string, subsystems: Record<string, string>) =>
+  mapRules(copy, Object.fromEntries(Object.entries(subsystems).map(([k, v]) => [v, k])), fileMap().map(([a, b]) => [b, a] as const));
+
+const testRulesPath = () => path.join(RULES_DIR, `70-sanhook-nvmf-test-${ID}.rules`);
+const importRulesPath = () => path.join(RULES_DIR, `69-sanhook-nvmf-test-${ID}-import.rules`);
+
+function install(file: string, text: string): void {
+  if (!installed.includes(file)) installed.push(file);
+  writeFileSync(file, text);
+}
+
+function installRules(subsystems: Record<string, string>): string {
+  const copy = testCopy(readFileSync(SHIPPED_PATH, 'utf8'), subsystems);
+  install(testRulesPath(), copy);
+  run(UDEVADM!, ['control', '--reload']);
+  return copy;
+}
+
+async function udevdAlive(): Promise<boolean> {
+  return spawnSync(UDEVADM!, ['control', '--ping', '--timeout=1'], { stdio: 'ignore' }).status === 0;
+}
+
+/** A synthetic kernel uevent on a device (`change` unless told) with the case id as the only (alphanumeric) variable. */
+function fire(sysPath: string, props: Record<string, string>, action: 'change' | 'add' = 'change'): string {
+  caseCount += 1;
+  const id = `c${caseCount}`;
+  for (const [k, v] of Object.entries(props)) {
+    if (!/^[A-Z_]+$/.test(k) || /^\s|\s$|\n/.test(v)) throw new Error(`bad test property ${k}=${v}`);
+  }
+  writeFileSync(path.join(dir, 'props', id), Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join('') || '# no properties\n');
+  writeFileSync(path.join(sysPath, 'uevent'), `${action} 00000000-0000-4000-8000-${ID.padStart(12, '0')} SANHOOKCASE=${id}`);
+  return id;
+}
+
+/** Waits until every earlier event on these devices has finished (RUN programs included). */
+async function barrier(...sysPaths: string[]): Promise<void> {
+  const waits = sysPaths.map((sysPath) => {
+    barrierCount += 1;
+    const name = `b${barrierCount}`;
+    writeFileSync(path.join(sysPath, 'uevent'), `change 00000000-0000-4000-8000-${ID.padStart(12, '0')} SANHOOKBARRIER=${name}`);
+    return path.join(dir, 'barriers', name);
+  });
+  const deadline = Date.now() + 10_000;
+  while (!waits.every((w) => existsSync(w))) {
+    if (Date.now() > deadline) throw new Error(`udevd did not process the barrier events within 10 s\n${udevdLog}`);
+    await sleep(5);
+  }
+}
+
+interface Recorded {
+  readonly role: string;
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+}
+
+function records(): Recorded[] {
+  return readdirSync(path.join(dir, 'rec'))
+    .filter((n) => !n.startsWith('.'))
+    .map((name) => {
+      const read = (f: string) => readFileSync(path.join(dir, 'rec', name, f), 'latin1');
+      const argv = read('argv').split('\0').slice(0, -1);
+      const env = Object.fromEntries(
+        read('env')
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      return { role: name.replace(/-\d+$/, ''), argv, env };
+    });
+}
+
+const byCase = (id: string) => records().filter((r) => r.env.SYNTH_ARG_SANHOOKCASE === id);
+/** Maps the test's program paths in a recorded argv back to the shipped ones. */
+const shippedArgv = (argv: string[]) => argv.map((w) => (w === paths().recorder ? SANHOOK : w === paths().fakeCat ? SYSTEMD_CAT : w));
+
+/** The RUN commands of the shipped file, split as udev splits them. */
+function shippedRuns(): string[][] {
+  return [...readFileSync(SHIPPED_PATH, 'utf8').matchAll(/^[^#\n]*RUN\+="([^"]*)"/gm)].map((m) => m[1]!.split(/\s+/));
+}
+
+const RECORDER = (role: 'sanhook' | 'systemd-cat') => `#!/bin/sh
+# Records argv (NUL-separated) and the environment udev passed, renamed into place at once.
+d="${dir}/rec/.${role}-$$"
+mkdir "$d" || exit 97
+printf '%s\\0' "$0" "$@" > "$d/argv"
+cat /proc/$$/environ > "$d/env"
+mv "$d" "${dir}/rec/${role}-$$"
+${
+  role === 'systemd-cat'
+    ? `# Like systemd-cat: drop our options, exec the command (no shell).
+while [ $# -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done
+exec "$@"
+`
+    : ''
+}`;
+
+/** Hostile values: each would split argv or run something if anything substituted them into a command line. */
+const hostile = () => ({
+  NVME_TRTYPE: 'tcp %k $kernel $env{SEQNUM} $$ | & > <',
+  NVME_TRADDR: `10.0.0.1 ; touch ${paths().pwned}`,
+  NVME_TRSVCID: `$(touch ${paths().pwned})`,
+  NVME_HOST_TRADDR: `\`touch ${paths().pwned}\` 'single' "double"`,
+  NVME_HOST_IFACE: 'eth0 --all --root /tmp',
+});
+
+beforeAll(async () => {
+  if (unavailable) {
+    console.warn(`udev-host: ${process.env.CI ? 'FAILING (CI)' : 'skipped'}: ${unavailable}`);
+    return;
+  }
+  const started = Date.now();
+  dir = mkdtempSync('/run/sanhook-udev-test-');
+  for (const sub of ['bin', 'props', 'rec', 'barriers']) mkdirSync(path.join(dir, sub));
+  for (const role of ['sanhook', 'systemd-cat'] as const) {
+    writeFileSync(path.join(dir, 'bin', role), RECORDER(role));
+    chmodSync(path.join(dir, 'bin', role), 0o755);
+  }
+  writeFileSync(path.join(dir, 'bin', 'barrier'), `#!/bin/sh\n: > "${dir}/barriers/$SYNTH_ARG_SANHOOKBARRIER"\n`);
+  chmodSync(path.join(dir, 'bin', 'barrier'), 0o755);
+
+  if (!(await udevdAlive())) {
+    udevd = spawn(UDEVD!, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+    udevd.stdout!.on('data', (b: Buffer) => (udevdLog += b.toString()));
+    udevd.stderr!.on('data', (b: Buffer) => (udevdLog += b.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!(await udevdAlive())) {
+      if (Date.now() > deadline || udevd.exitCode !== null) throw new Error(`systemd-udevd did not start:\n${udevdLog}`);
+      await sleep(20);
+    }
+  }
+
+  install(
+    importRulesPath(),
+    `# sanhook test harness (test/system/udev-host.test.ts); removed after the test.
+ENV{SYNTH_ARG_SANHOOKCASE}=="?*", IMPORT{file}="${dir}/props/$env{SYNTH_ARG_SANHOOKCASE}"
+ACTION=="change", ENV{SYNTH_ARG_SANHOOKBARRIER}=="?*", RUN+="${dir}/bin/barrier"
+`,
+  );
+  installRules(A);
+
+  timings.push(`udevd ready ${Date.now() - started} ms`);
+
+  const links = spawnSync(IP!, ['link', 'add', NET, 'type', 'veth', 'peer', 'name', PEER], { encoding: 'utf8' });
+  const tap = links.status === 0 ? spawnSync(IP!, ['link', 'add', 'link', NET, 'name', TAP, 'type', 'macvtap'], { encoding: 'utf8' }) : links;
+  if (links.status !== 0 || tap.status !== 0) {
+    unavailable = `cannot create a veth and a macvtap: ${(links.stderr || tap.stderr).trim()}`;
+    return;
+  }
+  netSys = `/sys/class/net/${NET}`;
+  tapSys = `/sys/class/macvtap/${readdirSync(`/sys/class/net/${TAP}/macvtap`)[0]}`;
+  await barrier(netSys, tapSys);
+  timings.push(`devices ready ${Date.now() - started} ms`);
+}, 30_000);
+
+afterAll(async () => {
+  const problems: string[] = [];
+  if (IP && netSys) spawnSync(IP, ['link', 'del', NET], { stdio: 'ignore' });
+  if (UDEVADM && (await udevdAlive())) spawnSync(UDEVADM, ['settle', '--timeout=10'], { stdio: 'ignore' });
+  for (const file of installed) {
+    try {
+      unlinkSync(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`${file}: ${(error as Error).message}`);
+    }
+  }
+  if (udevd) {
+    spawnSync(UDEVADM!, ['control', '--exit', '--timeout=10'], { stdio: 'ignore' });
+    const deadline = Date.now() + 5_000;
+    while (udevd.exitCode === null && udevd.signalCode === null && Date.now() < deadline) await sleep(20);
+    if (udevd.exitCode === null && udevd.signalCode === null) {
+      udevd.kill('SIGKILL');
+      problems.push('systemd-udevd did not exit on `udevadm control --exit`; killed');
+    }
+  } else if (installed.length > 0 && UDEVADM) {
+    spawnSync(UDEVADM, ['control', '--reload'], { stdio: 'ignore' });
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (timings.length) console.log(`udev-host timings: ${timings.join(', ')}`);
+  if (problems.length) throw new Error(problems.join('\n'));
+}, 30_000);
+
+describe('shipped udev rules under a real systemd-udevd', () => {
+  it('the installed copy differs from the shipped file only in the mapped tokens, and udev loads it without errors', (ctx) => {
+    requireHost(ctx);
+    const shipped = readFileSync(SHIPPED_PATH, 'utf8');
+    const copy = readFileSync(testRulesPath(), 'utf8');
+    expect(copy).not.toBe(shipped);
+    expect(copy).toContain(`RUN+="${paths().recorder} connect --uevent"`);
+    expect(copy).toContain(`SUBSYSTEM!="net|macvtap"`);
+    expect(untestCopy(copy, A)).toBe(shipped);
+
+    const output = run(UDEVADM!, ['test', '--action=change', netSys], true);
+    const ours = output.split('\n').filter((l) => l.startsWith(testRulesPath()) || l.startsWith(importRulesPath()));
+    expect(ours, 'udevadm test reports problems in the rules').toEqual([]);
+    expect(output).toContain(`Reading rules file: ${testRulesPath()}`);
+    expect(udevdLog.split('\n').filter((l) => l.includes(`sanhook-nvmf-test-${ID}`)), "udevd's log mentions the rules").toEqual([]);
+  });
+
+  it('AEN 0x70f002 and rediscover (nvme), nvmediscovery (fc): RUN is exactly `/usr/bin/sanhook connect --uevent`, once each; hostile values arrive as data', async (ctx) => {
+    requireHost(ctx);
+    const started = Date.now();
+    const values = hostile();
+    const aen = fire(netSys, { NVME_AEN: '0x70f002', ...values });
+    const rediscover = fire(netSys, { NVME_EVENT: 'rediscover', NVME_TRTYPE: 'tcp', NVME_TRADDR: '192.0.2.1', NVME_TRSVCID: '8009' });
+    const fcValues = { NVMEFC_HOST_TRADDR: 'nn-0x1:pn-0x2 $(id)', NVMEFC_TRADDR: `nn-0x3:pn-0x4;touch ${paths().pwned}` };
+    const fc = fire(tapSys, { FC_EVENT: 'nvmediscovery', ...fcValues });
+    await barrier(netSys, tapSys);
+    timings.push(`3 matching events ${Date.now() - started} ms`);
+
+    const expected = [SANHOOK, 'connect', '--uevent'];
+    expect(shippedRuns()).toContainEqual(expected);
+    for (const id of [aen, rediscover, fc]) {
+      const runs = byCase(id);
+      expect(runs.map((r) => r.role), `case ${id}`).toEqual(['sanhook']);
+      expect(shippedArgv(runs[0]!.argv), `case ${id}`).toEqual(expected);
+      // exactly what cli.ts's fast path checks for
+      expect(runs[0]!.argv.slice(1)).toEqual(['connect', '--uevent']);
+      expect(runs[0]!.env.ACTION).toBe('change');
+      expect(runs[0]!.env.SEQNUM).toMatch(/^[0-9]+$/);
+    }
+    const aenEnv = byCase(aen)[0]!.env;
+    expect(aenEnv).toMatchObject({ ...values, NVME_AEN: '0x70f002', SUBSYSTEM: 'net', DEVPATH: `/devices/virtual/net/${NET}` });
+    const fcEnv = byCase(fc)[0]!.env;
+    expect(fcEnv).toMatchObject({ ...fcValues, FC_EVENT: 'nvmediscovery', SUBSYSTEM: 'macvtap' });
+    expect(existsSync(paths().pwned), 'something ran a shell').toBe(false);
+  });
+
+  it('never fires for other events: other AENs, NVME_EVENT=connected, near misses, incomplete fc events, other actions, device add', async (ctx) => {
+    requireHost(ctx);
+    const quiet = [
+      fire(netSys, { NVME_AEN: '0x70f003', NVME_TRTYPE: 'tcp' }),
+      fire(netSys, { NVME_AEN: '0x70f0020' }),
+      fire(netSys, { NVME_AEN: '0X70F002' }),
+      fire(netSys, { NVME_EVENT: 'connected', NVME_TRTYPE: 'tcp' }),
+      fire(netSys, { NVME_EVENT: 'rediscovered' }),
+      fire(netSys, {}),
+      fire(tapSys, { FC_EVENT: 'nvmediscovery', NVMEFC_HOST_TRADDR: 'nn-0x1:pn-0x2' }),
+      fire(tapSys, { FC_EVENT: 'nvmediscovery', NVMEFC_TRADDR: 'nn-0x3:pn-0x4' }),
+      fire(tapSys, { FC_EVENT: 'other', NVMEFC_HOST_TRADDR: 'nn-0x1:pn-0x2', NVMEFC_TRADDR: 'nn-0x3:pn-0x4' }),
+      // an nvme-looking event on the fc stand-in: the fc branch ends, it never reaches the nvme rules
+      fire(tapSys, { NVME_AEN: '0x70f002', NVME_EVENT: 'rediscover' }),
+      // the right variables on an `add` (or any other action) are not events the rules handle
+      fire(netSys, { NVME_AEN: '0x70f002' }, 'add'),
+      fire(netSys, { NVME_EVENT: 'rediscover' }, 'add'),
+      fire(tapSys, { FC_EVENT: 'nvmediscovery', NVMEFC_HOST_TRADDR: 'nn-0x1:pn-0x2', NVMEFC_TRADDR: 'nn-0x3:pn-0x4' }, 'add'),
+    ];
+    await barrier(netSys, tapSys);
+    for (const id of quiet) expect(byCase(id), `case ${id}`).toEqual([]);
+    // the veth/macvtap `add` events of beforeAll carried no case id: nothing may have run for them
+    expect(records().filter((r) => r.env.SYNTH_ARG_SANHOOKCASE === undefined)).toEqual([]);
+  });
+
+  it('with journald present: `systemd-cat --identifier=sanhook /usr/bin/sanhook connect --uevent`, and the plain RUN is skipped', async (ctx) => {
+    requireHost(ctx);
+    writeFileSync(paths().journal, '');
+    try {
+      const id = fire(netSys, { NVME_AEN: '0x70f002', ...hostile() });
+      await barrier(netSys);
+      const runs = byCase(id);
+      expect(runs.map((r) => r.role).sort()).toEqual(['sanhook', 'systemd-cat']);
+      const cat = runs.find((r) => r.role === 'systemd-cat')!;
+      const hook = runs.find((r) => r.role === 'sanhook')!;
+      expect(shippedArgv(cat.argv)).toEqual([SYSTEMD_CAT, '--identifier=sanhook', SANHOOK, 'connect', '--uevent']);
+      expect(shippedRuns()).toContainEqual(shippedArgv(cat.argv));
+      expect(shippedArgv(hook.argv)).toEqual([SANHOOK, 'connect', '--uevent']);
+      expect(hook.env).toMatchObject(hostile());
+    } finally {
+      unlinkSync(paths().journal);
+    }
+    expect(existsSync(paths().pwned)).toBe(false);
+  });
+
+  it('the real sanhook, given exactly that argv and environment, rejects the hostile values (exit 2) and runs nothing', async (ctx) => {
+    requireHost(ctx);
+    const id = fire(netSys, { NVME_AEN: '0x70f002', ...hostile() });
+    await barrier(netSys);
+    const [record] = byCase(id);
+    expect(existsSync(path.join(REPO, 'dist', 'cli.js')), 'build first: npx tsc -p tsconfig.json').toBe(true);
+    // Undo only the stand-in device: a fabrics controller's SUBSYSTEM and DEVPATH.
+    const env = { ...record!.env, SUBSYSTEM: 'nvme', DEVPATH: '/devices/virtual/nvme-fabrics/ctl/nvme1', SANHOOK_DEBUG: '' };
+    const result = spawnSync(process.execPath, [path.join(REPO, 'bin', 'sanhook.js'), ...record!.argv.slice(1)], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(result.status, result.stderr).toBe(2);
+    console.log(`sanhook under the recorded udev environment: exit ${result.status}: ${result.stderr.trim()}`);
+    expect(result.stderr).toMatch(/^sanhook: --[a-z-]+: .*got "/);
+    expect(Object.values(hostile()).some((v) => result.stderr.includes(JSON.stringify(v)))).toBe(true);
+    expect(existsSync(paths().pwned)).toBe(false);
+  });
+
+  it('the subsystem filter: an nvme event on a subsystem the rules do not handle is dropped', async (ctx) => {
+    requireHost(ctx);
+    // Now macvtap stands for nvme; net stands for nothing (fc keeps its own name).
+    const B = { nvme: 'macvtap' };
+    try {
+      expect(untestCopy(installRules(B), B)).toBe(readFileSync(SHIPPED_PATH, 'utf8'));
+      const foreign = fire(netSys, { NVME_AEN: '0x70f002', NVME_EVENT: 'rediscover', FC_EVENT: 'nvmediscovery' });
+      const mapped = fire(tapSys, { NVME_AEN: '0x70f002' });
+      await barrier(netSys, tapSys);
+      expect(byCase(foreign)).toEqual([]);
+      expect(byCase(mapped).map((r) => r.role)).toEqual(['sanhook']);
+    } finally {
+      installRules(A);
+    }
+  });
+
+  it('removing the devices fires nothing', async (ctx) => {
+    requireHost(ctx);
+    const before = records().length;
+    run(IP!, ['link', 'del', NET]);
+    netSys = '';
+    run(UDEVADM!, ['settle', '--timeout=10']);
+    await sleep(200);
+    expect(records().length).toBe(before);
+  });
+});
