@@ -5,7 +5,7 @@
  * validate.ts (or commander's own checks, mapped to exit 2); subcommands get
  * a ready System, Config and Reporter. Throws typed errors; returns 0 on success.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { loadConfig } from './config.js';
 import { ExitCode, UsageError } from './errors.js';
@@ -13,7 +13,8 @@ import { runConnect } from './hooks/connect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
 import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
-import { realClock, realExec, resolvePaths, type System } from './system.js';
+import { realClock, realExec, resolvePaths, systemdBooted, type System } from './system.js';
+import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './coexist.js';
 import { showValue } from './validate.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
 import { IO_OPTIONS, type IoOptions } from './nvme/io-request.js';
@@ -225,6 +226,30 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .action(async () => {
       const { system, reporter } = await context();
       await status(system, reporter);
+    });
+
+  program
+    .command('coexist')
+    .description("nvme-cli's autoconnect (udev rule + boot service) must not race sanhook: mask, unmask or show it")
+    .addArgument(new Argument('<mode>', 'what to do').choices(['mask', 'unmask', 'status']))
+    .action(async (mode: MaskMode) => {
+      const { system, reporter, dryRun } = await context();
+      if (dryRun && mode !== 'status') throw new UsageError('--dry-run: use `sanhook coexist status` to see what mask/unmask would change', '--dry-run');
+      const targets = [
+        ['udev rule', await setNvmeCliAutoconnect(system, mode)],
+        ['boot service', await setNvmeCliBootService(system, mode)],
+      ] as const;
+      for (const [what, result] of targets) {
+        reporter.item({ hook: 'coexist', outcome: result.state, target: what, path: result.path, text: `nvme-cli ${what}: ${result.state} (${result.path})` });
+      }
+      if (mode !== 'status') {
+        const reload = async (file: string, args: string[]) => {
+          const result = await system.exec(file, args).catch(() => undefined);
+          if (result && result.exitCode !== 0) system.log.warn({ argv: result.argv, exit_code: result.exitCode }, 'reload failed; reload by hand');
+        };
+        await reload('udevadm', ['control', '--reload']);
+        if (await systemdBooted(system)) await reload('systemctl', ['daemon-reload']);
+      }
     });
 
   program
