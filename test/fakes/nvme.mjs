@@ -3,12 +3,15 @@
  * A fake `nvme` (nvme-cli 2.3, as Debian 12 ships it) for integration tests and the demo.
  *
  * Behaviour (state in $FAKE_NVME_STATE, sysfs in $FAKE_SYSFS):
- * - every call appends one JSON line to calls.jsonl: {argv, pid, start, end, exit}
- *   (start/end are wall-clock ms with sub-ms precision), written with one write(2);
+ * - every call appends one JSON line to calls.jsonl: {argv, pid, ppid, start, end, exit}
+ *   (start/end are wall-clock ms with sub-ms precision; ppid is the program that ran
+ *   nvme, since bin/nvme execs node), written with one write(2);
  * - `discover`: prints logs/<trtype>_<traddr>_<trsvcid>.json (else logs/default.json)
- *   after $FAKE_NVME_DISCOVER_MS; marks active/<address> exclusively while running and
- *   records {"overlap": true} if another discovery for that address was already active;
- *   an address listed in `unreachable` fails exactly as the real one does;
+ *   after $FAKE_NVME_DISCOVER_MS ms (the number in the state file `discover-ms`, when it
+ *   exists, wins: a test can change the delay while a hook runs); marks active/<address>
+ *   exclusively while running and records {"overlap": true} if another discovery for
+ *   that address was already active; an address listed in `unreachable` fails exactly
+ *   as the real one does;
  * - `connect`: "already connected" if $FAKE_SYSFS/class/nvme has that path (real
  *   stderr and exit 1), fails like the real one for subnqns listed in `fail-connect`,
  *   else creates /sys/class/nvme/nvmeN with real attribute formats and prints
@@ -28,7 +31,7 @@ if (!state || !sysfs) {
 const now = () => performance.timeOrigin + performance.now();
 const start = now();
 const [command, ...rest] = process.argv.slice(2);
-const record = (fields) => appendFileSync(path.join(state, 'calls.jsonl'), `${JSON.stringify({ argv: process.argv.slice(2), pid: process.pid, start, end: now(), ...fields })}\n`);
+const record = (fields) => appendFileSync(path.join(state, 'calls.jsonl'), `${JSON.stringify({ argv: process.argv.slice(2), pid: process.pid, ppid: process.ppid, start, end: now(), ...fields })}\n`);
 const lines = (file) => (existsSync(path.join(state, file)) ? readFileSync(path.join(state, file), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : []);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,7 +78,8 @@ async function discover(values) {
     overlap = true;
   }
   try {
-    await sleep(Number(process.env.FAKE_NVME_DISCOVER_MS ?? 0));
+    const delay = existsSync(path.join(state, 'discover-ms')) ? readFileSync(path.join(state, 'discover-ms'), 'utf8').trim() : process.env.FAKE_NVME_DISCOVER_MS;
+    await sleep(Number(delay ?? 0));
     if (lines('unreachable').includes(`${values.traddr}:${values.trsvcid}`)) {
       return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\nfailed to add controller, error connection refused\n', { overlap, address });
     }
@@ -116,8 +120,26 @@ function connect(values) {
   return finish(0, values['output-format'] === 'json' ? `{\n  "device":"nvme${n}"\n}\n` : '', '', { device: `nvme${n}` });
 }
 
+/**
+ * nvme-cli parses options with getopt_long: a required argument is the next word even
+ * when it starts with '-' (`--ctrl-loss-tmo -1`), which node's parseArgs would reject.
+ */
+function getoptWords(args) {
+  const byShort = Object.fromEntries(Object.entries(options).map(([name, o]) => [`-${o.short}`, name]));
+  const out = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const word = args[i];
+    const name = word.startsWith('--') && !word.includes('=') ? word.slice(2) : byShort[word];
+    if (name && options[name]?.type === 'string' && i + 1 < args.length) {
+      out.push(`--${name}=${args[i + 1]}`);
+      i += 1;
+    } else out.push(word);
+  }
+  return out;
+}
+
 try {
-  const { values } = parseArgs({ args: rest, options, strict: true, allowPositionals: false });
+  const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
   if (command === 'discover') await discover(values);
   else if (command === 'connect') connect(values);
   else if (command === 'version') finish(0, 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');

@@ -1,0 +1,61 @@
+/**
+ * Instrumentation preload for the race test: `node --import <this> bin/sanhook.js ...`.
+ *
+ * Wraps fs/promises.rename (the coalescing lock writes and takes pending markers by
+ * rename) and appends one JSON line per rename touching $FAKE_PENDING_DIR to
+ * $FAKE_NVME_STATE/pending.jsonl: {pid, from, to, before, after, ok}; `before` is
+ * taken just before the rename(2) and `after` just after it completed (wall-clock ms,
+ * same clock as the fake nvme). Behaviour is otherwise unchanged.
+ *
+ * Timing injection (timing only, no other change): after each such rename the caller
+ * pauses a random 0..$FAKE_PENDING_JITTER_MS ms; after a rename that failed (a holder
+ * found no marker left to take) it pauses a random 0..$FAKE_EMPTY_JITTER_MS ms, or
+ * exactly $FAKE_EMPTY_PAUSE_MS ms when that is set. This widens the windows between
+ * "marker written" and "try the lock", and between "no marker left" and "unlock", so a
+ * test can place an event inside them.
+ *
+ * Start barrier: with $FAKE_START_BARRIER set, the process appends its pid to
+ * "$FAKE_START_BARRIER.ready", then waits (blocking, before sanhook's code loads) until
+ * the barrier file exists, so a test can spawn many processes, wait until all are
+ * ready and release them at the same instant. It gives up waiting after 120 s.
+ */
+import { appendFileSync, existsSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import path from 'node:path';
+
+const barrier = process.env.FAKE_START_BARRIER;
+if (barrier) {
+  appendFileSync(`${barrier}.ready`, `${process.pid}\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(barrier) && Date.now() < deadline) Atomics.wait(cell, 0, 0, 20);
+}
+
+const dir = process.env.FAKE_PENDING_DIR;
+const state = process.env.FAKE_NVME_STATE;
+if (dir && state) {
+  const require = createRequire(import.meta.url);
+  const fsp = require('node:fs/promises');
+  const rename = fsp.rename;
+  const now = () => performance.timeOrigin + performance.now();
+  const inside = (p) => path.dirname(path.resolve(String(p))) === path.resolve(dir);
+  const jitter = Number(process.env.FAKE_PENDING_JITTER_MS ?? 0);
+  const emptyJitter = Number(process.env.FAKE_EMPTY_JITTER_MS ?? jitter);
+  const emptyPause = process.env.FAKE_EMPTY_PAUSE_MS === undefined ? undefined : Number(process.env.FAKE_EMPTY_PAUSE_MS);
+  fsp.rename = async (from, to) => {
+    if (!inside(from) && !inside(to)) return rename(from, to);
+    const before = now();
+    let ok = false;
+    try {
+      const result = await rename(from, to);
+      ok = true;
+      return result;
+    } finally {
+      const after = now();
+      appendFileSync(path.join(state, 'pending.jsonl'), `${JSON.stringify({ pid: process.pid, from: path.basename(String(from)), to: path.basename(String(to)), before, after, ok })}\n`);
+      const pause = ok ? Math.random() * jitter : (emptyPause ?? Math.random() * emptyJitter);
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  };
+  syncBuiltinESMExports();
+}
