@@ -17,7 +17,8 @@ export async function runConnected(system: System, device: string | undefined, r
   const env = system.env;
   let name = device;
   if (name === undefined) {
-    if (env.SUBSYSTEM !== 'nvme' || env.ACTION !== 'change' || env.NVME_EVENT !== 'connected' || !env.DEVPATH) return;
+    // NVME_TRTYPE: fabrics only (PCIe controllers send NVME_EVENT=connected too; the rules filter them as well)
+    if (env.SUBSYSTEM !== 'nvme' || env.ACTION !== 'change' || env.NVME_EVENT !== 'connected' || !env.NVME_TRTYPE || !env.DEVPATH) return;
     name = env.DEVPATH.slice(env.DEVPATH.lastIndexOf('/') + 1);
   }
   const controller = await readController(system, validate.device(name));

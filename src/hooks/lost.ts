@@ -77,7 +77,13 @@ export function armMessage(params: IoConnectParams, policy: LostPolicy): Record<
 export function decideLost(observation: LostObservation, policy: LostPolicy): LostDecision {
   if (observation.cntrltype === 'discovery') return { action: 'ignore', reason: 'discovery-controller', detail: 'discovery controllers are not kept alive by timerd' };
   const params = observation.managed ?? observation.params;
-  if (!params) return { action: 'ignore', reason: 'no-subnqn', detail: 'the event has no SANHOOK_SUBNQN (controller seen before the sanhook rules were installed?)' };
+  if (!params) {
+    return {
+      action: 'ignore',
+      reason: 'no-subnqn',
+      detail: 'the event has no SANHOOK_SUBNQN: udev never read the controller identified (a transient discovery controller of `nvme discover` is usually gone before), or it predates the sanhook rules',
+    };
+  }
   if (observation.tombstoned) return { action: 'ignore', reason: 'disconnected-by-admin', detail: 'disconnected on purpose with sanhook disconnect' };
   if (!observation.managed && !policy.reconnectUnmanaged) {
     return { action: 'ignore', reason: 'not-managed', detail: 'not connected by sanhook (set nvmf.lost.reconnect-unmanaged: true to adopt it)' };
@@ -114,7 +120,8 @@ export async function runLost(system: System, config: Config, input: LostOptions
     system.log.debug({ hook: HOOK, outcome: 'irrelevant', why: lost.why }, 'event ignored');
     return;
   }
-  const params = lost.options.nqn === undefined ? undefined : ioParamsFromOptions(lost.options);
+  // A discovery controller is ignored whatever else its event says (do not fail on its values).
+  const params = lost.cntrltype === 'discovery' || lost.options.nqn === undefined ? undefined : ioParamsFromOptions(lost.options);
   const key = params ? ioKey(params) : undefined;
   const managed = key ? await readManaged(system, key) : undefined;
   const tombstoned = key ? await isDisconnected(system, key) : false;

@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { classifyLostUevent } from '../../src/hooks/lost.js';
 import { AEN_DISCOVERY_LOG_CHANGED } from '../../src/uevent-filter.js';
+import * as validate from '../../src/validate.js';
+
+/** The lost/connected/connect commands the rules run, in file order. */
+const COMMANDS = ['connect', 'connected', 'lost'] as const;
+/** Characters of a stored value (a glob class): what validate.nqn() accepts after the domain. */
+const NQN_CHARS = 'A-Za-z0-9._:+@=-';
 
 const RULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../rules.d/70-sanhook-nvmf.rules');
 
@@ -36,7 +43,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     }
   });
 
-  it('RUN commands are fixed words: no substitution, absolute programs, exactly the two expected commands', () => {
+  it('RUN commands are fixed words: no substitution, absolute programs, exactly the expected commands', () => {
     const runs = all.filter((k) => k.key === 'RUN');
     for (const run of runs) {
       expect(run.value, 'no $env{}/$kernel/%k substitution in RUN').not.toMatch(/[$%]/);
@@ -44,20 +51,96 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
       expect(run.op).toBe('+=');
       expect(run.value.split(/\s+/)[0]).toMatch(/^\//);
     }
-    expect(runs.map((r) => r.value.split(/\s+/))).toEqual([
-      ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', 'connect', '--uevent'],
-      ['/usr/bin/sanhook', 'connect', '--uevent'],
+    expect(runs.map((r) => r.value.split(/\s+/))).toEqual(
+      COMMANDS.flatMap((command) => [
+        ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', command, '--uevent'],
+        ['/usr/bin/sanhook', command, '--uevent'],
+      ]),
+    );
+  });
+
+  it('each command has its label: the systemd-cat wrapper only when it and journald are there, then the plain RUN is skipped', () => {
+    for (const command of COMMANDS) {
+      const at = lines.findIndex((l) => l === `LABEL="sanhook_nvmf_${command}"`);
+      expect(at, command).toBeGreaterThan(0);
+      expect(keys(lines[at + 1]!)).toEqual([
+        { key: 'TEST', op: '==', value: '/usr/bin/systemd-cat' },
+        { key: 'TEST', op: '==', value: '/run/systemd/journal/stdout' },
+        { key: 'RUN', op: '+=', value: `/usr/bin/systemd-cat --identifier=sanhook /usr/bin/sanhook ${command} --uevent` },
+        { key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' },
+      ]);
+      const plain = keys(lines[at + 2]!);
+      expect(plain[0]).toEqual({ key: 'RUN', op: '+=', value: `/usr/bin/sanhook ${command} --uevent` });
+      // the plain RUN ends its block: a jump to the end, unless the end label follows anyway
+      expect(lines[at + 3]!).toMatch(/^LABEL="/);
+      if (lines[at + 3] !== 'LABEL="sanhook_nvmf_end"') expect(plain.slice(1)).toEqual([{ key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' }]);
+    }
+    expect(lines.at(-1)).toBe('LABEL="sanhook_nvmf_end"');
+  });
+
+  it('the nvme events jump to the right command, lost and connected only for fabrics controllers (NVME_TRTYPE)', () => {
+    const jumps = lines.filter((l) => !l.startsWith('SUBSYSTEM') && keys(l).some((k) => k.key === 'GOTO' && /^sanhook_nvmf_(connect|connected|lost)$/.test(k.value)));
+    expect(jumps.map(keys)).toEqual([
+      [{ key: 'ACTION', op: '==', value: 'change' }, { key: 'ENV', attr: 'NVME_AEN', op: '==', value: AEN_DISCOVERY_LOG_CHANGED }, { key: 'GOTO', op: '=', value: 'sanhook_nvmf_connect' }],
+      [{ key: 'ACTION', op: '==', value: 'change' }, { key: 'ENV', attr: 'NVME_EVENT', op: '==', value: 'rediscover' }, { key: 'GOTO', op: '=', value: 'sanhook_nvmf_connect' }],
+      [
+        { key: 'ACTION', op: '==', value: 'change' },
+        { key: 'ENV', attr: 'NVME_EVENT', op: '==', value: 'connected' },
+        { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' },
+        { key: 'GOTO', op: '=', value: 'sanhook_nvmf_connected' },
+      ],
+      [{ key: 'ACTION', op: '==', value: 'remove' }, { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' }, { key: 'GOTO', op: '=', value: 'sanhook_nvmf_lost' }],
     ]);
   });
 
-  it('the systemd-cat wrapper is used only when it and journald are there, and then the plain RUN is skipped', () => {
-    const wrapped = lines.find((l) => l.includes('RUN+="/usr/bin/systemd-cat'))!;
-    expect(keys(wrapped)).toEqual([
-      { key: 'TEST', op: '==', value: '/usr/bin/systemd-cat' },
-      { key: 'TEST', op: '==', value: '/run/systemd/journal/stdout' },
-      { key: 'RUN', op: '+=', value: '/usr/bin/systemd-cat --identifier=sanhook /usr/bin/sanhook connect --uevent' },
-      { key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' },
+  it('stores the identity of a fabrics controller on every add/change, only from non-empty attributes that udev passes unchanged, under the names the lost hook reads', () => {
+    const sets = all.filter((k) => k.key === 'ENV' && k.op !== '==' && k.op !== '!=');
+    expect(sets).toEqual([
+      { key: 'ENV', attr: 'SANHOOK_SUBNQN', op: '=', value: '$attr{subsysnqn}' },
+      { key: 'ENV', attr: 'SANHOOK_CNTRLTYPE', op: '=', value: '$attr{cntrltype}' },
+      { key: 'ENV', attr: 'SANHOOK_HOSTNQN', op: '=', value: '$attr{hostnqn}' },
     ]);
+    const start = lines.indexOf('ACTION!="add|change", GOTO="sanhook_nvmf_identity_end"');
+    expect(start, 'the identity block is entered only on add and change').toBeGreaterThan(0);
+    expect(lines[start + 1]).toBe('ENV{NVME_TRTYPE}!="?*", GOTO="sanhook_nvmf_identity_end"');
+    expect(lines[start + 5]).toBe('LABEL="sanhook_nvmf_identity_end"');
+    for (const [index, set] of sets.entries()) {
+      const attr = /^\$attr\{([a-z]+)\}$/.exec(set.value)![1]!;
+      expect(keys(lines[start + 2 + index]!)).toEqual([
+        { key: 'ATTR', attr, op: '==', value: '?*' },
+        { key: 'ATTR', attr, op: '!=', value: `*[!${NQN_CHARS}]*` },
+        set,
+      ]);
+    }
+    // before the jumps, so the AEN/rediscover/connected events store it too
+    expect(start).toBeLessThan(lines.findIndex((l) => l.includes('GOTO="sanhook_nvmf_connect"') && !l.startsWith('SUBSYSTEM')));
+    // the names are the ones classifyLostUevent reads
+    const lost = classifyLostUevent({
+      SUBSYSTEM: 'nvme',
+      ACTION: 'remove',
+      NVME_TRTYPE: 'tcp',
+      SANHOOK_SUBNQN: 'nqn.2014-08.org.example:s',
+      SANHOOK_CNTRLTYPE: 'io',
+      SANHOOK_HOSTNQN: 'nqn.2014-08.org.example:h',
+    });
+    expect(lost).toMatchObject({ kind: 'lost', cntrltype: 'io', options: { nqn: 'nqn.2014-08.org.example:s', hostnqn: 'nqn.2014-08.org.example:h' } });
+  });
+
+  it('the stored characters are exactly those sanhook accepts after `nqn.<date>.<domain>:`, and all pass udev\'s $attr{} substitution unchanged', () => {
+    const inClass = (c: string) => new RegExp(`^[${NQN_CHARS}]$`).test(c);
+    // udev (UDEV_ALLOWED_CHARS_INPUT and udev_replace_chars): alphanumerics, "#+-.:=@_" and "/ $%?," are kept
+    const udevKeeps = /^[A-Za-z0-9#+\-.:=@_/ $%?,]$/;
+    for (let code = 0x20; code < 0x7f; code += 1) {
+      const c = String.fromCharCode(code);
+      let accepted = true;
+      try {
+        validate.nqn(`nqn.2014-08.org.example:a${c}b`);
+      } catch {
+        accepted = false;
+      }
+      expect(inClass(c), JSON.stringify(c)).toBe(accepted);
+      if (inClass(c)) expect(c).toMatch(udevKeeps);
+    }
   });
 
   it('every GOTO lands on a LABEL defined later; labels are unique', () => {
@@ -71,7 +154,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     });
   });
 
-  it('filters on the subsystem first, and matches the same values as the hook (uevent-filter.ts)', () => {
+  it('filters on the subsystem first, and matches the same values as the hooks (uevent-filter.ts, lost.ts, connected.ts)', () => {
     expect(keys(lines[0]!)).toEqual([
       { key: 'SUBSYSTEM', op: '!=', value: 'nvme|fc' },
       { key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' },
@@ -84,8 +167,9 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
         { key: 'ENV', attr: 'FC_EVENT', op: '==', value: 'nvmediscovery' },
         { key: 'ENV', attr: 'NVMEFC_HOST_TRADDR', op: '==', value: '?*' },
         { key: 'ENV', attr: 'NVMEFC_TRADDR', op: '==', value: '?*' },
+        { key: 'ENV', attr: 'NVME_EVENT', op: '==', value: 'connected' },
+        { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' },
       ]),
     );
-    expect(all.filter((k) => k.key === 'ENV' && k.op !== '==' && k.op !== '!='), 'the rules never set properties').toEqual([]);
   });
 });
