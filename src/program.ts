@@ -282,6 +282,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.ok;
+      if (error.code === 'commander.help') throw new UsageError('a command is required (sanhook --help lists them)', undefined, undefined, { cause: error });
       throw new UsageError(error.message.replace(/^error: /, ''), undefined, undefined, { cause: error });
     }
     throw error;

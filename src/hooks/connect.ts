@@ -165,8 +165,9 @@ export async function runConnect(system: System, config: Config, options: Connec
     const outcome = await runCoalesced(system, key, request, (latest) => connectOnce(system, config, key, latest, { dryRun: false, reporter, failures }), {
       staleMs: config.lockStaleMs,
     });
-    if (outcome.kind === 'handed-over') {
-      system.log.info({ hook: HOOK, key, trigger: request.trigger, outcome: 'queued', reason: outcome.reason, duration_ms: system.clock.now() - started }, 'event queued for the running holder');
+    // runs 0: we got the lock only after a holder had already taken our event.
+    if (outcome.kind === 'handed-over' || outcome.runs === 0) {
+      system.log.info({ hook: HOOK, key, trigger: request.trigger, outcome: 'queued', reason: outcome.kind === 'handed-over' ? outcome.reason : 'taken-by-holder', duration_ms: system.clock.now() - started }, 'event queued for the running holder');
       reporter.item({ hook: HOOK, key, outcome: 'queued', text: `${key}: another sanhook connect holds this address; it will re-run discovery for this event` });
     }
   }

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../errors.js';
 import { NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
 import * as validate from '../validate.js';
+import { matchUevent } from '../uevent-filter.js';
 
 export const TRIGGERS = ['manual', 'boot', 'aen', 'rediscover', 'fc-discovery'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
@@ -110,8 +111,7 @@ function discoveryEndpoint(raw: RawOptions, transport: validate.Transport): Nvmf
   return { kind: 'nvmf-disc', transport, traddr, trsvcid, hostTraddr, hostIface };
 }
 
-/** The discovery-log-changed AEN (NVMe-oF: Notice, Discovery Log Page Change). */
-export const AEN_DISCOVERY_LOG_CHANGED = '0x70f002';
+export { AEN_DISCOVERY_LOG_CHANGED } from '../uevent-filter.js';
 
 export type UeventInput =
   | { readonly kind: 'irrelevant'; readonly why: string }
@@ -123,20 +123,12 @@ export type UeventInput =
  * are checked here; values are validated by `requestFromOptions()` like argv.
  */
 export function classifyUevent(env: Readonly<Record<string, string | undefined>>): UeventInput {
-  const subsystem = env.SUBSYSTEM;
-  const action = env.ACTION;
-  if (subsystem === 'fc' && env.FC_EVENT === 'nvmediscovery') {
-    if (env.NVMEFC_TRADDR === undefined || env.NVMEFC_HOST_TRADDR === undefined) {
-      return { kind: 'irrelevant', why: 'fc nvmediscovery event without NVMEFC_TRADDR/NVMEFC_HOST_TRADDR' };
-    }
+  const match = matchUevent(env);
+  if (!match.relevant) return { kind: 'irrelevant', why: match.why };
+  if (match.trigger === 'fc-discovery') {
     return { kind: 'endpoint', trigger: 'fc-discovery', raw: { transport: 'fc', traddr: env.NVMEFC_TRADDR, 'host-traddr': env.NVMEFC_HOST_TRADDR } };
   }
-  if (subsystem !== 'nvme') return { kind: 'irrelevant', why: `subsystem ${subsystem ?? '(unset)'}` };
-  if (action !== 'change') return { kind: 'irrelevant', why: `action ${action ?? '(unset)'}` };
-  let trigger: Trigger;
-  if (env.NVME_AEN === AEN_DISCOVERY_LOG_CHANGED) trigger = 'aen';
-  else if (env.NVME_EVENT === 'rediscover') trigger = 'rediscover';
-  else return { kind: 'irrelevant', why: 'not a discovery-log-changed AEN or rediscover event' };
+  const trigger: Trigger = match.trigger;
   const device = env.DEVPATH ? env.DEVPATH.slice(env.DEVPATH.lastIndexOf('/') + 1) : (env.DEVNAME ?? '');
   return {
     kind: 'device',
