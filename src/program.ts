@@ -272,7 +272,9 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
       const base = typeof options.sanhookBin === 'string' ? [path.resolve(options.sanhookBin)] : [...io.selfArgv];
       const sanhookArgv = [...base, '--root', system.paths.root, '--sysfs', system.paths.sysfs, '--log-level', globals.logLevel];
       const stopSignal = new Promise<string>((resolve) => {
-        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+        // `on`, not `once`: execa's signal-exit re-raises a signal when it is the last listener,
+        // which would kill timerd (and its running hooks) instead of a clean stop.
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
       });
       await runTimerd(system, { maxConcurrent, hookTimeoutMs, sanhookArgv, stopSignal });
     });

@@ -15,7 +15,10 @@
  */
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
+import lockfile from 'proper-lockfile';
+import { EnvironmentError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { createTimerdClient } from './client.js';
 import type { Exec } from '../system.js';
 import { MinHeap } from './heap.js';
 import { hookArgv } from './hooks.js';
@@ -61,6 +64,7 @@ export class Timerd {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private stopping = false;
+  private ready: Promise<void> = Promise.resolve();
   private readonly store: TimerStore;
   private readonly log: Logger;
 
@@ -75,13 +79,27 @@ export class Timerd {
 
   async start(): Promise<void> {
     const started = this.options.now();
-    const loaded = await this.store.load();
-    for (const entry of loaded.entries.values()) this.entries.set(entry.key, entry);
-    this.nextId = loaded.nextId;
-    await this.store.compact();
-    for (const entry of this.entries.values()) this.schedule(entry);
-    this.log.info({ entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, duration_ms: this.options.now() - started }, 'timer table loaded');
-    this.server = await this.listen();
+    // Bind first: owning the socket is what makes this the only timerd of this state dir,
+    // so a second one started at the same moment never loads or compacts the table under
+    // the first. Connections accepted meanwhile wait for the table (`ready`).
+    let ready!: () => void;
+    this.ready = new Promise<void>((resolve) => (ready = resolve));
+    const server = await this.listen();
+    this.server = server;
+    try {
+      const loaded = await this.store.load();
+      for (const entry of loaded.entries.values()) this.entries.set(entry.key, entry);
+      this.nextId = loaded.nextId;
+      await this.store.compact();
+      for (const entry of this.entries.values()) this.schedule(entry);
+      this.log.info({ entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, duration_ms: this.options.now() - started }, 'timer table loaded');
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    if (this.options.listenFd !== undefined) this.log.info({ fd: this.options.listenFd }, 'listening on the inherited socket');
+    else this.log.info({ socket: this.options.socketPath }, 'listening');
+    ready();
     this.wake();
   }
 
@@ -101,20 +119,26 @@ export class Timerd {
 
   private async listen(): Promise<net.Server> {
     const server = net.createServer((socket) => this.serve(socket));
-    server.on('error', (error) => this.log.error({ err: error.message }, 'socket server error'));
     if (this.options.listenFd !== undefined) {
       await new Promise<void>((resolve, reject) => server.listen({ fd: this.options.listenFd }, resolve).once('error', reject));
-      this.log.info({ fd: this.options.listenFd }, 'listening on the inherited socket');
-      return server;
+    } else {
+      // bind() fails with EADDRINUSE while the path exists: a stale socket is removed
+      // (never a live one: removeStaleSocket) and the bind retried.
+      for (let attempt = 1; ; attempt += 1) {
+        const previous = process.umask(0o177);
+        try {
+          await new Promise<void>((resolve, reject) => server.listen(this.options.socketPath, resolve).once('error', reject));
+          break;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw error;
+        } finally {
+          process.umask(previous);
+        }
+        await removeStaleSocket(this.options.socketPath);
+      }
+      await chmod(this.options.socketPath, 0o600);
     }
-    const previous = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => server.listen(this.options.socketPath, resolve).once('error', reject));
-    } finally {
-      process.umask(previous);
-    }
-    await chmod(this.options.socketPath, 0o600);
-    this.log.info({ socket: this.options.socketPath }, 'listening');
+    server.on('error', (error) => this.log.error({ err: error.message }, 'socket server error'));
     return server;
   }
 
@@ -122,12 +146,17 @@ export class Timerd {
     this.sockets.add(socket);
     let buffer = '';
     let discarding = false;
-    let chain = Promise.resolve();
+    let chain = this.ready;
     socket.setEncoding('utf8');
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));
     const send = (text: string) => {
       if (!socket.destroyed && socket.writable) socket.write(text);
+    };
+    // Every reply goes through the chain, so replies keep the order of their lines even
+    // when an earlier request still waits for the disk.
+    const reply = (text: string) => {
+      chain = chain.then(() => send(text));
     };
     socket.on('data', (chunk: string) => {
       buffer += chunk;
@@ -141,15 +170,19 @@ export class Timerd {
           continue;
         }
         if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
-          send(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
+          reply(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
           continue;
         }
         if (line.trim() === '') continue;
-        chain = chain.then(() => this.handleLine(line).then(send));
+        // Parsed here, outside the promise chain: an error created inside it costs ~100 µs
+        // (V8 walks the async stack), so a flood of bad lines would stall every client.
+        const parsed = this.parseLine(line);
+        if (typeof parsed === 'string') reply(parsed);
+        else chain = chain.then(() => this.handleRequest(parsed).then(send));
       }
       if (Buffer.byteLength(buffer) > MAX_LINE_BYTES) {
         buffer = '';
-        if (!discarding) send(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
+        if (!discarding) reply(errorReply(new ProtocolError('line-too-long', `line longer than ${MAX_LINE_BYTES} bytes`)));
         discarding = true;
       }
     });
@@ -157,13 +190,21 @@ export class Timerd {
 
   /** One request line → one reply line. Never throws. */
   async handleLine(line: string): Promise<string> {
-    let request: Request;
+    const parsed = this.parseLine(line);
+    return typeof parsed === 'string' ? parsed : this.handleRequest(parsed);
+  }
+
+  /** A request, or the error reply for a line that is not one. Never throws. */
+  private parseLine(line: string): Request | string {
     try {
-      request = parseRequest(line);
+      return parseRequest(line);
     } catch (error) {
       if (error instanceof ProtocolError) return errorReply(error);
       return errorReply(new ProtocolError('internal', (error as Error).message));
     }
+  }
+
+  private async handleRequest(request: Request): Promise<string> {
     const req = request.req;
     try {
       return `${JSON.stringify({ ok: true, ...(req !== undefined ? { req } : {}), ...(await this.handle(request)) })}\n`;
@@ -314,14 +355,19 @@ export class Timerd {
 
   private async fire(entry: TimerEntry, job: Job): Promise<void> {
     const started = this.options.now();
-    const call: HookCall | undefined = job.kind === 'reconnect' ? entry.onReconnect : entry.onLoss;
-    this.log.info({ key: entry.key, id: entry.id, event: job.kind, attempt: job.kind === 'reconnect' ? entry.attempts + 1 : null, late_ms: started - job.due, hook: call?.hook ?? null }, 'event fired');
+    // An attempt is never started at or after the loss deadline (schedule.ts): one that
+    // became due before it but starts late (after a restart, or queued behind other
+    // hooks) is the loss event instead.
+    const deadline = lossDeadline(entry);
+    const kind = job.kind === 'reconnect' && deadline !== undefined && started >= deadline ? 'loss' : job.kind;
+    const call: HookCall | undefined = kind === 'reconnect' ? entry.onReconnect : entry.onLoss;
+    this.log.info({ key: entry.key, id: entry.id, event: kind, attempt: kind === 'reconnect' ? entry.attempts + 1 : null, late_ms: started - (kind === job.kind ? job.due : deadline!), hook: call?.hook ?? null }, 'event fired');
     let exitCode = 0;
     if (call) exitCode = await this.runHook(entry, call);
     const ended = this.options.now();
     const current = this.entries.get(entry.key);
     if (!current || current.id !== entry.id) return;
-    if (job.kind === 'loss') {
+    if (kind === 'loss') {
       await this.remove(current, 'lost');
       return;
     }
@@ -350,6 +396,43 @@ export class Timerd {
       this.log.error({ key: entry.key, id: entry.id, hook: call.hook, err: (error as Error).message, duration_ms: this.options.now() - started }, 'hook could not run');
       return -1;
     }
+  }
+}
+
+/** Whether something listens on a Unix socket path (it accepts a connection, even if too busy to answer). */
+function listensAt(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT'));
+  });
+}
+
+/**
+ * Removes a socket file nobody listens on (left by a timerd that was killed), or
+ * throws if a timerd listens on it. Starters that race remove it under a short lock
+ * and look again under it, so none removes the socket another one just bound.
+ */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  const refuse = async () => {
+    const pid = await createTimerdClient(socketPath, 1_000)
+      .request({ op: 'ping' })
+      .then((reply) => String(reply.pid))
+      .catch(() => 'unknown');
+    return new EnvironmentError(`another timerd is running on ${socketPath} (pid ${pid}); not starting a second one`);
+  };
+  if (await listensAt(socketPath)) throw await refuse();
+  const release = await lockfile.lock(socketPath, { realpath: false, stale: 5_000, retries: { retries: 100, minTimeout: 10, maxTimeout: 100 } });
+  try {
+    if (await listensAt(socketPath)) throw await refuse();
+    await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  } finally {
+    await release();
   }
 }
 

@@ -7,10 +7,9 @@
  * answers on it. Resolves (exit 0) after a clean shutdown: table on disk,
  * socket removed.
  */
-import { mkdir, unlink } from 'node:fs/promises';
-import { EnvironmentError } from '../errors.js';
+import { mkdir } from 'node:fs/promises';
 import type { System } from '../system.js';
-import { createTimerdClient, socketPathFor } from './client.js';
+import { socketPathFor } from './client.js';
 import { Timerd } from './daemon.js';
 
 /** systemd's sd_listen_fds(3): passed sockets start at fd 3. */
@@ -35,7 +34,6 @@ export async function runTimerd(system: System, options: TimerdCommandOptions): 
   await mkdir(system.paths.run, { recursive: true, mode: 0o700 });
   const socketPath = socketPathFor(system.paths.run);
   const listenFd = inheritedSocketFd(system.env);
-  if (listenFd === undefined) await clearStaleSocket(socketPath);
   const daemon = new Timerd({
     exec: system.exec,
     log: system.log,
@@ -52,16 +50,4 @@ export async function runTimerd(system: System, options: TimerdCommandOptions): 
   system.log.info({ signal, entries: daemon.size }, 'stopping');
   await daemon.stop();
   system.log.info({}, 'stopped; table is on disk');
-}
-
-async function clearStaleSocket(socketPath: string): Promise<void> {
-  try {
-    const reply = await createTimerdClient(socketPath, 1_000).request({ op: 'ping' });
-    throw new EnvironmentError(`another timerd is running on ${socketPath} (pid ${String(reply.pid)}); not starting a second one`);
-  } catch (error) {
-    if (error instanceof EnvironmentError && /another timerd/.test(error.message)) throw error;
-  }
-  await unlink(socketPath).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
 }

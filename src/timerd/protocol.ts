@@ -108,7 +108,9 @@ export function parseRequest(line: string): Request {
 
 function stringMap(value: unknown, field: string): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return badField(field, 'must be an object of strings');
-  const result: Record<string, string> = {};
+  // No prototype: a "__proto__" key stays a key (and is rejected as an unknown option)
+  // instead of being swallowed by the assignment below.
+  const result = Object.create(null) as Record<string, string>;
   for (const [name, item] of Object.entries(value)) {
     if (typeof item !== 'string') badField(`${field}.${name.slice(0, 40)}`, 'must be a string');
     result[name] = item as string;
