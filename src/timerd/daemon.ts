@@ -29,6 +29,8 @@ import { TimerStore } from './store.js';
 /** setTimeout's ceiling (~24.8 days); longer waits are re-armed at the ceiling. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const DEFAULT_MAX_CONCURRENT = 4;
+/** Replies a client has not read yet, beyond which it is disconnected (~1,000 list replies' worth). */
+const MAX_UNREAD_REPLY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HOOK_TIMEOUT_MS = 120_000;
 
 export interface TimerdOptions {
@@ -151,7 +153,14 @@ export class Timerd {
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));
     const send = (text: string) => {
-      if (!socket.destroyed && socket.writable) socket.write(text);
+      if (socket.destroyed || !socket.writable) return;
+      // A client that sends but never reads must not make timerd hold its replies without bound.
+      if (socket.writableLength > MAX_UNREAD_REPLY_BYTES) {
+        this.log.warn({ unread_bytes: socket.writableLength }, 'client does not read its replies; closing it');
+        socket.destroy();
+        return;
+      }
+      socket.write(text);
     };
     // Every reply goes through the chain, so replies keep the order of their lines even
     // when an earlier request still waits for the disk.

@@ -15,7 +15,7 @@
  * reset leaves an older journal that must not be replayed) and ignores a torn
  * last line (it was never acknowledged). Every op is idempotent per key.
  */
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { TimerEntry } from './schedule.js';
@@ -72,6 +72,10 @@ export class TimerStore {
 
   async load(): Promise<LoadedTable> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // Temp files of a compaction that a crash interrupted were never renamed into place.
+    for (const name of await readdir(this.dir)) {
+      if (/^timers\.(json|journal)\.[0-9]+\.tmp$/.test(name)) await unlink(path.join(this.dir, name)).catch(() => {});
+    }
     const entries = new Map<string, TimerEntry>();
     let nextId = 1;
     let gen = 0;
