@@ -12,8 +12,14 @@
  * discovery-log-changed AENs through `--uevent`, some by hand) → they coalesce
  * into a few non-overlapping discoveries, the last of which starts after the
  * last event; records are connected, or skipped with a reason; a second burst
- * finds everything connected. Every claim printed is also checked: the demo
- * exits 1 if any invariant fails, so it doubles as a smoke test.
+ * finds everything connected. Then issue 3's story, with a real `sanhook
+ * timerd` in the temp root: the kernel gives up on a controller (the demo
+ * removes its fake sysfs dir and runs `sanhook lost --uevent` with the remove
+ * event's environment, as the udev rules would); timerd retries every
+ * nvmf.lost.reconnect-delay seconds until the target is back (subsys1) or
+ * until nvmf.lost.ctrl-loss-tmo, when it runs the give-up hook once (subsys2).
+ * Every claim printed is also checked: the demo exits 1 if any invariant
+ * fails, so it doubles as a smoke test.
  *
  * Usage: node scripts/demo.mjs [--events N] [--keep]   (npm run demo builds first)
  */
@@ -42,6 +48,8 @@ const TRSVCID = '4420';
 const KEY = `nvmf-disc:tcp:${TRADDR}:${TRSVCID}:none:none`;
 const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 const EXCLUDED = 'nqn.2026-11.io.sanhook:subsys3';
+const LOST_DELAY = 1; // nvmf.lost.reconnect-delay (s) for the timerd story
+const LOST_CTRL_LOSS = 6; // nvmf.lost.ctrl-loss-tmo (s)
 const fixture = (name) => readFileSync(path.join(repo, 'test', 'fixtures', 'nvme-cli', name), 'utf8');
 const now = () => performance.timeOrigin + performance.now(); // wall clock, as the fake nvme records it
 const short = (nqn) => nqn.replace(/^nqn\.2026-11\.io\.sanhook:/, '').replace(DISCOVERY_NQN, 'discovery entry');
@@ -62,7 +70,10 @@ function buildWorld() {
   writeFileSync(path.join(root, 'etc', 'nvme', 'hostnqn'), `${hostnqn}\n`);
   writeFileSync(path.join(root, 'etc', 'nvme', 'hostid'), `${hostid}\n`);
   mkdirSync(path.join(root, 'etc', 'sanhook'), { recursive: true });
-  writeFileSync(path.join(root, 'etc', 'sanhook', 'sanhook.yaml'), `# demo\nnvmf:\n  exclude:\n    - subnqn: ${EXCLUDED}\n`);
+  writeFileSync(
+    path.join(root, 'etc', 'sanhook', 'sanhook.yaml'),
+    `# demo\nnvmf:\n  exclude:\n    - subnqn: ${EXCLUDED}\n  lost:\n    reconnect-delay: ${LOST_DELAY}\n    ctrl-loss-tmo: ${LOST_CTRL_LOSS}\n`,
+  );
   // /sys/class/nvme/nvme1: the persistent discovery controller the AENs come from (real attributes).
   const ctrl = path.join(sysfs, 'class', 'nvme', 'nvme1');
   mkdirSync(ctrl, { recursive: true });
@@ -258,6 +269,220 @@ async function burst(label, previousCalls) {
   return { calls, connects, rounds };
 }
 
+// ---------------------------------------------------------------- issue 3: after the kernel gives up (timerd)
+const sleep = (ms, unref = false) => new Promise((r) => (unref ? setTimeout(r, ms).unref() : setTimeout(r, ms)));
+const secs = (ms) => `+${(ms / 1000).toFixed(1)} s`;
+const runDir = path.join(root, 'run', 'sanhook');
+const socketFile = path.join(runDir, 'timerd.sock');
+const stateDir = path.join(root, 'var', 'lib', 'sanhook');
+const ioKeyOf = (nqn) => `nvmf:tcp:${TRADDR}:${TRSVCID}:${nqn}:none:none`;
+
+/** One sanhook command (global options first), its exit code and output. */
+function sanhook(argv, extraEnv = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+async function waitFor(predicate, timeoutMs) {
+  const until = now() + timeoutMs;
+  for (;;) {
+    const value = predicate();
+    if (value || now() > until) return value;
+    await sleep(25);
+  }
+}
+
+/** `sanhook timerd` in the temp root, its stderr log collected as JSON lines. */
+const timerd = { child: undefined, log: [], text: '', exit: undefined };
+async function startTimerd() {
+  const child = spawn(process.execPath, [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, 'timerd'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  timerd.child = child;
+  let partial = '';
+  child.stdout.on('data', (d) => (timerd.text += d));
+  child.stderr.on('data', (d) => {
+    timerd.text += d;
+    partial += d;
+    const lines = partial.split('\n');
+    partial = lines.pop();
+    timerd.log.push(...jsonLines(lines.join('\n')));
+  });
+  timerd.exited = new Promise((resolve) => child.on('close', (code, signal) => resolve((timerd.exit = { code, signal }))));
+  return waitFor(() => timerd.exit === undefined && existsSync(socketFile) && timerd.log.some((l) => l.msg === 'listening'), 10_000);
+}
+const timerdLog = (msg, key, fields = {}) => timerd.log.filter((l) => l.msg === msg && (key === undefined || l.key === key) && Object.entries(fields).every(([k, v]) => l[k] === v));
+
+/** `nvme connect` calls for nqn that started after `since` (the bursts connected it once before). */
+const connectCalls = (nqn, since) =>
+  readJsonl(path.join(state, 'calls.jsonl'))
+    .filter((c) => c.argv?.[0] === 'connect' && c.argv.includes(nqn) && c.start > since)
+    .sort((a, b) => a.start - b.start);
+const ioController = (nqn) =>
+  readdirSync(path.join(sysfs, 'class', 'nvme')).find((n) => {
+    const attr = (a) => (existsSync(path.join(sysfs, 'class', 'nvme', n, a)) ? readFileSync(path.join(sysfs, 'class', 'nvme', n, a), 'utf8').trim() : '');
+    return attr('subsysnqn') === nqn && attr('cntrltype') === 'io' && attr('state') === 'live';
+  });
+const setFailConnect = (nqns) => writeFileSync(path.join(state, 'fail-connect'), nqns.map((n) => `${n}\n`).join(''));
+const timersJson = async () => {
+  const r = await sanhook(['-o', 'json', 'timers']);
+  return { ...r, items: jsonLines(r.stdout) };
+};
+
+/** The kernel gives up on nqn's controller: its sysfs dir goes, udev runs `sanhook lost --uevent`. */
+async function loseController(nqn, seq, down) {
+  const device = ioController(nqn);
+  if (!device) throw new Error(`no live I/O controller for ${nqn} in the fake sysfs`);
+  setFailConnect(down);
+  rmSync(path.join(sysfs, 'class', 'nvme', device), { recursive: true });
+  const hostnqn = readFileSync(path.join(root, 'etc', 'nvme', 'hostnqn'), 'utf8').trim();
+  // The remove uevent as the kernel sends it (test/fixtures/nvme-cli/uevent-remove.txt), plus
+  // the SANHOOK_* properties udev reads back from its database for the rules' `lost` RUN.
+  const ueventEnv = {
+    SUBSYSTEM: 'nvme',
+    ACTION: 'remove',
+    DEVPATH: `/devices/virtual/nvme-fabrics/ctl/${device}`,
+    DEVNAME: `/dev/${device}`,
+    NVME_TRTYPE: 'tcp',
+    NVME_TRADDR: TRADDR,
+    NVME_TRSVCID: TRSVCID,
+    NVME_HOST_TRADDR: 'none',
+    NVME_HOST_IFACE: 'none',
+    SEQNUM: String(seq),
+    SANHOOK_SUBNQN: nqn,
+    SANHOOK_CNTRLTYPE: 'io',
+    SANHOOK_HOSTNQN: hostnqn,
+  };
+  const lostAt = now();
+  const r = await sanhook(['lost', '--uevent'], ueventEnv);
+  console.log(`  kernel      gave up on ${device} (its fake sysfs dir removed); target down (fake nvme: ${short(nqn)} fails to connect)`);
+  console.log(`  udev        remove → sanhook lost --uevent  SUBSYSTEM=nvme ACTION=remove DEVPATH=${ueventEnv.DEVPATH} NVME_TRTYPE=tcp ... SANHOOK_SUBNQN=…:${short(nqn)} SANHOOK_CNTRLTYPE=io`);
+  const armed = check(r.code === 0 && /^armed\s/.test(r.stdout), `sanhook lost --uevent for ${short(nqn)}: exit ${r.code ?? r.signal}: ${(r.stdout + r.stderr).trim()}`);
+  console.log(`              exit ${r.code}: ${armed}  │ ${r.stdout.trim()}`);
+  return { device, lostAt, giveUpAt: Date.parse(/give up (\S+)\)/.exec(r.stdout)?.[1] ?? '') };
+}
+
+/** Attempt times (s since the loss) and whether attempt n started ≥ delay after attempt n-1 ended. */
+function attemptTimes(calls, lostAt) {
+  const spaced = calls.every((c, i) => c.start - (i === 0 ? lostAt : calls[i - 1].end) >= LOST_DELAY * 1000 - 20 && c.start - (i === 0 ? lostAt : calls[i - 1].end) <= LOST_DELAY * 1000 + 1500);
+  return { spaced, text: calls.map((c) => secs(c.start - lostAt).slice(1, -2)).join(', ') };
+}
+
+/** The durable table as a restarted timerd would load it: timers.json, then timers.journal if its gen matches. */
+function durableTable() {
+  const snapshotFile = path.join(stateDir, 'timers.json');
+  const snapshot = existsSync(snapshotFile) ? JSON.parse(readFileSync(snapshotFile, 'utf8')) : { gen: 0, entries: [] };
+  const table = new Map(snapshot.entries.map((e) => [e.key, e]));
+  const [header, ...ops] = readJsonl(path.join(stateDir, 'timers.journal'));
+  if (header?.gen === snapshot.gen) {
+    for (const op of ops) {
+      if (op.op === 'arm') table.set(op.entry.key, op.entry);
+      if (op.op === 'disarm' && table.get(op.key)?.id === op.id) table.delete(op.key);
+    }
+  }
+  return { snapshotEntries: snapshot.entries.length, ops: ops.length, table };
+}
+
+async function timerdStory(back, gone) {
+  console.log(`\nissue 3: after the kernel gives up, sanhook timerd brings the path back (SIMULATED kernel: the demo removes the fake sysfs dir)`);
+  const up = await startTimerd();
+  console.log(`  timerd      sanhook timerd (pid ${timerd.child.pid}) on ${path.relative(tmp, socketFile)}, running: ${check(Boolean(up), `timerd did not start: ${timerd.text.trim().split('\n').pop()}`)}`);
+  console.log(`              etc/sanhook/sanhook.yaml nvmf.lost: reconnect-delay ${LOST_DELAY}, ctrl-loss-tmo ${LOST_CTRL_LOSS} (s); its hooks use the same fake nvme`);
+  console.log('  note        the remove event arrives at once here; on a real host the kernel sends it when its own ctrl_loss_tmo');
+  console.log('              expires, and rules.d/70-sanhook-nvmf.rules runs `sanhook lost --uevent` with this environment');
+  if (!up) return;
+
+  // ---- target lost, then back
+  console.log(`\ntarget lost, then back: ${short(back)}`);
+  const one = await loseController(back, 2001, [back]);
+  const key1 = ioKeyOf(back);
+  const list = await sanhook(['timers']);
+  console.log('  $ sanhook timers');
+  for (const line of list.stdout.trim().split('\n')) console.log(`              ${line}`);
+  check(list.code === 0 && list.stdout.includes(key1), `sanhook timers does not list ${key1}: ${list.stdout}${list.stderr}`);
+  const FAILS = 3;
+  await waitFor(() => connectCalls(back, one.lostAt).length >= FAILS, (LOST_DELAY + 2) * 1000 * FAILS + 2000);
+  setFailConnect([]);
+  const backAt = now();
+  const failed = connectCalls(back, one.lostAt);
+  const fails = attemptTimes(failed, one.lostAt);
+  console.log(
+    `  attempts    nvme connect failed at ${fails.text} s after the loss (each ≥ ${LOST_DELAY} s after the previous ended): ` +
+      check(failed.length === FAILS && failed.every((c) => c.exit === 1) && fails.spaced, `expected ${FAILS} failed attempts ~${LOST_DELAY} s apart: ${JSON.stringify(failed.map((c) => [Math.round(c.start - one.lostAt), c.exit]))}`),
+  );
+  console.log(`  target back at ${secs(backAt - one.lostAt).slice(1)} (fail-connect cleared)`);
+  const disarmed = await waitFor(() => timerdLog('timer reconnected', key1).length > 0, (LOST_DELAY + 5) * 1000);
+  const success = connectCalls(back, backAt).find((c) => c.exit === 0);
+  const device = ioController(back);
+  const took = success ? success.end - backAt : Infinity;
+  console.log(
+    `  reconnected ${device ?? '(none)'} live in the fake sysfs ${success ? secs(took).slice(1) : '?'} after the target came back (≤ delay ${LOST_DELAY} s + 2 s): ` +
+      check(Boolean(device) && success !== undefined && took <= LOST_DELAY * 1000 + 2000, `${short(back)} not reconnected within ${LOST_DELAY} s + 2 s of the target coming back (${Math.round(took)} ms; device ${device})`),
+  );
+  const after1 = await timersJson();
+  console.log(
+    `  timerd      disarmed it (log "timer reconnected"), \`sanhook timers -o json\` has no entry for the key: ` +
+      check(Boolean(disarmed) && after1.code === 0 && !after1.items.some((i) => i.key === key1), `timer for ${key1} still armed: ${after1.stdout}${after1.stderr}`),
+  );
+
+  // ---- target stays gone
+  console.log(`\ntarget stays gone: ${short(gone)}`);
+  const two = await loseController(gone, 2002, [gone]);
+  const key2 = ioKeyOf(gone);
+  const lostLog = await waitFor(() => timerdLog('timer lost', key2)[0], (LOST_CTRL_LOSS + 5) * 1000);
+  const lossFired = timerdLog('event fired', key2, { event: 'loss' });
+  const lossAt = lossFired[0] ? Date.parse(lossFired[0].time) : NaN;
+  await sleep((LOST_DELAY + 0.5) * 1000); // would timerd try again after the loss?
+  const tries = connectCalls(gone, two.lostAt);
+  const spaced = attemptTimes(tries, two.lostAt);
+  const reconnectEvents = timerdLog('event fired', key2, { event: 'reconnect' });
+  console.log(
+    `  attempts    ${tries.length} × nvme connect, all failed, at ${spaced.text} s after the loss (each ≥ ${LOST_DELAY} s after the previous ended): ` +
+      check(tries.length >= 3 && tries.length === reconnectEvents.length && tries.every((c) => c.exit === 1) && spaced.spaced, `attempts for ${short(gone)}: ${JSON.stringify(tries.map((c) => [Math.round(c.start - two.lostAt), c.exit]))}, ${reconnectEvents.length} reconnect events`),
+  );
+  const giveUpRun = timerdLog('hook finished', key2, { hook: 'give-up' });
+  const giveUpText = (giveUpRun[0]?.stdout ?? '').replace(`${key2}: `, '');
+  const sinceLoss = lossAt - two.lostAt;
+  const deadline = two.giveUpAt; // armedAt + ctrl-loss-tmo, as timerd replied to the arm
+  const sinceArm = lossAt - (deadline - LOST_CTRL_LOSS * 1000);
+  console.log(
+    `  give-up     loss event ${secs(sinceLoss).slice(1)} after the loss, ${secs(sinceArm).slice(1)} after timerd armed it (ctrl-loss-tmo ${LOST_CTRL_LOSS} s); give-up hook ran once: ` +
+      check(
+        Boolean(lostLog) && lossFired.length === 1 && giveUpRun.length === 1 && giveUpRun[0].exit_code === 0 && lossAt >= deadline && lossAt <= deadline + 2000,
+        `give-up for ${short(gone)}: ${lossFired.length} loss events, ${giveUpRun.length} give-up runs, ${Math.round(sinceArm)} ms after the arm`,
+      ),
+  );
+  console.log(`              │ ${giveUpText}`);
+  const afterLoss = connectCalls(gone, lossAt);
+  const after2 = await timersJson();
+  console.log(
+    `  after       no nvme connect for ${short(gone)} after the loss: ${check(afterLoss.length === 0, `${afterLoss.length} nvme connect for ${short(gone)} after the loss`)}` +
+      `; timerd's table is empty (\`sanhook timers -o json\`: ${after2.items.map((i) => i.outcome).join(', ')}): ${check(after2.code === 0 && after2.items.length === 1 && after2.items[0].outcome === 'empty', `timers after give-up: ${after2.stdout}${after2.stderr}`)}`,
+  );
+  check(!ioController(gone), `${short(gone)} came back although its target stayed down`);
+}
+
+async function stopTimerd() {
+  if (!timerd.child || timerd.exit) return;
+  const journal = durableTable().ops;
+  timerd.child.kill('SIGTERM');
+  const exit = await Promise.race([timerd.exited, sleep(10_000, true).then(() => undefined)]);
+  const disk = durableTable();
+  console.log(
+    `  stop        SIGTERM → timerd exit ${exit ? (exit.code ?? exit.signal) : '(still running)'}: ${check(exit?.code === 0, `timerd did not exit 0 on SIGTERM: ${JSON.stringify(exit)}`)}` +
+      `; socket removed: ${check(!existsSync(socketFile), `${socketFile} left behind`)}` +
+      `; on disk (timers.json ${disk.snapshotEntries} entries + ${journal} journal ops replayed) no timers: ${check(disk.snapshotEntries === 0 && disk.table.size === 0 && journal > 0, `durable table after SIGTERM: ${[...disk.table.keys()].join(', ')}`)}`,
+  );
+}
+
 // ---------------------------------------------------------------- the story
 const began = now();
 let exitCode = 0;
@@ -297,6 +522,11 @@ try {
   check(readdirSync(pendingDir).length === 0, 'pending markers left behind');
   check(readdirSync(path.join(root, 'run', 'sanhook', 'locks')).length === 0, 'locks left behind');
 
+  await timerdStory(wanted[0], wanted[1]);
+  await stopTimerd();
+  check(readdirSync(pendingDir).length === 0, 'pending markers left behind by timerd hooks');
+  check(readdirSync(path.join(root, 'run', 'sanhook', 'locks')).length === 0, 'locks left behind by timerd hooks');
+
   console.log(`\n${checks - failures.length}/${checks} invariants hold; ${((now() - began) / 1000).toFixed(1)} s`);
   if (failures.length > 0) {
     for (const f of failures) console.log(`  FAILED: ${f}`);
@@ -307,7 +537,12 @@ try {
   exitCode = 1;
 } finally {
   watcher?.close();
-  if (args.keep || exitCode !== 0) console.log(`(kept ${tmp}: fake-nvme/calls.jsonl, sys/, root/run/sanhook/, burst-*.hooks.json with --keep)`);
+  if (timerd.child && !timerd.exit) {
+    timerd.child.kill('SIGKILL');
+    await timerd.exited;
+  }
+  if (timerd.child && (args.keep || exitCode !== 0)) writeFileSync(path.join(tmp, 'timerd.log'), timerd.text);
+  if (args.keep || exitCode !== 0) console.log(`(kept ${tmp}: fake-nvme/calls.jsonl, sys/, root/run/sanhook/, root/var/lib/sanhook/, timerd.log; burst-*.hooks.json with --keep)`);
   else rmSync(tmp, { recursive: true, force: true });
 }
 process.exitCode = exitCode;

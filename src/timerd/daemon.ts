@@ -116,6 +116,9 @@ export class Timerd {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (this.options.listenFd === undefined) await unlink(this.options.socketPath).catch(() => {});
     }
+    // A fresh snapshot on a clean stop: timers.json alone then shows the table.
+    await this.store.flush();
+    await this.store.compact().catch((error: unknown) => this.log.error({ err: (error as Error).message }, 'final snapshot failed; the journal still has everything'));
     await this.store.close();
   }
 
