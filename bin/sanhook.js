@@ -3,6 +3,14 @@
 import { fileURLToPath } from 'node:url';
 import { main } from '../dist/cli.js';
 
+// A reader that went away (`sanhook status | head`, a systemd-cat that died) must not
+// turn a finished hook into an unhandled 'error' and a stack trace: drop the output.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 process.exitCode = await main(process.argv.slice(2), {
   env: process.env,
   stdout: (text) => process.stdout.write(text),

@@ -5,6 +5,7 @@
  * only through a `System`. `createSystem()` builds the real one from explicit
  * options (nothing happens at import time); tests build their own with fakes.
  */
+import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError, EnvironmentError } from './errors.js';
@@ -74,17 +75,31 @@ export const realClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** The real exec: execa, loaded on first use so that irrelevant events never pay for it. */
+/**
+ * PATH for programs sanhook runs when its own environment has none: udevd runs
+ * RUN programs with only the device's properties as environment (no PATH), and
+ * Node then searches only /usr/bin:/bin, so `nvme` (/usr/sbin) is not found.
+ * The value is systemd's default PATH.
+ */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Variables added to this process's environment for a child: a PATH if there is none, then the caller's. */
+function childEnv(options: ExecOptions): Record<string, string> {
+  return { ...(process.env.PATH ? {} : { PATH: DEFAULT_PATH }), ...options.env };
+}
+
+/** The real exec for hooks: execa, loaded on first use so that irrelevant events never pay for it. */
 export const realExec: Exec = async (file, args, options = {}) => {
   const { execa } = await import('execa');
   const argv = [file, ...args];
+  const env = childEnv(options);
   const result = await execa(file, args, {
     reject: false,
     stdin: 'ignore',
     timeout: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
     encoding: 'utf8',
     stripFinalNewline: false,
-    ...(options.env ? { env: options.env } : {}),
+    ...(Object.keys(env).length > 0 ? { env } : {}),
   });
   if (result.code === 'ENOENT') {
     throw new EnvironmentError(`${file}: not found on PATH (is it installed?)`, { argv }, { cause: result.cause });
@@ -102,6 +117,57 @@ export const realExec: Exec = async (file, args, options = {}) => {
     stderr: typeof result.stderr === 'string' ? result.stderr : '',
   };
 };
+
+/** Output kept per stream from a timerd hook run: far more than any hook prints, bounded against a runaway child. */
+const MAX_SPAWN_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** After a timeout: SIGTERM, then SIGKILL if the program is still there (execa's default grace). */
+const KILL_GRACE_MS = 5_000;
+
+/**
+ * The exec timerd runs hooks with: node's own spawn, with the same contract as
+ * `realExec` (argv array, no shell, stdin closed, non-zero exit and death by
+ * signal are results, a timeout is an ActionError). timerd starts one process
+ * per event; execa there cost ~8 MB of timerd's 60 MB RSS budget and several
+ * milliseconds of event-loop time per run, which showed up as timer lateness
+ * under load (bench/timerd). Hooks keep execa.
+ */
+export const spawnExec: Exec = (file, args, options = {}) =>
+  new Promise<ExecResult>((resolve, reject) => {
+    const argv = [file, ...args];
+    const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+    const child = spawn(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...childEnv(options) } });
+    const collect = (stream: NodeJS.ReadableStream) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      stream.on('data', (chunk: Buffer) => {
+        if ((bytes += chunk.length) <= MAX_SPAWN_OUTPUT_BYTES) chunks.push(chunk);
+      });
+      return () => Buffer.concat(chunks).toString('utf8');
+    };
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    let timedOut = false;
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    }, timeoutMs);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      if (error.code === 'ENOENT') reject(new EnvironmentError(`${file}: not found on PATH (is it installed?)`, { argv }, { cause: error }));
+      else if (error.code === 'EACCES') reject(new EnvironmentError(`${file}: permission denied`, { argv }, { cause: error }));
+      else reject(new ActionError(`${file}: ${error.message}`, { argv }, { cause: error }));
+    });
+    // 'close', not 'exit': both pipes are drained by then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killer);
+      if (timedOut) reject(new ActionError(`${file}: timed out after ${timeoutMs} ms`, { argv }));
+      else resolve({ argv, exitCode: code ?? 128 + signalNumber(signal ?? undefined), stdout: stdout(), stderr: stderr() });
+    });
+  });
 
 function signalNumber(signal: string | undefined): number {
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
