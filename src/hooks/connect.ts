@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ActionError, ConfigError, UsageError } from '../errors.js';
-import { endpointKey, type NvmfDiscoveryEndpoint } from '../keys.js';
+import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
 import { runCoalesced, writePending } from '../lock.js';
 import { decideConnect } from '../nvme/connect-decide.js';
 import { clearDisconnected, listDisconnected, recordManaged } from '../nvme/endpoint-state.js';
@@ -30,7 +30,8 @@ import {
 } from '../nvme/connect-request.js';
 import { readHostIdentity } from '../nvme/host-identity.js';
 import * as nvmeCli from '../nvme/nvme-cli.js';
-import { readController, readControllers } from '../nvme/sysfs.js';
+import { readController, readControllers, type Controller } from '../nvme/sysfs.js';
+import { canonicalIp } from '../validate.js';
 import type { Reporter } from '../report.js';
 import { systemdBooted, type System } from '../system.js';
 
@@ -195,6 +196,13 @@ async function connectOnce(system: System, config: Config, key: string, request:
     ...(hostid ? { hostid } : {}),
     persistent: request.persistent && !context.dryRun,
   };
+  if (!context.dryRun) {
+    // nvme-cli reads the log through an existing persistent discovery controller for this
+    // address even without --device: re-enable AENs on every such controller first.
+    for (const c of persistentDiscoveryControllers(await readControllers(system), request.discovery, device)) {
+      if (!(await nvmeCli.rearmDiscoveryAen(system, c))) system.log.warn({ hook: HOOK, key, device: c }, 'could not re-enable discovery AENs');
+    }
+  }
   let log;
   try {
     if (context.dryRun) {
@@ -257,6 +265,23 @@ async function connectOnce(system: System, config: Config, key: string, request:
     }
   }
   system.log.info({ hook: HOOK, key, trigger: request.trigger, outcome: context.dryRun ? 'planned' : 'done', genctr: plan.genctr, records: plan.decisions.length, duration_ms: system.clock.now() - started }, 'discovery round finished');
+}
+
+/** Live discovery controllers at this discovery address (and `device`, if given). */
+export function persistentDiscoveryControllers(controllers: readonly Controller[], endpoint: NvmfDiscoveryEndpoint, device: string | undefined): string[] {
+  return controllers
+    .filter(
+      (c) =>
+        c.cntrltype === 'discovery' &&
+        c.state === 'live' &&
+        (c.name === device ||
+          (c.transport === endpoint.transport &&
+            canonicalIp(c.traddr) === canonicalIp(endpoint.traddr) &&
+            c.trsvcid === endpoint.trsvcid &&
+            (endpoint.hostTraddr === NONE || canonicalIp(c.hostTraddr) === canonicalIp(endpoint.hostTraddr)) &&
+            (endpoint.hostIface === NONE || c.hostIface === endpoint.hostIface))),
+    )
+    .map((c) => c.name);
 }
 
 function optionalNumber<K extends string>(name: K, value: number | undefined): Partial<Record<K, number>> {

@@ -60,6 +60,21 @@ export function firstLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
 }
 
+/**
+ * Re-enables discovery-log-change AENs on a persistent discovery controller
+ * before its log is read. The target masks that AEN once sent until the host
+ * reads the log page with RAE=0. On Debian 12 (Linux 6.1 nvmet, nvme-cli 2.3 /
+ * libnvme 1.3), `nvme discover` leaves it masked as soon as the log is longer
+ * than 4096 bytes (4 or more records): the controller then never raises
+ * another AEN. Reading the 1 KiB header with RAE=0 unmasks it. Done before the
+ * discovery, a change after this read raises a new AEN and a change before it
+ * is in the log read next, so no change is missed.
+ */
+export async function rearmDiscoveryAen(system: System, device: string): Promise<boolean> {
+  const result = await system.exec(NVME, ['get-log', `/dev/${device}`, '--log-id=0x70', '--log-len=1024', '--raw-binary']);
+  return result.exitCode === 0;
+}
+
 export async function discover(system: System, endpoint: NvmfDiscoveryEndpoint, options: DiscoverOptions): Promise<DiscoveryLog> {
   const result = await system.exec(NVME, discoverArgv(endpoint, options));
   if (result.exitCode !== 0) {

@@ -16,6 +16,9 @@
  *   stderr and exit 1), fails like the real one for subnqns listed in `fail-connect`,
  *   else creates /sys/class/nvme/nvmeN with real attribute formats and prints
  *   nvme-cli's JSON {"device":"nvmeN"}.
+ * - `get-log /dev/nvmeN --log-id=0x70 --log-len=L --raw-binary` (sanhook re-arms discovery
+ *   AENs with it): L bytes of log on stdout if nvmeN exists in the fake sysfs, else
+ *   nvme-cli's "No such file or directory" and exit 1.
  * Outputs are the real captures in test/fixtures/nvme-cli/.
  */
 import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -138,12 +141,26 @@ function getoptWords(args) {
   return out;
 }
 
+function getLog(args) {
+  const { values, positionals } = parseArgs({ args, options: { 'log-id': { type: 'string', short: 'i' }, 'log-len': { type: 'string', short: 'l' }, 'raw-binary': { type: 'boolean', short: 'b' } }, strict: true, allowPositionals: true });
+  const device = positionals[0] ?? '';
+  const name = path.basename(device);
+  if (positionals.length !== 1 || !existsSync(path.join(sysfs, 'class', 'nvme', name))) {
+    return finish(1, '', `open: No such file or directory\nopen ${device} failed\n`);
+  }
+  const length = Number(values['log-len'] ?? 0);
+  return finish(0, values['raw-binary'] ? '\0'.repeat(length) : '', '', { device: name, logId: values['log-id'] });
+}
+
 try {
-  const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
-  if (command === 'discover') await discover(values);
-  else if (command === 'connect') connect(values);
-  else if (command === 'version') finish(0, 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
-  else finish(1, '', `fake nvme: unsupported command ${command}\n`);
+  if (command === 'get-log') getLog(rest);
+  else {
+    const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
+    if (command === 'discover') await discover(values);
+    else if (command === 'connect') connect(values);
+    else if (command === 'version') finish(0, 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
+    else finish(1, '', `fake nvme: unsupported command ${command}\n`);
+  }
 } catch (error) {
   finish(1, '', `fake nvme: ${error.message}\n`);
 }

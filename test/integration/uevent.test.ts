@@ -32,6 +32,8 @@ const DISCOVERY_CTRL = readAttributes('sysfs-discovery-ctrl.txt');
 const discoverViaNvme1 = [
   'discover', '--transport', 'tcp', '--traddr', '127.0.0.1', '--trsvcid', '4420', '--device', 'nvme1', '--hostnqn', HOSTNQN, '--output-format', 'json',
 ];
+/** Re-enables the discovery controller's AENs before each discovery (see nvme-cli.ts rearmDiscoveryAen). */
+const rearmNvme1 = ['get-log', '/dev/nvme1', '--log-id=0x70', '--log-len=1024', '--raw-binary'];
 const connectArgv = (nqn: string) => ['connect', '--transport', 'tcp', '--traddr', '127.0.0.1', '--trsvcid', '4420', '--nqn', nqn, '--hostnqn', HOSTNQN, '--output-format', 'json'];
 
 function subsysnqnOf(name: string): string {
@@ -48,7 +50,7 @@ describe('connect --uevent (inline: no systemd)', () => {
     box.addController('nvme1', DISCOVERY_CTRL);
     const result = await box.run(['-o', 'json', 'connect', '--uevent'], { env: AEN });
     expectExit(result, 0);
-    expect(box.calls().map((c) => c.argv)).toEqual([discoverViaNvme1, connectArgv(SUBSYS1), connectArgv(SUBSYS2)]);
+    expect(box.calls().map((c) => c.argv)).toEqual([rearmNvme1, discoverViaNvme1, connectArgv(SUBSYS1), connectArgv(SUBSYS2)]);
     expect(box.calls().every((c) => c.ppid === result.pid)).toBe(true);
     const items = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(items.filter((i) => i.outcome === 'connected').map((i) => [i.subnqn, i.trigger])).toEqual([
@@ -66,8 +68,8 @@ describe('connect --uevent (inline: no systemd)', () => {
     const { NVME_AEN: _aen, ...rest } = AEN;
     const result = await box.run(['connect', '--uevent'], { env: { ...rest, NVME_EVENT: 'rediscover' } });
     expectExit(result, 0);
-    expect(box.calls().map((c) => c.argv[0])).toEqual(['discover', 'connect', 'connect']);
-    expect(box.calls()[0]!.argv).toEqual(discoverViaNvme1);
+    expect(box.calls().map((c) => c.argv[0])).toEqual(['get-log', 'discover', 'connect', 'connect']);
+    expect(box.calls()[1]!.argv).toEqual(discoverViaNvme1);
   });
 
   it('when the discovery controller is gone by the time the hook runs, the address from the event is asked directly', async () => {
@@ -158,10 +160,10 @@ describe('connect --uevent under systemd: hand-off to a transient unit', () => {
     const unit = await box.unitResult(run.unit);
     expect(unit.exitCode, unit.log).toBe(0);
     const calls = box.calls();
-    expect(calls.map((c) => c.argv)).toEqual([discoverViaNvme1, connectArgv(SUBSYS1), connectArgv(SUBSYS2)]);
+    expect(calls.map((c) => c.argv)).toEqual([rearmNvme1, discoverViaNvme1, connectArgv(SUBSYS1), connectArgv(SUBSYS2)]);
     expect(calls.every((c) => c.ppid === unit.mainPid)).toBe(true);
     // returned at once: before the unit's (slow) discovery had finished
-    expect(hook.exitedAt).toBeLessThan(calls[0]!.end);
+    expect(hook.exitedAt).toBeLessThan(calls[1]!.end);
     expect(box.sysfsControllers()).toEqual(['nvme0', 'nvme1', 'nvme2']);
   });
 
