@@ -13,7 +13,7 @@ import { runConnect } from './hooks/connect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
 import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
-import { realClock, realExec, resolvePaths, systemdBooted, type System } from './system.js';
+import { realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './system.js';
 import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './coexist.js';
 import { showValue } from './validate.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
@@ -276,7 +276,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
         // which would kill timerd (and its running hooks) instead of a clean stop.
         for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
       });
-      await runTimerd(system, { maxConcurrent, hookTimeoutMs, sanhookArgv, stopSignal });
+      await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, stopSignal });
     });
 
   try {

@@ -87,7 +87,15 @@ export async function runReconnect(system: System, config: Config, input: Reconn
     reporter.item({ ...base, outcome: 'reconnected', device, text: `${key}: reconnected${device ? ` as ${device}` : ''}` });
   };
   if (input.dryRun) await attempt(requested);
-  else await runCoalesced(system, key, requested, attempt, { staleMs: config.lockStaleMs });
+  else {
+    const outcome = await runCoalesced(system, key, requested, attempt, { staleMs: config.lockStaleMs });
+    // Run by timerd but handed to another holder (a manual reconnect, or a hook left over
+    // from a killed timerd): its result is unknown here, and exit 0 would make timerd
+    // disarm. Say "not yet"; the next attempt observes what the holder achieved.
+    if (fromTimerd && !succeeded && (outcome.kind === 'handed-over' || outcome.runs === 0)) {
+      failure ??= new ActionError(`${key}: another reconnect holds the lock; its result decides`, { key });
+    }
+  }
   if (succeeded && !fromTimerd && !input.dryRun) await disarmQuietly(system, key);
   if (failure) throw failure;
 }

@@ -1,0 +1,50 @@
+/**
+ * A reconnect run by timerd whose event another holder took over must not exit 0:
+ * timerd would disarm on a result it never saw. Two in-process hooks on one key,
+ * a slow `nvme connect`.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config.js';
+import { ActionError } from '../../src/errors.js';
+import { runReconnect } from '../../src/hooks/reconnect.js';
+import { collectingReporter } from '../../src/report.js';
+import type { Exec } from '../../src/system.js';
+import { tempSystem } from '../support/system.js';
+
+const options = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2019-08.org.example:subsys1', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:1' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function slowConnect(connects: string[]): Exec {
+  return async (file, args) => {
+    if (args[0] === 'connect') {
+      connects.push(args.join(' '));
+      await sleep(300);
+      return { argv: [file, ...args], exitCode: 0, stdout: '{\n  "device":"nvme0"\n}\n', stderr: '' };
+    }
+    return { argv: [file, ...args], exitCode: 1, stdout: '', stderr: `unexpected ${args[0]}\n` };
+  };
+}
+
+describe('reconnect: timerd run handed over to another holder', () => {
+  it('the manual holder runs the timerd event too; the timerd run exits 1 ("not yet"), never 0', async () => {
+    const connects: string[] = [];
+    const manual = tempSystem(slowConnect(connects));
+    const byTimerd = { ...manual, env: { SANHOOK_TIMER_ID: '7' } };
+    const config = defaultConfig('/etc/sanhook/sanhook.yaml');
+    const holder = runReconnect(manual, config, { options, dryRun: false }, collectingReporter());
+    await sleep(100);
+    const timed = runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
+    await expect(timed).rejects.toThrow(ActionError);
+    await expect(timed).rejects.toThrow(/another reconnect holds the lock/);
+    await holder;
+    // the holder went round once more for the timerd event: no event lost
+    expect(connects).toHaveLength(2);
+  });
+
+  it('alone, a successful timerd run exits 0', async () => {
+    const connects: string[] = [];
+    const system = { ...tempSystem(slowConnect(connects)), env: { SANHOOK_TIMER_ID: '7' } };
+    await expect(runReconnect(system, defaultConfig('/etc/sanhook/sanhook.yaml'), { options, dryRun: false }, collectingReporter())).resolves.toBeUndefined();
+    expect(connects).toHaveLength(1);
+  });
+});
