@@ -281,9 +281,10 @@ export class Timerd {
     this.entries.set(entry.key, entry);
     this.schedule(entry);
     await this.store.append({ op: 'arm', entry });
-    this.log.info({ key: entry.key, id: entry.id, hook: entry.onReconnect.hook, replaced: replaced?.id ?? null, outcome: 'armed' }, 'armed');
+    const when = pick(this.describe(entry), ['next', 'lossAt']);
+    this.log.info({ key: entry.key, id: entry.id, hook: entry.onReconnect.hook, replaced: replaced?.id ?? null, loss_at: when.lossAt ?? null, outcome: 'armed' }, 'armed');
     this.wake();
-    return { key: entry.key, id: entry.id, replaced: replaced?.id ?? null, ...pick(this.describe(entry), ['next', 'lossAt']) };
+    return { key: entry.key, id: entry.id, replaced: replaced?.id ?? null, ...when };
   }
 
   private async remove(entry: TimerEntry, why: string): Promise<void> {
@@ -333,11 +334,14 @@ export class Timerd {
     this.timer = undefined;
     this.timerAt = at;
     if (at !== Infinity) {
+      // A fresh reading: pump() may have spent milliseconds starting hooks since `now`,
+      // and setTimeout counts from the moment it is called.
+      const delay = Math.min(Math.max(at - this.options.now(), 0), MAX_TIMEOUT_MS);
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.timerAt = Infinity;
         this.wake();
-      }, Math.min(Math.max(at - now, 0), MAX_TIMEOUT_MS));
+      }, delay);
     }
   }
 
