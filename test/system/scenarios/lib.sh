@@ -1,0 +1,292 @@
+# shellcheck shell=bash
+# Shared by the VM scenarios (test/system/scenarios/*.sh). Sourced inside the
+# guest of test/system/vm/sanhook-vm.sh: root, chroot of the host root with a
+# throw-away overlay, cwd = the checkout, real 6.1 kernel with nvmet and
+# nvme-tcp loaded.
+#
+# What it provides:
+#   * setup_host: installs sanhook the way an administrator does (README
+#     "Install on a host"): /usr/bin/sanhook -> bin/sanhook.js, the shipped
+#     rules in /etc/udev/rules.d, `sanhook coexist mask`, a config in
+#     /etc/sanhook/sanhook.yaml; starts systemd-journald (so the rules' own
+#     `systemd-cat --identifier=sanhook` branch runs and `journalctl -t
+#     sanhook` holds the hooks' log lines, as on a systemd host),
+#     systemd-udevd, and `sanhook timerd` with the clean environment a
+#     service gets (log: $TIMERD_LOG).
+#   * observers (host side only): a wrapper bind-mounted over /usr/sbin/nvme
+#     that logs every nvme-cli call's start and end ($NVME_CALLS), and a
+#     test-only udev rule that logs when udevd handles each nvme uevent
+#     ($UEVENTS). Neither changes what sanhook does.
+#   * target helpers (nvmet configfs): tgt_port, tgt_subsys, tgt_link, tgt_unlink.
+#   * scenario bookkeeping: scenario NAME FUNCTION runs one scenario in a
+#     subshell and prints machine-readable markers for test/system/run-vm.mjs:
+#       @@scenario start NAME
+#       @@measure NAME KEY VALUE        (numbers in seconds unless the key says otherwise)
+#       @@scenario end NAME pass|fail SECONDS
+#     and on failure a block with the step, expected vs seen, and the
+#     relevant kernel, sanhook, timerd and nvme-cli lines.
+set -u
+set -o pipefail
+
+CFG=/sys/kernel/config/nvmet
+ADDR=127.0.0.1
+PORT=4420
+SANHOOK_LOG_DIR=/var/log/sanhook-test
+TIMERD_LOG=$SANHOOK_LOG_DIR/timerd.log
+NVME_CALLS=$SANHOOK_LOG_DIR/nvme-calls.log
+UEVENTS=$SANHOOK_LOG_DIR/uevents.log
+SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SCENARIO_FAILED=0
+T_BOOT=$EPOCHREALTIME
+
+now() { echo "$EPOCHREALTIME"; }
+# elapsed FROM [TO]: seconds with 2 decimals
+elapsed() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN{printf "%.2f", b-a}'; }
+log() { echo "[$(elapsed "$T_BOOT")] $*"; }
+measure() { echo "@@measure $CURRENT $1 $2"; }
+
+# ---------------------------------------------------------------- failure ----
+# fail STEP EXPECTED SEEN: print the failure block and end the scenario.
+fail() {
+  local step=$1 expected=$2 seen=$3
+  {
+    echo "@@fail $CURRENT step: $step"
+    echo "@@fail $CURRENT expected: $expected"
+    echo "@@fail $CURRENT seen:     $seen"
+    diagnostics
+  } 2>&1
+  exit 1
+}
+diagnostics() {
+  local from=${SCENARIO_T0:-$T_BOOT}
+  echo "----- controllers now"
+  controllers_table | sed 's/^/  /'
+  echo "----- dmesg | grep nvme (last 25)"
+  dmesg | grep -i nvme | tail -25 | sed 's/^/  /'
+  echo "----- sanhook hooks run by udev: journalctl -t sanhook (this scenario, last 40)"
+  journalctl -t sanhook --no-pager -o cat --since "@${from%.*}" 2>/dev/null | tail -40 | sed 's/^/  /'
+  echo "----- timerd log $TIMERD_LOG (last 25)"
+  tail -25 "$TIMERD_LOG" 2>/dev/null | sed 's/^/  /'
+  echo "----- nvme-cli calls $NVME_CALLS (this scenario, last 30)"
+  awk -v t="$from" '$1 >= t' "$NVME_CALLS" 2>/dev/null | tail -30 | sed 's/^/  /'
+  echo "----- nvme uevents handled by udevd $UEVENTS (this scenario, last 20)"
+  awk -v t="$from" '$1 >= t' "$UEVENTS" 2>/dev/null | tail -20 | sed 's/^/  /'
+  echo "----- sanhook timers -o json"
+  sanhook timers -o json 2>&1 | sed 's/^/  /'
+  echo "-----"
+}
+
+# scenario NAME FUNCTION: runs FUNCTION in a subshell; it fails through
+# `fail` (an assertion) or by returning non-zero.
+scenario() {
+  local name=$1 fn=$2 t0 rc
+  t0=$EPOCHREALTIME
+  echo "@@scenario start $name"
+  (
+    CURRENT=$name
+    SCENARIO_T0=$t0
+    "$fn" || fail "scenario body" "every step to succeed" "$fn returned $? at a step without an assertion (see the lines above)"
+  )
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    echo "@@scenario end $name pass $(elapsed "$t0")"
+  else
+    echo "@@scenario end $name fail $(elapsed "$t0")"
+    SCENARIO_FAILED=1
+  fi
+}
+
+# wait_for SECONDS CMD...: run CMD every 0.2 s until it succeeds; 1 on timeout.
+# The checks polled this way avoid forks where they can: under TCG every
+# fork costs CPU that the hooks under test need.
+# (Its locals have odd names: bash scoping is dynamic, CMD sees them.)
+wait_for() {
+  local _wf_limit=$(( $1 * 1000000 )) _wf_t0=${EPOCHREALTIME/./}; shift
+  while :; do
+    "$@" && return 0
+    (( ${EPOCHREALTIME/./} - _wf_t0 > _wf_limit )) && return 1
+    sleep 0.2
+  done
+}
+
+# ------------------------------------------------------------- host side -----
+# I/O controllers (not discovery) whose subsysnqn is NQN, any state.
+io_ctrls() {
+  local c v t
+  for c in /sys/class/nvme/nvme*; do
+    [ -e "$c/subsysnqn" ] || continue
+    read -r v < "$c/subsysnqn" 2>/dev/null || continue
+    read -r t < "$c/cntrltype" 2>/dev/null || t=
+    [ "$v" = "$1" ] && [ "$t" != discovery ] && echo "${c##*/}"
+  done
+  return 0
+}
+io_ctrl_count() { io_ctrls "$1" | wc -l; }
+ctrl_state() { local s; read -r s < "/sys/class/nvme/$1/state" 2>/dev/null && echo "$s" || echo gone; }
+# exactly one I/O controller for NQN, and it is live (no forks)
+is_live() {
+  local c v t s n=0 live=0
+  for c in /sys/class/nvme/nvme*; do
+    read -r v < "$c/subsysnqn" 2>/dev/null || continue
+    [ "$v" = "$1" ] || continue
+    read -r t < "$c/cntrltype" 2>/dev/null || t=
+    [ "$t" = discovery ] && continue
+    n=$((n + 1))
+    read -r s < "$c/state" 2>/dev/null && [ "$s" = live ] && live=1
+  done
+  [ $n = 1 ] && [ $live = 1 ]
+}
+# no I/O controller for NQN (no forks)
+is_gone() {
+  local c v t
+  for c in /sys/class/nvme/nvme*; do
+    read -r v < "$c/subsysnqn" 2>/dev/null || continue
+    read -r t < "$c/cntrltype" 2>/dev/null || t=
+    [ "$v" = "$1" ] && [ "$t" != discovery ] && return 1
+  done
+  return 0
+}
+discovery_ctrls() {
+  local c t
+  for c in /sys/class/nvme/nvme*; do
+    read -r t < "$c/cntrltype" 2>/dev/null || continue
+    [ "$t" = discovery ] && echo "${c##*/}"
+  done
+  return 0
+}
+# namespace block devices (multipath heads) of subsystem NQN that exist in /dev
+ns_blockdevs() {
+  local s v n
+  for s in /sys/class/nvme-subsystem/nvme-subsys*; do
+    read -r v < "$s/subsysnqn" 2>/dev/null || continue
+    [ "$v" = "$1" ] || continue
+    for n in "$s"/nvme*n*; do
+      n=${n##*/}
+      [[ $n =~ ^nvme[0-9]+n[0-9]+$ ]] && [ -b "/dev/$n" ] && echo "$n"
+    done
+  done
+  return 0
+}
+# a namespace block device of NQN exists in /dev (no forks)
+has_blockdev() {
+  local s v n
+  for s in /sys/class/nvme-subsystem/nvme-subsys*; do
+    read -r v < "$s/subsysnqn" 2>/dev/null || continue
+    [ "$v" = "$1" ] || continue
+    for n in "$s"/nvme*n*; do
+      n=${n##*/}
+      [[ $n =~ ^nvme[0-9]+n[0-9]+$ ]] && [ -b "/dev/$n" ] && return 0
+    done
+  done
+  return 1
+}
+controllers_table() {
+  local c
+  for c in /sys/class/nvme/nvme*; do
+    [ -e "$c" ] || { echo "(no nvme controllers)"; return 0; }
+    echo "${c##*/} $(cat "$c/cntrltype" 2>/dev/null) $(cat "$c/state" 2>/dev/null) $(cat "$c/subsysnqn" 2>/dev/null) [$(cat "$c/address" 2>/dev/null)] ctrl_loss_tmo=$(cat "$c/ctrl_loss_tmo" 2>/dev/null)"
+  done
+}
+# armed timers (NDJSON lines of `sanhook timers -o json` with outcome armed)
+timers_json() { sanhook timers -o json 2>/dev/null; }
+timer_keys() { timers_json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n"))if(l.trim()){const o=JSON.parse(l);if(o.outcome==="armed")console.log(o.key)}})'; }
+timer_armed_for() { timer_keys | grep -qF ":$1:"; }
+timers_empty() { [ -z "$(timer_keys)" ]; }
+# sanhook's log lines from hooks run by udev (journal), since epoch T
+journal_since() { journalctl -t sanhook --no-pager -o cat --since "@${1%.*}" 2>/dev/null || true; }
+# grep_all WORD...: the stdin lines that contain every WORD (fixed strings)
+grep_all() {
+  local text; text=$(cat)
+  for p in "$@"; do text=$(printf '%s\n' "$text" | grep -F -- "$p" || true); done
+  [ -n "$text" ] && printf '%s\n' "$text"
+  return 0
+}
+count() { grep -c . || true; }
+# nvme-cli calls started since epoch T whose argv contains every WORD
+nvme_calls_since() {  # T WORD...
+  local t=$1; shift
+  awk -v t="$t" '$1 >= t && $2 == "start"' "$NVME_CALLS" | grep_all "$@"
+}
+
+# ----------------------------------------------------------- target side -----
+tgt_port() {
+  mkdir -p $CFG/ports/1
+  echo tcp > $CFG/ports/1/addr_trtype; echo ipv4 > $CFG/ports/1/addr_adrfam
+  echo $ADDR > $CFG/ports/1/addr_traddr; echo $PORT > $CFG/ports/1/addr_trsvcid
+}
+tgt_subsys() {  # NQN NULLB_INDEX
+  mkdir $CFG/subsystems/$1
+  echo 1 > $CFG/subsystems/$1/attr_allow_any_host
+  mkdir $CFG/subsystems/$1/namespaces/1
+  echo -n /dev/nullb$2 > $CFG/subsystems/$1/namespaces/1/device_path
+  echo 1 > $CFG/subsystems/$1/namespaces/1/enable
+}
+tgt_link() { ln -s $CFG/subsystems/$1 $CFG/ports/1/subsystems/$1; }
+tgt_unlink() { rm $CFG/ports/1/subsystems/$1; }
+
+# ----------------------------------------------------------------- setup -----
+# setup_host CONFIG_YAML
+setup_host() {
+  dmesg -n 1                       # keep printk off the console (our report lines)
+  mkdir -p $SANHOOK_LOG_DIR
+  # Whatever the host has in these directories (rules from other tests, state
+  # from a root run of sanhook) must not leak into the guest.
+  for d in /etc/udev/rules.d /etc/sanhook /var/lib/sanhook; do mkdir -p $d; mount -t tmpfs tmp $d; done
+
+  # journald (needs a cgroup2 mount outside systemd); its stream socket makes
+  # the shipped rules run sanhook under `systemd-cat --identifier=sanhook`.
+  mkdir -p /sys/fs/cgroup /run/systemd/journal /run/log/journal
+  mount -t cgroup2 none /sys/fs/cgroup
+  /lib/systemd/systemd-journald > $SANHOOK_LOG_DIR/journald.out 2>&1 &
+  wait_for 10 test -S /run/systemd/journal/stdout || { echo "SETUP: journald did not start"; cat $SANHOOK_LOG_DIR/journald.out; return 1; }
+
+  # observers: nvme-cli call log (bind mount: catches every caller, whatever its PATH)
+  cp /usr/sbin/nvme /usr/local/sbin/.nvme-real-for-test
+  cat > /usr/local/sbin/.nvme-logging-wrapper <<EOF
+#!/bin/bash
+printf '%s start %s %s\n' "\$EPOCHREALTIME" "\$\$" " \$*" >> $NVME_CALLS
+/usr/local/sbin/.nvme-real-for-test "\$@"; rc=\$?
+printf '%s end %s rc=%s\n' "\$EPOCHREALTIME" "\$\$" "\$rc" >> $NVME_CALLS
+exit \$rc
+EOF
+  chmod 755 /usr/local/sbin/.nvme-logging-wrapper
+  mount --bind /usr/local/sbin/.nvme-logging-wrapper /usr/sbin/nvme
+  : > $NVME_CALLS
+  # when udevd handles an nvme uevent (PROGRAM runs while rules are evaluated,
+  # before any RUN program); never matches, changes nothing.
+  cat > /usr/local/sbin/.uevent-observer <<EOF
+#!/bin/bash
+printf '%s %s %s %s NVME_AEN=%s NVME_EVENT=%s\n' "\$EPOCHREALTIME" "\$SEQNUM" "\$ACTION" "\${DEVPATH##*/}" "\${NVME_AEN:-}" "\${NVME_EVENT:-}" >> $UEVENTS
+exit 1
+EOF
+  chmod 755 /usr/local/sbin/.uevent-observer
+  : > $UEVENTS
+
+  /lib/systemd/systemd-udevd --daemon
+  wait_for 10 test -S /run/udev/control || { echo "SETUP: systemd-udevd did not start"; return 1; }
+
+  # --- sanhook, installed as README "Install on a host" says ---
+  ln -sf "$PWD/bin/sanhook.js" /usr/bin/sanhook
+  install -m 644 rules.d/70-sanhook-nvmf.rules /etc/udev/rules.d/
+  echo 'SUBSYSTEM=="nvme", PROGRAM="/usr/local/sbin/.uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-observer.rules
+  sanhook coexist mask > $SANHOOK_LOG_DIR/coexist.out 2>&1 || { echo "SETUP: sanhook coexist mask failed"; cat $SANHOOK_LOG_DIR/coexist.out; return 1; }
+  COEXIST=$(sanhook coexist status 2>&1)
+  [[ $COEXIST == masked*"udev rule: masked"* ]] || { echo "SETUP: nvme-cli's rule is not masked: $COEXIST"; return 1; }
+  printf '%s\n' "$1" > /etc/sanhook/sanhook.yaml
+  udevadm control --reload
+  # timerd as sanhook-timerd.service starts it: ExecStart=/usr/bin/sanhook timerd,
+  # with a service's clean environment (PATH only); its output to a file.
+  env -i PATH=$SYS_PATH LANG=C.UTF-8 /usr/bin/sanhook timerd >> $TIMERD_LOG 2>&1 &
+  TIMERD_PID=$!
+  wait_for 15 test -S /run/sanhook/timerd.sock || { echo "SETUP: timerd did not start"; cat $TIMERD_LOG; return 1; }
+  log "host ready: journald, udevd $(pidof systemd-udevd), timerd $TIMERD_PID; ${COEXIST%%$'\n'*}"
+  log "kernel $(uname -r), $(nvme version | head -1), node $(node --version), udev $(udevadm --version)"
+}
+
+# Prints the result line the runner reads last, and exits with it.
+finish() {
+  udevadm settle -t 10 || true
+  kill "$TIMERD_PID" 2>/dev/null || true
+  echo "@@suite end $([ $SCENARIO_FAILED = 0 ] && echo pass || echo fail) $(elapsed "$T_BOOT")"
+  exit $SCENARIO_FAILED
+}
