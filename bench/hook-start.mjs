@@ -54,8 +54,8 @@ const bins = (args.bin ?? [`sanhook=${path.resolve(here, '..', 'bin', 'sanhook.j
   return eq > 0 ? { label: spec.slice(0, eq), bin: path.resolve(spec.slice(eq + 1)) } : { label: spec, bin: path.resolve(spec) };
 });
 for (const { bin } of bins) {
-  if (!existsSync(bin) || !existsSync(path.resolve(path.dirname(bin), '..', 'dist', 'cli.js'))) {
-    console.error(`hook-start: ${bin} or its ../dist/cli.js is missing; run \`npm run bench:hook-start\` (it builds first)`);
+  if (!existsSync(bin) || !existsSync(path.resolve(path.dirname(bin), '..', 'dist', 'bundle', 'cli.js'))) {
+    console.error(`hook-start: ${bin} or its ../dist/bundle/cli.js is missing; run \`npm run bench:hook-start\` (it builds first)`);
     process.exit(2);
   }
 }

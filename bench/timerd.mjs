@@ -84,7 +84,7 @@ const K = Number(args.clients);
 const nodeFlags = args['node-flags'].split(/\s+/).filter(Boolean);
 if (nodeFlags.some((f) => !f.startsWith('--'))) usage('--node-flags takes node/V8 flags (--...) only');
 if (!Number.isInteger(K) || K < 1 || K > 1024) usage('--clients must be an integer 1..1024');
-if (!existsSync(path.resolve(here, '..', 'dist', 'cli.js'))) usage('dist/cli.js is missing; run `npm run bench:timerd` (it builds first)');
+if (!existsSync(path.resolve(here, '..', 'dist', 'bundle', 'cli.js'))) usage('dist/bundle/cli.js is missing; run `npm run bench:timerd` (it builds first)');
 if (process.platform !== 'linux') usage('needs Linux (/proc/<pid>/status, /proc/<pid>/task)');
 
 function usage(message) {

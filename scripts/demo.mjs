@@ -37,7 +37,7 @@ if (!Number.isInteger(EVENTS) || EVENTS < 10 || EVENTS > 200) {
   console.error('demo: --events must be an integer 10-200');
   process.exit(2);
 }
-if (!existsSync(path.join(repo, 'dist', 'cli.js'))) {
+if (!existsSync(path.join(repo, 'dist', 'bundle', 'cli.js'))) {
   console.error('demo: dist/ is missing; run `npm run demo` (it builds first)');
   process.exit(2);
 }

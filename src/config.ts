@@ -77,7 +77,8 @@ export async function loadConfig(system: System): Promise<Config> {
 }
 
 export async function parseConfig(file: string, text: string): Promise<Config> {
-  const YAML = await import('yaml');
+  // yaml is CommonJS: its exports are the default export both under node and in the bundle.
+  const { default: YAML } = await import('yaml');
   const lines = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const firstError = doc.errors[0];

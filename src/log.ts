@@ -17,7 +17,8 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export async function createLogger(level: LogLevel, name = 'sanhook'): Promise<Logger> {
-  const { pino } = await import('pino');
+  const pinoModule = await import('pino');
+  const pino = pinoModule.pino ?? pinoModule.default;
   const logger = pino(
     { name, level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ fd: 2, sync: true }),

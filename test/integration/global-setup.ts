@@ -1,5 +1,5 @@
 /**
- * The integration tests run the built program (bin/sanhook.js → dist/). Rebuild
+ * The integration tests run the built program (bin/sanhook.js → dist/bundle/). Rebuild
  * when dist/ is missing or older than any file in src/, so a stale build is never
  * what gets tested; a build with type errors fails the run.
  */
@@ -18,7 +18,7 @@ function newest(dir: string): number {
 }
 
 export default function setup(): void {
-  const built = path.join(REPO, 'dist', 'cli.js');
+  const built = path.join(REPO, 'dist', 'bundle', 'cli.js');
   const stale = !existsSync(built) || newest(path.join(REPO, 'src')) > newest(path.join(REPO, 'dist'));
   if (!stale) return;
   try {
@@ -26,5 +26,10 @@ export default function setup(): void {
   } catch (error) {
     const output = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     throw new Error(`build failed (npx tsc -p tsconfig.json):\n${output}`);
+  }
+  try {
+    execFileSync(process.execPath, [path.join(REPO, 'scripts', 'bundle.mjs')], { cwd: REPO, stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`bundle failed (node scripts/bundle.mjs):\n${(error as { stderr?: Buffer }).stderr?.toString() ?? String(error)}`);
   }
 }
