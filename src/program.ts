@@ -13,7 +13,7 @@ import { runConnect } from './hooks/connect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
 import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
-import { realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './system.js';
+import { prefetchExec, realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './system.js';
 import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './coexist.js';
 import { showValue } from './validate.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
@@ -80,6 +80,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     connect.option(flags, spec.description);
   }
   connect.action(async (options: Record<string, unknown>) => {
+    prefetchExec();
     const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
     const raw: RawOptions = {};
     for (const name of Object.keys(NVMF_OPTIONS) as (keyof typeof NVMF_OPTIONS)[]) {

@@ -88,9 +88,21 @@ function childEnv(options: ExecOptions): Record<string, string> {
   return { ...(process.env.PATH ? {} : { PATH: DEFAULT_PATH }), ...options.env };
 }
 
+let execaModule: Promise<typeof import('execa')> | undefined;
+
+/**
+ * Starts loading execa without waiting for it. A hook that will run a program
+ * calls this first thing, so the load overlaps its lock and sysfs reads
+ * instead of delaying its first command (bench/udev-latency).
+ */
+export function prefetchExec(): void {
+  execaModule ??= import('execa');
+}
+
 /** The real exec for hooks: execa, loaded on first use so that irrelevant events never pay for it. */
 export const realExec: Exec = async (file, args, options = {}) => {
-  const { execa } = await import('execa');
+  prefetchExec();
+  const { execa } = await execaModule!;
   const argv = [file, ...args];
   const env = childEnv(options);
   const result = await execa(file, args, {
