@@ -76,6 +76,9 @@ describe('timerd crash safety', () => {
     let ackCount = 0;
     let retries = 0;
     let clientsDone = false;
+    /** Kills sent so far. A client does not start a new arm past the next kill's threshold until that kill is sent
+     * (the requests already in flight go on), so a fast daemon cannot finish all arms before every kill happened. */
+    let killsSent = 0;
 
     const reliable = async (state: { client?: LineClient }, message: Record<string, unknown>): Promise<Reply> => {
       const deadline = Date.now() + 120_000;
@@ -97,6 +100,7 @@ describe('timerd crash safety', () => {
       const state: { client?: LineClient } = {};
       let mine = 0;
       for (let i = c; i < ARMS; i += CLIENTS) {
+        while (killsSent < KILLS && ackCount >= thresholds[killsSent]!) await sleep(1);
         const params = ioParams(traddrOf(i));
         const reply = await reliable(state, armMessage(params, { req: i }));
         expect(reply, JSON.stringify(reply)).toMatchObject({ ok: true, op: 'arm', req: i, key: keyOf(traddrOf(i)) });
@@ -141,6 +145,7 @@ describe('timerd crash safety', () => {
         const sent = new Set(sentDisarm);
         const at = ackCount;
         daemon.kill('SIGKILL');
+        killsSent = k + 1;
         expect(await daemon.exited).toEqual({ code: null, signal: 'SIGKILL' });
         const table = b.table(); // throws if timers.json does not parse
         checkAcked(new Map([...table.entries].map(([key, e]) => [key, e.id])), arms, disarms, sent, `on disk after kill ${k + 1}`);
