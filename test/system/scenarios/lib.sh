@@ -154,7 +154,8 @@ discovery_ctrls() {
   done
   return 0
 }
-# namespace block devices (multipath heads) of subsystem NQN that exist in /dev
+# namespace block devices (multipath heads) of subsystem NQN that exist in /dev;
+# with "any" as $2: print nothing, succeed at the first one (no forks: polled)
 ns_blockdevs() {
   local s v n
   for s in /sys/class/nvme-subsystem/nvme-subsys*; do
@@ -162,24 +163,15 @@ ns_blockdevs() {
     [ "$v" = "$1" ] || continue
     for n in "$s"/nvme*n*; do
       n=${n##*/}
-      [[ $n =~ ^nvme[0-9]+n[0-9]+$ ]] && [ -b "/dev/$n" ] && echo "$n"
+      [[ $n =~ ^nvme[0-9]+n[0-9]+$ ]] && [ -b "/dev/$n" ] || continue
+      [ "${2:-}" = any ] && return 0
+      echo "$n"
     done
   done
-  return 0
+  [ "${2:-}" != any ]
 }
-# a namespace block device of NQN exists in /dev (no forks)
-has_blockdev() {
-  local s v n
-  for s in /sys/class/nvme-subsystem/nvme-subsys*; do
-    read -r v < "$s/subsysnqn" 2>/dev/null || continue
-    [ "$v" = "$1" ] || continue
-    for n in "$s"/nvme*n*; do
-      n=${n##*/}
-      [[ $n =~ ^nvme[0-9]+n[0-9]+$ ]] && [ -b "/dev/$n" ] && return 0
-    done
-  done
-  return 1
-}
+# a namespace block device of NQN exists in /dev
+has_blockdev() { ns_blockdevs "$1" any; }
 controllers_table() {
   local c
   for c in /sys/class/nvme/nvme*; do
