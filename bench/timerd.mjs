@@ -31,8 +31,9 @@
  * counts do not add up, a phase timed out); 2 on bad usage.
  *
  * Usage: node bench/timerd.mjs [--json] [--clients K] [--dir PARENT] [--keep] [--node-flags FLAGS]
- *   --node-flags   flags for timerd's node only (not its hooks), e.g. "--jitless",
- *                  "--trace-gc" (its output lands in the kept log with --keep)
+ *   --node-flags   flags for timerd's node only (not its hooks); default "--jitless", as
+ *                  sanhook-timerd.service runs it; --node-flags= (empty) for the JIT,
+ *                  "--jitless --trace-gc" (its output lands in the kept log with --keep)
  * Run through `npm run bench:timerd`, which builds dist/ first.
  */
 import { spawn } from 'node:child_process';
@@ -70,16 +71,23 @@ const TARGETS = {
   lateP99Ms: 10,
 };
 
-const { values: args } = parseArgs({
+let args;
+try {
+  ({ values: args } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     clients: { type: 'string', default: '32' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
-    'node-flags': { type: 'string', default: '' },
+    // what systemd/sanhook-timerd.service sets (Environment=NODE_OPTIONS=--jitless)
+    'node-flags': { type: 'string', default: '--jitless' },
   },
   strict: true,
-});
+}));
+} catch (error) {
+  console.error(`timerd bench: ${error.message.split('\n')[0]} (flags for node: --node-flags="--flag ...")`);
+  process.exit(2);
+}
 const K = Number(args.clients);
 const nodeFlags = args['node-flags'].split(/\s+/).filter(Boolean);
 if (nodeFlags.some((f) => !f.startsWith('--'))) usage('--node-flags takes node/V8 flags (--...) only');
