@@ -17,4 +17,6 @@ process.exitCode = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   selfArgv: [process.execPath, fileURLToPath(import.meta.url)],
+  platform: process.platform,
+  stdin: process.stdin,
 });

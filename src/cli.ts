@@ -20,6 +20,10 @@ export interface MainIo {
   readonly stderr: (text: string) => void;
   /** How to run this same program again: [node, script]. */
   readonly selfArgv: readonly string[];
+  /** Where `sanhook devd -` reads its event line (default: process.stdin). */
+  readonly stdin?: AsyncIterable<Uint8Array>;
+  /** node's `process.platform`: picks Linux or FreeBSD behaviour unless --platform says otherwise. */
+  readonly platform?: string;
 }
 
 /** ExitCode.ok (errors.ts), spelled out so the fast path needs no import. */

@@ -34,7 +34,17 @@ export interface NvmfEndpoint {
   readonly hostIface: string;
 }
 
-export type Endpoint = NvmfDiscoveryEndpoint | NvmfEndpoint;
+/**
+ * A FreeBSD NVMe-oF controller by name: the kernel keeps a disconnected
+ * controller (nvmeX) and its connection parameters until ctrl-loss, so the
+ * controller itself is what is reconnected, and what hooks serialise on.
+ */
+export interface NvmfControllerEndpoint {
+  readonly kind: 'nvmf-ctrl';
+  readonly device: string;
+}
+
+export type Endpoint = NvmfDiscoveryEndpoint | NvmfEndpoint | NvmfControllerEndpoint;
 
 /** IPv6 addresses are bracketed so the key's ':' separators stay unambiguous. */
 function addr(value: string): string {
@@ -47,6 +57,8 @@ export function endpointKey(endpoint: Endpoint): string {
       return ['nvmf-disc', endpoint.transport, addr(endpoint.traddr), endpoint.trsvcid, addr(endpoint.hostTraddr), endpoint.hostIface].join(':');
     case 'nvmf':
       return ['nvmf', endpoint.transport, addr(endpoint.traddr), endpoint.trsvcid, endpoint.subnqn, addr(endpoint.hostTraddr), endpoint.hostIface].join(':');
+    case 'nvmf-ctrl':
+      return ['nvmf-ctrl', endpoint.device].join(':');
   }
 }
 

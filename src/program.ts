@@ -13,6 +13,9 @@ import { runConnect } from './hooks/connect.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
 import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
+import { PLATFORMS, platformOf, type Platform } from './platform.js';
+import { classifyDevdEvent, parseDevdEvent } from './freebsd/devd-event.js';
+import { controllerRequest, runControllerDisconnect, runControllerGiveUp, runControllerLost, runControllerReconnect } from './hooks/controller.js';
 import { prefetchExec, realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './system.js';
 import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './coexist.js';
 import { showValue } from './validate.js';
@@ -29,6 +32,7 @@ import { GROWTHS } from './timerd/schedule.js';
 import type { MainIo } from './cli.js';
 
 interface GlobalOptions {
+  platform?: string;
   root: string;
   sysfs: string;
   dryRun?: boolean;
@@ -51,7 +55,8 @@ function directory(option: string, value: string): string {
 async function buildSystem(globals: GlobalOptions, io: MainIo): Promise<{ system: System; output: OutputFormat; dryRun: boolean }> {
   const logLevel = oneOf<LogLevel>('--log-level', globals.logLevel, LOG_LEVELS);
   const output = oneOf<OutputFormat>('--output', globals.output, OUTPUT_FORMATS);
-  const paths = resolvePaths(directory('--root', globals.root), directory('--sysfs', globals.sysfs));
+  const platform = globals.platform === undefined ? platformOf(io.platform ?? 'linux') : oneOf<Platform>('--platform', globals.platform, PLATFORMS);
+  const paths = resolvePaths(directory('--root', globals.root), directory('--sysfs', globals.sysfs), platform);
   const log = await createLogger(logLevel);
   const timerd = createTimerdClient(socketPathFor(paths.run));
   return { system: { exec: realExec, paths, clock: realClock, env: io.env, log, timerd, selfArgv: io.selfArgv }, output, dryRun: globals.dryRun === true };
@@ -62,6 +67,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .description('Keeps NVMe-oF, FCoE and SRP connections alive: short-lived hotplug hooks and a tiny timer daemon.')
     .option('--root <dir>', 'prefix for /etc, /run and /var/lib', '/')
     .option('--sysfs <dir>', 'sysfs mount point', '/sys')
+    .addOption(new Option('--platform <platform>', 'linux (udev, nvme-cli) or freebsd (devd, nvmecontrol); default: this host').choices(PLATFORMS))
     .option('--dry-run', 'observe and print the plan; change nothing')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('-o, --output <format>', 'report format on stdout').choices(OUTPUT_FORMATS).default('text'))
@@ -112,6 +118,15 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     }
     return result;
   };
+  const controllerOptionsOf = (options: Record<string, unknown>): Record<string, string> => {
+    const result: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options)) {
+      if (typeof value === 'string') result[name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+    }
+    return result;
+  };
+  const linuxDevice = (hook: string) =>
+    new UsageError(`--device: ${hook} --device is for FreeBSD, which keeps a disconnected controller; Linux deletes it, so name the path with -t -a -s -n`, '--device');
   const context = async () => {
     const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
     return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system) };
@@ -125,6 +140,11 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
       .option('-d, --device <nvmeX>', 'the controller (while it still exists)'),
   ).action(async (options: Record<string, unknown>) => {
     const { system, dryRun, reporter, config } = await context();
+    if (system.paths.platform === 'freebsd') {
+      if (options.uevent === true) throw new UsageError('--uevent: there are no udev events on FreeBSD; give --device nvmeX', '--uevent');
+      await runControllerLost(system, config, { request: controllerRequest(controllerOptionsOf(options)), dryRun }, reporter);
+      return;
+    }
     const ioOptions = ioOptionsOf(options);
     const uevent = options.uevent === true;
     const device = typeof options.device === 'string' ? options.device : undefined;
@@ -134,15 +154,52 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     await runLost(system, config, { uevent, ...(device ? { device } : {}), options: ioOptions, dryRun }, reporter);
   });
 
-  ioOption(program.command('reconnect').description('one attempt to bring one NVMe-oF I/O path back (run by timerd)')).action(async (options: Record<string, unknown>) => {
+  ioOption(
+    program
+      .command('reconnect')
+      .description('one attempt to bring one NVMe-oF I/O path back (run by timerd; on FreeBSD by devd: --device nvmeX)')
+      .option('-d, --device <nvmeX>', 'FreeBSD: the disconnected controller (the kernel keeps its parameters)'),
+  ).action(async (options: Record<string, unknown>) => {
     const { system, dryRun, reporter, config } = await context();
+    if (system.paths.platform === 'freebsd') {
+      await runControllerReconnect(system, config, { request: controllerRequest(controllerOptionsOf(options)), dryRun }, reporter);
+      return;
+    }
+    if (options.device !== undefined) throw linuxDevice('reconnect');
     await runReconnect(system, config, { options: ioOptionsOf(options), dryRun }, reporter);
   });
 
-  ioOption(program.command('give-up').description('the loss event for one NVMe-oF I/O path (run by timerd)')).action(async (options: Record<string, unknown>) => {
+  ioOption(
+    program
+      .command('give-up')
+      .description('the loss event for one NVMe-oF I/O path (run by timerd)')
+      .option('-d, --device <nvmeX>', 'FreeBSD: the controller to detach'),
+  ).action(async (options: Record<string, unknown>) => {
     const { system, dryRun, reporter } = await context();
+    if (system.paths.platform === 'freebsd') {
+      await runControllerGiveUp(system, { request: controllerRequest(controllerOptionsOf(options)), dryRun }, reporter);
+      return;
+    }
+    if (options.device !== undefined) throw linuxDevice('give-up');
     await runGiveUp(system, { options: ioOptionsOf(options), dryRun }, reporter);
   });
+
+  program
+    .command('devd')
+    .description('FreeBSD: act on one raw devd event line (what devd/sanhook.conf runs; for manual use and tests)')
+    .argument('[event]', 'the line, e.g. \'!system=nvme subsystem=controller type=RECONNECT name="nvme0"\'; - or none: read one line from stdin')
+    .action(async (event: string | undefined) => {
+      const { system, dryRun, reporter, config } = await context();
+      if (system.paths.platform !== 'freebsd') throw new UsageError('devd: FreeBSD only (--platform freebsd to run its logic elsewhere)', 'devd');
+      const line = event === undefined || event === '-' ? await readStdinLine(io) : event;
+      const action = classifyDevdEvent(parseDevdEvent(line));
+      if (action.kind === 'irrelevant') {
+        system.log.debug({ hook: 'devd', outcome: 'irrelevant', why: action.why }, 'event ignored');
+        reporter.item({ hook: 'devd', outcome: 'ignored', why: action.why, text: `ignored: ${action.why}` });
+        return;
+      }
+      await runControllerReconnect(system, config, { request: { device: action.device }, dryRun, trigger: 'devd' }, reporter);
+    });
 
   program
     .command('connected')
@@ -165,6 +222,12 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .option('-s, --trsvcid <port>', 'only paths to this port')
     .action(async (options: Record<string, unknown>) => {
       const { system, dryRun, reporter } = await context();
+      if (system.paths.platform === 'freebsd') {
+        const extra = ['nqn', 'transport', 'traddr', 'trsvcid'].find((k) => options[k] !== undefined);
+        if (extra || typeof options.device !== 'string') throw new UsageError(`${extra ? `--${extra}` : '--device'}: on FreeBSD, disconnect takes --device nvmeX only`, `--${extra ?? 'device'}`);
+        await runControllerDisconnect(system, options.device, dryRun, reporter);
+        return;
+      }
       const filter = validateFilter(Object.fromEntries(['device', 'nqn', 'transport', 'traddr', 'trsvcid'].map((k) => [k, typeof options[k] === 'string' ? (options[k] as string) : undefined])));
       await runDisconnect(system, filter, dryRun, reporter);
     });
@@ -271,7 +334,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
       const maxConcurrent = count('--max-concurrent', options.maxConcurrent, 256);
       const hookTimeoutMs = count('--hook-timeout', options.hookTimeout, 86_400) * 1000;
       const base = typeof options.sanhookBin === 'string' ? [path.resolve(options.sanhookBin)] : [...io.selfArgv];
-      const sanhookArgv = [...base, '--root', system.paths.root, '--sysfs', system.paths.sysfs, '--log-level', globals.logLevel];
+      const sanhookArgv = [...base, '--platform', system.paths.platform, '--root', system.paths.root, '--sysfs', system.paths.sysfs, '--log-level', globals.logLevel];
       const stopSignal = new Promise<string>((resolve) => {
         // `on`, not `once`: execa's signal-exit re-raises a signal when it is the last listener,
         // which would kill timerd (and its running hooks) instead of a clean stop.
@@ -291,4 +354,20 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     throw error;
   }
   return ExitCode.ok;
+}
+
+/** One line from stdin (devd's event), bounded: a devd line is at most 1 KiB. */
+async function readStdinLine(io: MainIo): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (!io.stdin) throw new UsageError('devd: no event given and no stdin to read it from', 'devd');
+  for await (const chunk of io.stdin) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size > 4096) break;
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (lines.length !== 1) throw new UsageError(`devd: expected one event line on stdin, got ${lines.length}`, 'devd');
+  return lines[0]!;
 }

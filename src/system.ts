@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError, EnvironmentError } from './errors.js';
+import { PLATFORM_DIRS, type Platform } from './platform.js';
 import type { Logger } from './log.js';
 import type { TimerdClient } from './timerd/client.js';
 
@@ -30,6 +31,8 @@ export interface ExecOptions {
 export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
 export interface Paths {
+  /** Linux (udev, nvme-cli) or FreeBSD (devd, nvmecontrol): decides the directories below and the fabrics tool. */
+  readonly platform: Platform;
   /** Prefix for /etc, /run and /var/lib; "/" on a real host. */
   readonly root: string;
   readonly sysfs: string;
@@ -59,14 +62,15 @@ export interface System {
 /** Default per-command bound: the kernel's own fabrics connect timeout is well under this. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 
-export function resolvePaths(root: string, sysfs: string): Paths {
-  const at = (...parts: string[]) => path.join(root, ...parts);
+export function resolvePaths(root: string, sysfs: string, platform: Platform = 'linux'): Paths {
+  const dirs = PLATFORM_DIRS[platform];
   return {
+    platform,
     root,
     sysfs,
-    etc: at('etc'),
-    run: at('run', 'sanhook'),
-    state: at('var', 'lib', 'sanhook'),
+    etc: path.join(root, ...dirs.etc),
+    run: path.join(root, ...dirs.run),
+    state: path.join(root, ...dirs.state),
   };
 }
 

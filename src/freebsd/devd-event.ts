@@ -91,13 +91,17 @@ export type DevdAction = { readonly kind: 'reconnect'; readonly device: string; 
 /** Which sanhook action a parsed event asks for; a reconnect's controller name is validated here. */
 export function classifyDevdEvent(event: DevdEvent): DevdAction {
   if (event.type !== 'notify') return { kind: 'irrelevant', why: `${event.type} event` };
-  const { system, subsystem, type } = event.vars;
-  if (system === 'nvme' && subsystem === 'controller' && type === 'RECONNECT') {
+  // devd matches case-insensitively (regcomp REG_ICASE in devd.cc); so does this.
+  const system = event.vars.system?.toLowerCase();
+  const subsystem = event.vars.subsystem;
+  const type = event.vars.type?.toLowerCase();
+  if (system === 'nvme' && subsystem?.toLowerCase() === 'controller' && type === 'reconnect') {
     if (event.vars.name === undefined) throw new UsageError('devd event: nvme RECONNECT without name=', 'devd event');
     return { kind: 'reconnect', device: validDevice(event.vars.name, 'devd event name'), form: 'landed' };
   }
   if (system === 'nvmf' && type === 'reconnect' && subsystem !== undefined) {
     return { kind: 'reconnect', device: validDevice(subsystem, 'devd event subsystem'), form: 'draft' };
   }
-  return { kind: 'irrelevant', why: `system=${system ?? '?'} subsystem=${subsystem ?? '?'} type=${type ?? '?'}` };
+  const v = event.vars;
+  return { kind: 'irrelevant', why: `system=${v.system ?? '?'} subsystem=${v.subsystem ?? '?'} type=${v.type ?? '?'}` };
 }

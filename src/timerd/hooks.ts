@@ -8,6 +8,7 @@
  * command string from the socket.
  */
 import { UsageError } from '../errors.js';
+import { controllerKey, controllerOptions, controllerRequest } from '../hooks/controller.js';
 import { ioKey, ioParamsFromOptions, ioParamsToOptions, optionsToArgv } from '../nvme/io-request.js';
 import type { HookCall } from './schedule.js';
 
@@ -17,7 +18,12 @@ interface TimerHookSpec {
   readonly role: 'reconnect' | 'loss';
 }
 
+/** An I/O path (Linux: -t -a -s -n ...), or a FreeBSD controller by name (--device nvmeX [address]). */
 const nvmfIo = (params: Readonly<Record<string, string>>) => {
+  if (Object.hasOwn(params, 'device')) {
+    const request = controllerRequest(params, 'params.');
+    return { key: controllerKey(request.device), params: controllerOptions(request) };
+  }
   const io = ioParamsFromOptions(params, 'params.');
   return { key: ioKey(io), params: ioParamsToOptions(io) };
 };

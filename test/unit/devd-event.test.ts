@@ -53,7 +53,7 @@ describe('classifyDevdEvent', () => {
     ['landed, unquoted name', '!system=nvme subsystem=controller type=RECONNECT name=nvme12', { kind: 'reconnect', device: 'nvme12', form: 'landed' }],
     ['draft reconnect', '!system=nvmf subsystem=nvme3 type=reconnect', { kind: 'reconnect', device: 'nvme3', form: 'draft' }],
     ['another nvme event', '!system=nvme subsystem=controller type=DISCONNECTED name="nvme0"', { kind: 'irrelevant', why: 'system=nvme subsystem=controller type=DISCONNECTED' }],
-    ['case matters (devd matches exactly)', '!system=nvme subsystem=controller type=reconnect name="nvme0"', { kind: 'irrelevant', why: 'system=nvme subsystem=controller type=reconnect' }],
+    ['case does not matter (devd matches case-insensitively)', '!system=NVME subsystem=Controller type=reconnect name="nvme0"', { kind: 'reconnect', device: 'nvme0', form: 'landed' }],
     ['another system', '!system=IFNET subsystem=em0 type=LINK_UP', { kind: 'irrelevant', why: 'system=IFNET subsystem=em0 type=LINK_UP' }],
     ['an attach event', '+nvme0 at nvmf0', { kind: 'irrelevant', why: 'attach event' }],
   ])('%s', (_name, line, action) => {

@@ -208,7 +208,7 @@ describe('timerd crash safety', () => {
       const mine = runs.filter((r) => r.argv.includes(traddr));
       expect(mine.length, key).toBeGreaterThanOrEqual(1);
       expect(mine[0]!.time).toBeGreaterThanOrEqual(restart1.spawnedAt);
-      expect(mine[0]!.argv).toEqual(['--root', b.root, '--sysfs', b.sysfs, '--log-level', 'info', 'reconnect', '--transport', 'tcp', '--nqn', 'nqn.2026-11.io.sanhook:subsys1', '--traddr', traddr, '--trsvcid', '4420']);
+      expect(mine[0]!.argv).toEqual(['--platform', 'linux', '--root', b.root, '--sysfs', b.sysfs, '--log-level', 'info', 'reconnect', '--transport', 'tcp', '--nqn', 'nqn.2026-11.io.sanhook:subsys1', '--traddr', traddr, '--trsvcid', '4420']);
       expect(mine[0]!.timerId).toBe(String(soonAcked.get(key)));
       const fired = restart1.logs('event fired').find((r) => r.key === key);
       expect(fired, key).toMatchObject({ event: 'reconnect', attempt: 1 });

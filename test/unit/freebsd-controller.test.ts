@@ -1,0 +1,99 @@
+/** FreeBSD controller hooks: request validation, the reconnect decision, and nvmecontrol's argv and devlist (pure tables). */
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { controllerArmMessage, controllerKey, controllerOptions, controllerRequest, decideControllerReconnect } from '../../src/hooks/controller.js';
+import { DEFAULT_LOST_POLICY } from '../../src/config.js';
+import { NONE } from '../../src/keys.js';
+import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/nvme/nvmecontrol.js';
+
+const NQN = 'nqn.2026-11.io.sanhook:subsys1';
+const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:3b2ec7f2-8d5e-11ef-9c4a-0cc47a8c2f10';
+
+describe('controllerRequest', () => {
+  it.each([
+    ['the device alone (kernels that keep the parameters)', { device: 'nvme0' }, { device: 'nvme0' }],
+    ['/dev/ prefix accepted', { device: '/dev/nvme3' }, { device: 'nvme3' }],
+    ['with an address (older kernels)', { device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' }, { device: 'nvme0', address: { traddr: '10.0.0.5', trsvcid: '4420' } }],
+    [
+      'address, host NQN and timers',
+      { device: 'nvme0', traddr: 'fd00::5', trsvcid: '4420', hostnqn: HOSTNQN, 'reconnect-delay': '5', 'ctrl-loss-tmo': '0' },
+      { device: 'nvme0', address: { traddr: 'fd00::5', trsvcid: '4420', hostnqn: HOSTNQN, reconnectDelay: 5, ctrlLossTmo: 0 } },
+    ],
+  ])('%s', (_name, options, request) => {
+    expect(controllerRequest(options)).toEqual(request);
+    // round trip through a timer entry's plain options
+    expect(controllerRequest(controllerOptions(controllerRequest(options)))).toEqual(request);
+  });
+
+  it.each([
+    ['no device', {}, /--device is required/],
+    ['a hostile device', { device: 'nvme0;reboot' }, /--device: must be an NVMe controller name/],
+    ['a namespace, not a controller', { device: 'nvme0ns1' }, /must be an NVMe controller name/],
+    ['an address without a port', { device: 'nvme0', traddr: '10.0.0.5' }, /--traddr and --trsvcid go together/],
+    ['a port without an address', { device: 'nvme0', trsvcid: '4420' }, /go together/],
+    ['a bad port', { device: 'nvme0', traddr: '10.0.0.5', trsvcid: '99999' }, /--trsvcid/],
+    ['a bad address', { device: 'nvme0', traddr: '10.0.0.5 -r 1', trsvcid: '4420' }, /--traddr/],
+    ['a Linux-only option', { device: 'nvme0', 'host-iface': 'em0' }, /--host-iface: not used with --device on FreeBSD/],
+    ['a subsystem NQN (the kernel knows it)', { device: 'nvme0', nqn: NQN }, /--nqn: not used with --device/],
+  ])('rejects %s', (_name, options, message) => {
+    expect(() => controllerRequest(options as Record<string, string>)).toThrow(UsageError);
+    expect(() => controllerRequest(options as Record<string, string>)).toThrow(message);
+  });
+
+  it('names timer parameters as params.*', () => {
+    expect(() => controllerRequest({ device: 'nvme0', traddr: '10.0.0.5' }, 'params.')).toThrow(/params\.traddr and params\.trsvcid/);
+  });
+});
+
+describe('decideControllerReconnect', () => {
+  const ctrl = (association: DevlistController['association']): DevlistController => ({ name: 'nvme0', model: 'FreeBSD', association });
+  it.each([
+    ['disconnected: reconnect', ctrl({ state: 'disconnected', seconds: 12 }), false, { action: 'reconnect' }],
+    ['association unknown: only an attempt can tell', ctrl({ state: 'unknown' }), false, { action: 'reconnect' }],
+    ['connected (a late notification): done', ctrl({ state: 'connected', transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420' }), false, { action: 'done', reason: 'connected' }],
+    ['gone (detached at ctrl-loss): done', undefined, false, { action: 'done', reason: 'gone' }],
+    ['disconnected by the admin: done, even if the kernel still lists it', ctrl({ state: 'disconnected', seconds: 1 }), true, { action: 'done', reason: 'disconnected-by-admin' }],
+  ])('%s', (_name, observed, tombstoned, expected) => {
+    expect(decideControllerReconnect('nvme0', observed, tombstoned)).toMatchObject(expected);
+  });
+});
+
+describe('nvmecontrol argv', () => {
+  it('addresses are one word; IPv6 in brackets', () => {
+    expect(addressWord('10.0.0.5', '4420')).toBe('10.0.0.5:4420');
+    expect(addressWord('fd00::5', '4420')).toBe('[fd00::5]:4420');
+  });
+  it('reconnect: the device alone reuses what the kernel saved', () => {
+    expect(reconnectArgv('nvme0')).toEqual(['reconnect', 'nvme0']);
+  });
+  it('reconnect with an address: options first, then device and address (getopt stops at the first operand)', () => {
+    expect(reconnectArgv('nvme0', { traddr: '10.0.0.5', trsvcid: '4420', hostnqn: HOSTNQN, reconnectDelay: 5, ctrlLossTmo: -1 })).toEqual([
+      'reconnect', '--transport', 'tcp', '--hostnqn', HOSTNQN, '--reconnect-delay', '5', '--ctrl-loss-tmo', '0', 'nvme0', '10.0.0.5:4420',
+    ]);
+  });
+  it('connect: address then SubNQN as operands; -1 (never) becomes 0, which disables the loss timer there', () => {
+    expect(connectArgv({ transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', subnqn: NQN, hostTraddr: NONE, hostIface: NONE, hostnqn: HOSTNQN, reconnectDelay: 10, ctrlLossTmo: -1 })).toEqual([
+      'connect', '--transport', 'tcp', '--hostnqn', HOSTNQN, '--reconnect-delay', '10', '--ctrl-loss-tmo', '0', '10.0.0.5:4420', NQN,
+    ]);
+  });
+  it('connect-all: the discovery port defaults to 8009', () => {
+    expect(connectAllArgv({ kind: 'nvmf-disc', transport: 'tcp', traddr: '10.0.0.5', trsvcid: NONE, hostTraddr: NONE, hostIface: NONE })).toEqual(['connect-all', '--transport', 'tcp', '10.0.0.5:8009']);
+  });
+  it('disconnect: the controller name', () => {
+    expect(disconnectArgv('nvme2')).toEqual(['disconnect', 'nvme2']);
+  });
+  it('messages lose the program prefix', () => {
+    expect(toolMessage('nvmecontrol: Failed to handoff queues to kernel: Device busy\n')).toBe('Failed to handoff queues to kernel: Device busy');
+  });
+});
+
+describe('timer entries for controllers', () => {
+  it('key and arm request: reconnect every delay, give-up at ctrl-loss; 0 (FreeBSD: disabled) is never', () => {
+    const request = controllerRequest({ device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' });
+    expect(controllerKey('nvme0')).toBe('nvmf-ctrl:nvme0');
+    expect(controllerArmMessage(request, DEFAULT_LOST_POLICY)).toEqual({
+      op: 'arm', hook: 'reconnect', lossHook: 'give-up', params: { device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' }, delay: 10, growth: 'fixed', lossSeconds: 600, lossAttempts: 0,
+    });
+    expect(controllerArmMessage(request, { ...DEFAULT_LOST_POLICY, ctrlLossTmo: 0 }).lossSeconds).toBe(-1);
+  });
+});
