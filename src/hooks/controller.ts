@@ -178,11 +178,6 @@ export async function runControllerLost(system: System, config: Config, input: C
     reporter.item({ ...base, outcome: 'ignored', reason: 'disconnected-by-admin', text: `${key}: not armed: disconnected on purpose with sanhook disconnect` });
     return;
   }
-  if (policy.reconnectDelay === 0 && policy.ctrlLossTmo === 0) {
-    // FreeBSD: 0 disables either timer; with both disabled there is nothing to hold.
-    reporter.item({ ...base, outcome: 'disabled', text: `${key}: not armed: nvmf.lost.reconnect-delay and ctrl-loss-tmo are both 0 (disabled)` });
-    return;
-  }
   const message = controllerArmMessage(input.request, policy);
   if (input.dryRun) {
     reporter.item({ ...base, outcome: 'would-arm', request: message, text: `${key}: would arm timerd: ${JSON.stringify(message)}` });

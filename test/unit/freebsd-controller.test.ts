@@ -87,6 +87,29 @@ describe('nvmecontrol argv', () => {
   });
 });
 
+describe('parseDevlist (sbin/nvmecontrol/devlist.c formats)', () => {
+  it('connected, disconnected, local (PCIe) controllers; namespace lines skipped; IPv6 printed without brackets', () => {
+    const stdout = [
+      ' nvme0: FreeBSD (connected via TCP 10.0.0.5:4420)',
+      '    nvme0ns1 (1024MB)',
+      ' nvme1: FreeBSD (disconnected for 12 seconds)',
+      ' nvme2: Samsung SSD 980 PRO 1TB',
+      '    nvme2ns1 (953869MB)',
+      ' nvme3: Linux (connected via TCP fd00::5:4420)',
+      '',
+    ].join('\n');
+    expect(parseDevlist(stdout)).toEqual([
+      { name: 'nvme0', model: 'FreeBSD', association: { state: 'connected', transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420' } },
+      { name: 'nvme1', model: 'FreeBSD', association: { state: 'disconnected', seconds: 12 } },
+      { name: 'nvme2', model: 'Samsung SSD 980 PRO 1TB', association: { state: 'unknown' } },
+      { name: 'nvme3', model: 'Linux', association: { state: 'connected', transport: 'tcp', traddr: 'fd00::5', trsvcid: '4420' } },
+    ]);
+  });
+  it('no controllers ("No NVMe controllers found.", exit 69) is an empty list', () => {
+    expect(parseDevlist('No NVMe controllers found.\n')).toEqual([]);
+  });
+});
+
 describe('timer entries for controllers', () => {
   it('key and arm request: reconnect every delay, give-up at ctrl-loss; 0 (FreeBSD: disabled) is never', () => {
     const request = controllerRequest({ device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' });
