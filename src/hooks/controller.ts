@@ -22,14 +22,13 @@
 import type { Config } from '../config.js';
 import { ActionError, UsageError } from '../errors.js';
 import { endpointKey } from '../keys.js';
-import { runCoalesced } from '../lock.js';
 import { isDisconnected, markDisconnected } from '../nvme/endpoint-state.js';
 import { fabricsToolFor, type ReconnectAddress } from '../nvme/fabrics-tool.js';
 import { devlist, reconnectArgv, type DevlistController } from '../nvme/nvmecontrol.js';
 import type { Reporter } from '../report.js';
 import type { System } from '../system.js';
 import * as validate from '../validate.js';
-import { disarmQuietly } from './reconnect.js';
+import { attemptUnderLock, disarmQuietly, type AttemptOutcome } from './reconnect.js';
 
 /** Options of the controller form, in nvme-cli/nvmecontrol names (the address options only for kernels that need them). */
 export const CONTROLLER_OPTIONS = ['device', 'traddr', 'trsvcid', 'hostnqn', 'reconnect-delay', 'ctrl-loss-tmo'] as const;
@@ -109,51 +108,35 @@ export interface ControllerHookInput {
 export async function runControllerReconnect(system: System, config: Config, input: ControllerHookInput, reporter: Reporter): Promise<void> {
   const { device } = input.request;
   const key = controllerKey(device);
-  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
-  const trigger = fromTimerd ? 'timer' : (input.trigger ?? 'manual');
+  const trigger = system.env.SANHOOK_TIMER_ID !== undefined ? 'timer' : (input.trigger ?? 'manual');
   const tool = fabricsToolFor('freebsd');
-  let failure: ActionError | undefined;
-  let settled = false;
-  const attempt = async (request: ControllerRequest) => {
+  const attempt = async (request: ControllerRequest): Promise<AttemptOutcome> => {
     const started = system.clock.now();
     const observed = (await devlist(system)).find((c) => c.name === device);
     const decision = decideControllerReconnect(device, observed, await isDisconnected(system, key));
     const base = { hook: 'reconnect', key, device, trigger };
     if (decision.action === 'done') {
-      failure = undefined;
-      settled = true;
       system.log.info({ ...base, outcome: decision.reason, duration_ms: system.clock.now() - started }, 'reconnect decision');
       reporter.item({ ...base, outcome: decision.reason, text: `${key}: ${decision.detail}` });
-      return;
+      return { settled: true };
     }
-    const argv = ['nvmecontrol', ...reconnectArgv(device, request.address)];
     if (input.dryRun) {
+      const argv = ['nvmecontrol', ...reconnectArgv(device, request.address)];
       reporter.item({ ...base, outcome: 'would-reconnect', address: request.address ?? null, text: `${key}: would run ${argv.join(' ')}` });
-      return;
+      return { settled: false };
     }
     const result = await tool.reconnect!(system, device, request.address);
     const duration = system.clock.now() - started;
     if (!result.ok) {
       system.log.warn({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'reconnect attempt failed');
       reporter.item({ ...base, outcome: 'failed', exitCode: result.exitCode, text: `${key}: nvmecontrol reconnect failed (exit ${result.exitCode}): ${result.message}` });
-      failure = new ActionError(`${key}: nvmecontrol reconnect failed: ${result.message}`, { key, exitCode: result.exitCode });
-      return;
+      return { settled: false, failure: new ActionError(`${key}: nvmecontrol reconnect failed: ${result.message}`, { key, exitCode: result.exitCode }) };
     }
-    failure = undefined;
-    settled = true;
     system.log.info({ ...base, outcome: 'reconnected', duration_ms: duration }, 'reconnected');
     reporter.item({ ...base, outcome: 'reconnected', text: `${key}: reconnected` });
+    return { settled: true };
   };
-  if (input.dryRun) await attempt(input.request);
-  else {
-    const outcome = await runCoalesced(system, key, input.request, attempt, { staleMs: config.lockStaleMs });
-    // As on Linux: a timerd run whose event another holder took must not exit 0 (timerd would disarm).
-    if (fromTimerd && !settled && (outcome.kind === 'handed-over' || outcome.runs === 0)) {
-      failure ??= new ActionError(`${key}: another reconnect holds the lock; its result decides`, { key });
-    }
-  }
-  if (settled && !fromTimerd && !input.dryRun) await disarmQuietly(system, key);
-  if (failure) throw failure;
+  await attemptUnderLock(system, key, input.request, attempt, { dryRun: input.dryRun, staleMs: config.lockStaleMs });
 }
 
 /** The timerd arm request for a controller whose kernel has no reconnect timers. */

@@ -46,9 +46,7 @@ export async function runReconnect(system: System, config: Config, input: Reconn
   const requested = ioParamsFromOptions(input.options);
   const key = ioKey(requested);
   const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
-  let failure: ActionError | undefined;
-  let succeeded = false;
-  const attempt = async (params: IoConnectParams) => {
+  const attempt = async (params: IoConnectParams): Promise<AttemptOutcome> => {
     const started = system.clock.now();
     const identity = await readHostIdentity(system);
     const full: IoConnectParams = {
@@ -62,42 +60,60 @@ export async function runReconnect(system: System, config: Config, input: Reconn
       const outcome = decision.action === 'done' ? decision.reason : 'not-yet';
       system.log.info({ ...base, outcome, reason: decision.reason, duration_ms: system.clock.now() - started }, 'reconnect decision');
       reporter.item({ ...base, outcome, reason: decision.reason, text: `${key}: ${decision.detail}` });
-      if (decision.action === 'wait') failure = new ActionError(`${key}: ${decision.detail}`, { key });
-      else succeeded = true;
-      return;
+      return decision.action === 'wait' ? { settled: false, failure: new ActionError(`${key}: ${decision.detail}`, { key }) } : { settled: true };
     }
     const argv = ['nvme', ...nvmeCli.connectArgv(full)];
     if (input.dryRun) {
       reporter.item({ ...base, outcome: 'would-connect', argv, text: argv.join(' ') });
-      return;
+      return { settled: false };
     }
     const result = await nvmeCli.connect(system, full);
     const duration = system.clock.now() - started;
     if (result.outcome === 'failed') {
       system.log.warn({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'reconnect attempt failed');
       reporter.item({ ...base, outcome: 'failed', exitCode: result.exitCode, text: `${key}: nvme connect failed (exit ${result.exitCode}): ${result.message}` });
-      failure = new ActionError(`${key}: nvme connect failed: ${result.message}`, { key, exitCode: result.exitCode });
-      return;
+      return { settled: false, failure: new ActionError(`${key}: nvme connect failed: ${result.message}`, { key, exitCode: result.exitCode }) };
     }
-    failure = undefined;
-    succeeded = true;
     await recordManaged(system, full);
     const device = result.outcome === 'connected' ? result.device : undefined;
     system.log.info({ ...base, outcome: 'reconnected', device: device ?? null, duration_ms: duration }, 'reconnected');
     reporter.item({ ...base, outcome: 'reconnected', device, text: `${key}: reconnected${device ? ` as ${device}` : ''}` });
+    return { settled: true };
   };
-  if (input.dryRun) await attempt(requested);
+  await attemptUnderLock(system, key, requested, attempt, { dryRun: input.dryRun, staleMs: config.lockStaleMs });
+}
+
+/** What one reconnect attempt ended with: settled (live, or nothing left to do), or not yet (with why). */
+export type AttemptOutcome = { readonly settled: true } | { readonly settled: false; readonly failure?: ActionError };
+
+/**
+ * Runs reconnect attempts for one key under its coalescing lock, with the
+ * rules both platforms share. The last attempt decides. Run by timerd
+ * (SANHOOK_TIMER_ID) but handed to another holder (a manual reconnect, or a
+ * hook left over from a killed timerd): its result is unknown here, and exit
+ * 0 would make timerd disarm, so it says "not yet" and the next attempt
+ * observes what the holder achieved. Run by hand, a settled outcome also
+ * disarms the key's timer.
+ */
+export async function attemptUnderLock<R>(system: System, key: string, request: R, attempt: (request: R) => Promise<AttemptOutcome>, options: { dryRun: boolean; staleMs: number }): Promise<void> {
+  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
+  const state: { last: AttemptOutcome } = { last: { settled: false } };
+  const run = async (r: R) => {
+    state.last = await attempt(r);
+  };
+  if (options.dryRun) await run(request);
   else {
-    const outcome = await runCoalesced(system, key, requested, attempt, { staleMs: config.lockStaleMs });
-    // Run by timerd but handed to another holder (a manual reconnect, or a hook left over
-    // from a killed timerd): its result is unknown here, and exit 0 would make timerd
-    // disarm. Say "not yet"; the next attempt observes what the holder achieved.
-    if (fromTimerd && !succeeded && (outcome.kind === 'handed-over' || outcome.runs === 0)) {
-      failure ??= new ActionError(`${key}: another reconnect holds the lock; its result decides`, { key });
+    const outcome = await runCoalesced(system, key, request, run, { staleMs: options.staleMs });
+    if (fromTimerd && !state.last.settled && (outcome.kind === 'handed-over' || outcome.runs === 0)) {
+      state.last = { settled: false, failure: state.last.failure ?? new ActionError(`${key}: another reconnect holds the lock; its result decides`, { key }) };
     }
   }
-  if (succeeded && !fromTimerd && !input.dryRun) await disarmQuietly(system, key);
-  if (failure) throw failure;
+  const last = state.last;
+  if (last.settled) {
+    if (!fromTimerd && !options.dryRun) await disarmQuietly(system, key);
+    return;
+  }
+  if (last.failure) throw last.failure;
 }
 
 /** Disarms a timer for `key` if timerd runs; a missing timerd is not an error here. */
