@@ -120,20 +120,8 @@ const aenEnv = (seq) => ({
 });
 
 function runHook(kind, seq) {
-  const globals = [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, '-o', 'json'];
-  const argv = kind === 'aen' ? [...globals, 'connect', '--uevent'] : [...globals, 'connect', '-t', 'tcp', '-a', TRADDR, '-s', TRSVCID];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { env: kind === 'aen' ? { ...env, ...aenEnv(seq) } : env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ kind, pid: child.pid, code, signal, stdout, stderr, ended: now() });
-    });
-  });
+  const argv = kind === 'aen' ? ['-o', 'json', 'connect', '--uevent'] : ['-o', 'json', 'connect', '-t', 'tcp', '-a', TRADDR, '-s', TRSVCID];
+  return sanhook(argv, kind === 'aen' ? aenEnv(seq) : {}, 60_000).then((result) => ({ kind, ...result }));
 }
 
 const jsonLines = (text) =>
@@ -277,18 +265,18 @@ const socketFile = path.join(runDir, 'timerd.sock');
 const stateDir = path.join(root, 'var', 'lib', 'sanhook');
 const ioKeyOf = (nqn) => `nvmf:tcp:${TRADDR}:${TRSVCID}:${nqn}:none:none`;
 
-/** One sanhook command (global options first), its exit code and output. */
-function sanhook(argv, extraEnv = {}) {
+/** One sanhook command (after the global --root/--sysfs), its pid, exit code, output and end time. */
+function sanhook(argv, extraEnv = {}, timeoutMs = 30_000) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ pid: child.pid, code, signal, stdout, stderr, ended: now() });
     });
   });
 }

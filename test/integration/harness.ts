@@ -97,7 +97,7 @@ export interface Running {
   readonly done: Promise<RunResult>;
 }
 
-function readJsonl<T>(file: string): T[] {
+export function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')

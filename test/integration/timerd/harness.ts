@@ -17,19 +17,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const BIN = path.join(REPO, 'bin', 'sanhook.js');
-export const FAKES_BIN = path.join(REPO, 'test', 'fakes', 'bin');
+import { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1 } from '../harness.js';
+
+export { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1, SUBSYS2 } from '../harness.js';
 export const TIMER_HOOK = path.join(REPO, 'test', 'fakes', 'timer-hook.mjs');
-export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:0f7b718b-ca26-43e8-b50a-d4410d1afaf8';
-export const SUBSYS1 = 'nqn.2026-11.io.sanhook:subsys1';
-export const SUBSYS2 = 'nqn.2026-11.io.sanhook:subsys2';
 export const SUBSYS3 = 'nqn.2026-11.io.sanhook:subsys3';
-
-export const now = (): number => performance.timeOrigin + performance.now();
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
@@ -42,13 +35,6 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   }
 }
 
-export function readJsonl<T>(file: string): T[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
-}
 
 /** One pino record of timerd's stderr, with `at` = its time in ms. */
 export interface LogRecord {
