@@ -38,7 +38,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     return await runProgram(argv, io);
   } catch (error) {
     const { describeError, exitCodeFor, UsageError } = await import('./errors.js');
-    io.stderr(`sanhook: ${describeError(error)}\n`);
+    const { errorLinePrefix } = await import('./log.js');
+    io.stderr(`${errorLinePrefix(io.env)}sanhook: ${describeError(error)}\n`);
     if (!(error instanceof UsageError) && io.env.SANHOOK_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);
     return exitCodeFor(error);
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadConfig } from './config.js';
 import { ExitCode, UsageError } from './errors.js';
 import { runConnect } from './hooks/connect.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from './log.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, resolveLogFormat, type LogFormat, type LogLevel } from './log.js';
 import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
 import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
 import { PLATFORMS, platformOf, type Platform } from './platform.js';
@@ -37,6 +37,7 @@ interface GlobalOptions {
   sysfs: string;
   dryRun?: boolean;
   logLevel: string;
+  logFormat: string;
   output: string;
 }
 
@@ -54,10 +55,11 @@ function directory(option: string, value: string): string {
 
 async function buildSystem(globals: GlobalOptions, io: MainIo): Promise<{ system: System; output: OutputFormat; dryRun: boolean }> {
   const logLevel = oneOf<LogLevel>('--log-level', globals.logLevel, LOG_LEVELS);
+  const logFormat = resolveLogFormat(oneOf<LogFormat>('--log-format', globals.logFormat, LOG_FORMATS), io.env);
   const output = oneOf<OutputFormat>('--output', globals.output, OUTPUT_FORMATS);
   const platform = globals.platform === undefined ? platformOf(io.platform ?? 'linux') : oneOf<Platform>('--platform', globals.platform, PLATFORMS);
   const paths = resolvePaths(directory('--root', globals.root), directory('--sysfs', globals.sysfs), platform);
-  const log = await createLogger(logLevel);
+  const log = await createLogger(logLevel, logFormat);
   const timerd = createTimerdClient(socketPathFor(paths.run));
   return { system: { exec: realExec, paths, clock: realClock, env: io.env, log, timerd, selfArgv: io.selfArgv }, output, dryRun: globals.dryRun === true };
 }
@@ -70,6 +72,8 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .addOption(new Option('--platform <platform>', 'linux (udev, nvme-cli) or freebsd (devd, nvmecontrol); default: this host').choices(PLATFORMS))
     .option('--dry-run', 'observe and print the plan; change nothing')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(LOG_LEVELS).default('info'))
+    // Checked by oneOf() in buildSystem, not .choices(): one line in the validators' words.
+    .option('--log-format <format>', `log format on stderr: ${LOG_FORMATS.join(', ')} (auto: journal when stderr is the journal, else json)`, 'auto')
     .addOption(new Option('-o, --output <format>', 'report format on stdout').choices(OUTPUT_FORMATS).default('text'))
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
@@ -334,6 +338,8 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
       const maxConcurrent = count('--max-concurrent', options.maxConcurrent, 256);
       const hookTimeoutMs = count('--hook-timeout', options.hookTimeout, 86_400) * 1000;
       const base = typeof options.sanhookBin === 'string' ? [path.resolve(options.sanhookBin)] : [...io.selfArgv];
+      // No --log-format: a hook's stderr is a pipe to timerd, so its `auto` is json, whose
+      // records timerd parses and re-emits in its own format (daemon.ts).
       const sanhookArgv = [...base, '--platform', system.paths.platform, '--root', system.paths.root, '--sysfs', system.paths.sysfs, '--log-level', globals.logLevel];
       const stopSignal = new Promise<string>((resolve) => {
         // `on`, not `once`: execa's signal-exit re-raises a signal when it is the last listener,
