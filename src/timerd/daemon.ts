@@ -12,12 +12,15 @@
  *   and a per-run timeout; exit 0 of a reconnect hook disarms that arm, any
  *   other result schedules the next attempt; the loss event runs the loss hook
  *   once and removes the entry. Overdue events fire right after a (re)start.
+ * - what a hook wrote on stderr reaches timerd's log: verbatim in the `stderr`
+ *   field of "hook finished" with JSON logs, or record by record at each
+ *   record's own level with the journal/text formats (log.ts forwardRecords).
  */
 import { chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import lockfile from 'proper-lockfile';
 import { EnvironmentError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { forwardRecords, type Logger } from '../log.js';
 import { createTimerdClient } from './client.js';
 import type { Exec } from '../system.js';
 import { MinHeap } from './heap.js';
@@ -403,8 +406,21 @@ export class Timerd {
     const started = this.options.now();
     try {
       const result = await this.options.exec(file!, argv, { timeoutMs: this.options.hookTimeoutMs, env: { SANHOOK_TIMER_ID: String(entry.id) } });
+      // The hook's stderr is a pipe to us, so it logged JSON records (its `auto` format). In
+      // JSON, they stay verbatim in the `stderr` field of "hook finished"; in a human format
+      // (the journal), each is re-emitted as a record of ours at its own level, before it.
+      const forward = this.log.format === 'journal' || this.log.format === 'text';
+      if (forward) forwardRecords(this.log, result.stderr, { hook: call.hook, key: entry.key }, result.exitCode === 0 ? 'warn' : 'error');
       this.log.info(
-        { key: entry.key, id: entry.id, hook: call.hook, exit_code: result.exitCode, duration_ms: this.options.now() - started, stdout: tail(result.stdout), stderr: tail(result.stderr) },
+        {
+          key: entry.key,
+          id: entry.id,
+          hook: call.hook,
+          exit_code: result.exitCode,
+          duration_ms: this.options.now() - started,
+          stdout: tail(result.stdout),
+          ...(forward ? {} : { stderr: tail(result.stderr) }),
+        },
         'hook finished',
       );
       return result.exitCode;
