@@ -110,7 +110,10 @@ async function shouldHandOff(system: System, config: Config, options: ConnectOpt
     case 'systemd-run':
       return true;
     case 'auto':
-      return systemdBooted(system);
+      // INVOCATION_ID: systemd sets it in every unit it runs, and udev's RUN
+      // programs never get it (their environment is the event's): the rules
+      // already handed this event to a transient unit, so work inline here.
+      return !system.env.INVOCATION_ID && (await systemdBooted(system));
   }
 }
 

@@ -122,7 +122,8 @@ export type UeventInput =
  * Classifies a udev event environment (DESIGN §4). Only the variable names
  * are checked here; values are validated by `requestFromOptions()` like argv.
  */
-export function classifyUevent(env: Readonly<Record<string, string | undefined>>): UeventInput {
+export function classifyUevent(eventEnv: Readonly<Record<string, string | undefined>>): UeventInput {
+  const env = presentOnly(eventEnv);
   const match = matchUevent(env);
   if (!match.relevant) return { kind: 'irrelevant', why: match.why };
   if (match.trigger === 'fc-discovery') {
@@ -143,6 +144,15 @@ export function classifyUevent(env: Readonly<Record<string, string | undefined>>
       ...(env.NVME_HOST_IFACE !== undefined ? { 'host-iface': env.NVME_HOST_IFACE } : {}),
     },
   };
+}
+
+/**
+ * The kernel and udev never give a property an empty value, while the rules'
+ * `systemd-run --setenv=NAME` passes an absent NAME as `NAME=` (systemd's
+ * passthrough): an empty value therefore means "absent".
+ */
+function presentOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
 }
 
 export interface ConfLine {

@@ -153,16 +153,18 @@ if (!flag('--skip-vm')) {
     const only = wanted.get(suite) ?? [];
     const declared = (/^# scenarios:(.*)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
     const expected = only.length > 0 ? only : declared;
+    // `# init: systemd` boots systemd as PID 1 in the guest (vm/sanhook-vm.sh SANHOOK_VM_INIT)
+    const init = (/^# init:(.*)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 'chroot').trim();
     const log = createWriteStream(path.join(logDir, `${suite}.console.log`));
     const seen = new Map(); // name -> { status, secs, detail[], measures[] }
     let open; // scenario currently running
     let inFailure = false;
     let bootSecs = '?';
     let suiteEnd = '';
-    console.log(`suite ${suite}: one boot of vm/sanhook-vm.sh (${expected.join(', ')})`);
+    console.log(`suite ${suite}: one boot of vm/sanhook-vm.sh${init === 'systemd' ? ' with systemd as PID 1' : ''} (${expected.join(', ')})`);
     const t0 = Date.now();
     const outcome = await run('bash', [HARNESS, file, ...only], {
-      env: { SANHOOK_VM_TIMEOUT: process.env.SANHOOK_VM_TIMEOUT ?? '600' },
+      env: { SANHOOK_VM_TIMEOUT: process.env.SANHOOK_VM_TIMEOUT ?? '600', SANHOOK_VM_INIT: init },
       log,
       onLine: (line) => {
         if (verbose) console.log(`  | ${line}`);

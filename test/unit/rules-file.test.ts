@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classifyLostUevent } from '../../src/hooks/lost.js';
+import { classifyUevent } from '../../src/nvme/connect-request.js';
 import { AEN_DISCOVERY_LOG_CHANGED } from '../../src/uevent-filter.js';
 import * as validate from '../../src/validate.js';
 
@@ -16,6 +17,7 @@ const COMMANDS = ['connect', 'connected', 'lost'] as const;
 /** Characters of a stored value (a glob class): what validate.nqn() accepts after the domain. */
 const NQN_CHARS = 'A-Za-z0-9._:+@=-';
 
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/nvme-cli');
 const RULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../rules.d/70-sanhook-nvmf.rules');
 
 /** Rules as udev reads them: comments and blank lines dropped, backslash-newline joined. */
@@ -51,18 +53,68 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
       expect(run.op).toBe('+=');
       expect(run.value.split(/\s+/)[0]).toMatch(/^\//);
     }
-    expect(runs.map((r) => r.value.split(/\s+/))).toEqual(
+    expect(runs.map((r) => r.value.split(/\s+/).filter((w) => !w.startsWith('--property=') && !w.startsWith('--setenv=')))).toEqual(
       COMMANDS.flatMap((command) => [
+        ...(command === 'connect' ? [['/usr/bin/systemd-run', '--no-block', '--quiet', '--collect', '/usr/bin/sanhook', 'connect', '--uevent']] : []),
         ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', command, '--uevent'],
         ['/usr/bin/sanhook', command, '--uevent'],
       ]),
     );
   });
 
+  describe('the connect hand-off to a transient unit under systemd', () => {
+    const at = lines.indexOf('LABEL="sanhook_nvmf_connect"');
+    const handOff = keys(lines[at + 1]!);
+    const words = handOff.find((k) => k.key === 'RUN')!.value.split(/\s+/);
+    const passed = words.filter((w) => w.startsWith('--setenv=')).map((w) => w.slice('--setenv='.length));
+    const properties = new Map(words.filter((w) => w.startsWith('--property=')).map((w) => w.slice('--property='.length).split('=') as [string, string]));
+
+    it('only when systemd is PID 1 (sd_booted: /run/systemd/system) and systemd-run exists; the inline branches follow', () => {
+      expect(handOff.filter((k) => k.key !== 'RUN')).toEqual([
+        { key: 'TEST', op: '==', value: '/run/systemd/system' },
+        { key: 'TEST', op: '==', value: '/usr/bin/systemd-run' },
+        { key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' },
+      ]);
+      expect(passed.every((name) => /^[A-Z_]+$/.test(name)), 'names only: the value comes from the event (passthrough)').toBe(true);
+    });
+
+    it('passes every variable the hook reads: each real uevent classifies the same through the unit as in udev', () => {
+      // systemd-run --setenv=NAME gives an absent NAME as NAME= (env-util.c strv_env_replace_strdup_passthrough)
+      const throughUnit = (env: Record<string, string>) => Object.fromEntries(passed.map((name) => [name, env[name] ?? '']));
+      const events: Record<string, string>[] = [];
+      for (const file of ['uevent-aen.txt', 'uevent-connect.txt', 'uevent-remove.txt', 'uevent-discover-persistent.txt']) {
+        for (const block of readFileSync(path.join(FIXTURES, file), 'utf8').split(/\n\s*\n/)) {
+          if (!/^UDEV /m.test(block)) continue;
+          events.push(Object.fromEntries(block.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+        }
+      }
+      events.push(
+        { ACTION: 'change', SUBSYSTEM: 'nvme', DEVPATH: '/devices/virtual/nvme-fabrics/ctl/nvme3', NVME_EVENT: 'rediscover', NVME_TRTYPE: 'tcp', NVME_TRADDR: '10.0.0.5', NVME_TRSVCID: '8009', NVME_HOST_TRADDR: 'none', NVME_HOST_IFACE: 'none', SEQNUM: '9' },
+        { ACTION: 'change', SUBSYSTEM: 'fc', DEVPATH: '/devices/virtual/fc/fc_udev_device', FC_EVENT: 'nvmediscovery', NVMEFC_HOST_TRADDR: 'nn-0x20000090fa942779:pn-0x10000090fa942779', NVMEFC_TRADDR: 'nn-0x201700a09890f5bf:pn-0x201900a09890f5bf', SEQNUM: '10' },
+      );
+      const relevant = events.filter((e) => classifyUevent(e).kind !== 'irrelevant');
+      expect(relevant.length, 'the fixtures hold AEN, rediscover and FC events').toBeGreaterThanOrEqual(3);
+      for (const event of events) expect(classifyUevent(throughUnit(event)), JSON.stringify(event)).toEqual(classifyUevent(event));
+    });
+
+    it('the unit can write what the hook writes, and nothing else; no W+X memory; logs as `sanhook`', () => {
+      expect(Object.fromEntries(properties)).toMatchObject({
+        SyslogIdentifier: 'sanhook',
+        ProtectSystem: 'strict',
+        StateDirectory: 'sanhook',
+        RuntimeDirectory: 'sanhook',
+        RuntimeDirectoryPreserve: 'yes',
+        MemoryDenyWriteExecute: 'yes',
+      });
+    });
+  });
+
   it('each command has its label: the systemd-cat wrapper only when it and journald are there, then the plain RUN is skipped', () => {
     for (const command of COMMANDS) {
-      const at = lines.findIndex((l) => l === `LABEL="sanhook_nvmf_${command}"`);
-      expect(at, command).toBeGreaterThan(0);
+      const label = lines.findIndex((l) => l === `LABEL="sanhook_nvmf_${command}"`);
+      expect(label, command).toBeGreaterThan(0);
+      // connect: the systemd hand-off comes first (tested below)
+      const at = command === 'connect' ? label + 1 : label;
       expect(keys(lines[at + 1]!)).toEqual([
         { key: 'TEST', op: '==', value: '/usr/bin/systemd-cat' },
         { key: 'TEST', op: '==', value: '/run/systemd/journal/stdout' },

@@ -31,7 +31,9 @@ set -o pipefail
 CFG=/sys/kernel/config/nvmet
 ADDR=127.0.0.1
 PORT=4420
-SANHOOK_LOG_DIR=/var/log/sanhook-test
+# Under systemd the units' ProtectSystem=strict makes /var and /run read-only
+# for hooks; /dev/shm stays writable, so the observers log there.
+if [ "${SANHOOK_VM_INIT:-chroot}" = systemd ]; then SANHOOK_LOG_DIR=/dev/shm/sanhook-test; else SANHOOK_LOG_DIR=/var/log/sanhook-test; fi
 TIMERD_LOG=$SANHOOK_LOG_DIR/timerd.log
 NVME_CALLS=$SANHOOK_LOG_DIR/nvme-calls.log
 UEVENTS=$SANHOOK_LOG_DIR/uevents.log
@@ -65,8 +67,15 @@ diagnostics() {
   dmesg | grep -i nvme | tail -25 | sed 's/^/  /'
   echo "----- sanhook hooks run by udev: journalctl -t sanhook (this scenario, last 40)"
   journalctl -t sanhook --no-pager -o cat --since "@${from%.*}" 2>/dev/null | tail -40 | sed 's/^/  /'
-  echo "----- timerd log $TIMERD_LOG (last 25)"
-  tail -25 "$TIMERD_LOG" 2>/dev/null | sed 's/^/  /'
+  if [ "${SANHOOK_VM_INIT:-chroot}" = systemd ]; then
+    echo "----- timerd: journalctl -u sanhook-timerd (this scenario, last 25)"
+    journalctl -u sanhook-timerd --no-pager -o cat --since "@${from%.*}" 2>/dev/null | tail -25 | sed 's/^/  /'
+    echo "----- units: systemctl list-units 'sanhook*' 'run-u*' --all"
+    systemctl list-units --all --no-pager --plain 'sanhook*' 'run-u*' 2>&1 | head -20 | sed 's/^/  /'
+  else
+    echo "----- timerd log $TIMERD_LOG (last 25)"
+    tail -25 "$TIMERD_LOG" 2>/dev/null | sed 's/^/  /'
+  fi
   echo "----- nvme-cli calls $NVME_CALLS (this scenario, last 30)"
   awk -v t="$from" '$1 >= t' "$NVME_CALLS" 2>/dev/null | tail -30 | sed 's/^/  /'
   echo "----- nvme uevents handled by udevd $UEVENTS (this scenario, last 20)"
@@ -217,6 +226,40 @@ tgt_link() { ln -s $CFG/subsystems/$1 $CFG/ports/1/subsystems/$1; }
 tgt_unlink() { rm $CFG/ports/1/subsystems/$1; }
 
 # ----------------------------------------------------------------- setup -----
+# Observers (host side only; neither changes what sanhook does): every
+# nvme-cli call's start and end ($NVME_CALLS: a wrapper bind-mounted over
+# /usr/sbin/nvme catches every caller, whatever its PATH or unit), and when
+# udevd handles each nvme uevent ($UEVENTS: a PROGRAM that never matches).
+install_observers() {
+  cp /usr/sbin/nvme /usr/local/sbin/.nvme-real-for-test
+  cat > /usr/local/sbin/.nvme-logging-wrapper <<EOF
+#!/bin/bash
+printf '%s start %s %s\n' "\$EPOCHREALTIME" "\$\$" " \$*" >> $NVME_CALLS
+/usr/local/sbin/.nvme-real-for-test "\$@"; rc=\$?
+printf '%s end %s rc=%s\n' "\$EPOCHREALTIME" "\$\$" "\$rc" >> $NVME_CALLS
+exit \$rc
+EOF
+  chmod 755 /usr/local/sbin/.nvme-logging-wrapper
+  if [ "${SANHOOK_VM_INIT:-chroot}" = systemd ]; then
+    # sandboxed units (udevd's PrivateMounts, ProtectSystem=) may not see a
+    # bind mount made now: replace the file in the guest's overlay instead
+    cp /usr/local/sbin/.nvme-logging-wrapper /usr/sbin/nvme
+  else
+    mount --bind /usr/local/sbin/.nvme-logging-wrapper /usr/sbin/nvme
+  fi
+  : > $NVME_CALLS
+  # when udevd handles an nvme uevent (PROGRAM runs while rules are evaluated,
+  # before any RUN program); never matches, changes nothing.
+  cat > /usr/local/sbin/.uevent-observer <<EOF
+#!/bin/bash
+printf '%s %s %s %s NVME_AEN=%s NVME_EVENT=%s\n' "\$EPOCHREALTIME" "\$SEQNUM" "\$ACTION" "\${DEVPATH##*/}" "\${NVME_AEN:-}" "\${NVME_EVENT:-}" >> $UEVENTS
+exit 1
+EOF
+  chmod 755 /usr/local/sbin/.uevent-observer
+  : > $UEVENTS
+
+}
+
 # setup_host CONFIG_YAML
 setup_host() {
   dmesg -n 1                       # keep printk off the console (our report lines)
@@ -232,27 +275,7 @@ setup_host() {
   /lib/systemd/systemd-journald > $SANHOOK_LOG_DIR/journald.out 2>&1 &
   wait_for 10 test -S /run/systemd/journal/stdout || { echo "SETUP: journald did not start"; cat $SANHOOK_LOG_DIR/journald.out; return 1; }
 
-  # observers: nvme-cli call log (bind mount: catches every caller, whatever its PATH)
-  cp /usr/sbin/nvme /usr/local/sbin/.nvme-real-for-test
-  cat > /usr/local/sbin/.nvme-logging-wrapper <<EOF
-#!/bin/bash
-printf '%s start %s %s\n' "\$EPOCHREALTIME" "\$\$" " \$*" >> $NVME_CALLS
-/usr/local/sbin/.nvme-real-for-test "\$@"; rc=\$?
-printf '%s end %s rc=%s\n' "\$EPOCHREALTIME" "\$\$" "\$rc" >> $NVME_CALLS
-exit \$rc
-EOF
-  chmod 755 /usr/local/sbin/.nvme-logging-wrapper
-  mount --bind /usr/local/sbin/.nvme-logging-wrapper /usr/sbin/nvme
-  : > $NVME_CALLS
-  # when udevd handles an nvme uevent (PROGRAM runs while rules are evaluated,
-  # before any RUN program); never matches, changes nothing.
-  cat > /usr/local/sbin/.uevent-observer <<EOF
-#!/bin/bash
-printf '%s %s %s %s NVME_AEN=%s NVME_EVENT=%s\n' "\$EPOCHREALTIME" "\$SEQNUM" "\$ACTION" "\${DEVPATH##*/}" "\${NVME_AEN:-}" "\${NVME_EVENT:-}" >> $UEVENTS
-exit 1
-EOF
-  chmod 755 /usr/local/sbin/.uevent-observer
-  : > $UEVENTS
+  install_observers
 
   /lib/systemd/systemd-udevd --daemon
   wait_for 10 test -S /run/udev/control || { echo "SETUP: systemd-udevd did not start"; return 1; }
@@ -276,10 +299,46 @@ EOF
   log "kernel $(uname -r), $(nvme version | head -1), node $(node --version), udev $(udevadm --version)"
 }
 
+# setup_systemd_host CONFIG_YAML: with systemd as PID 1 (SANHOOK_VM_INIT=systemd),
+# installs sanhook exactly as README "Install on a host" says, from this
+# checkout: npm install -g ., the /usr/bin/sanhook link, rules and units into
+# /etc, coexist mask, daemon-reload, enable --now, udevadm control --reload.
+# journald, systemd-udevd (with its real sandbox) and the units are systemd's.
+setup_systemd_host() {
+  local out
+  dmesg -n 1
+  [ "$(cat /proc/1/comm)" = systemd ] || { echo "SETUP: PID 1 is $(cat /proc/1/comm), not systemd"; return 1; }
+  mkdir -p $SANHOOK_LOG_DIR
+  # whatever the host root carries (rules left by other tests, a root run's
+  # state) must not leak into the guest: start from empty directories
+  # No tmpfs over them here: systemd-udevd runs with PrivateMounts=yes and
+  # would not see a mount made now. The root is the guest's throw-away
+  # overlay, so deleting is safe.
+  rm -rf /etc/udev/rules.d/* /etc/sanhook /var/lib/sanhook /run/sanhook /etc/nvme/discovery.conf
+  mkdir -p /etc/sanhook
+  install_observers
+  echo 'SUBSYSTEM=="nvme", PROGRAM="/usr/local/sbin/.uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-observer.rules
+  printf '%s\n' "$1" > /etc/sanhook/sanhook.yaml
+  # --- README "Install on a host", word for word (from a checkout: npm ci && npm run build ran on the host) ---
+  out=$( {
+    npm install -g --offline --no-audit --no-fund . &&
+    { test -e /usr/bin/sanhook || ln -s "$(command -v sanhook)" /usr/bin/sanhook; } &&
+    install -m 644 rules.d/70-sanhook-nvmf.rules /etc/udev/rules.d/ &&
+    install -m 644 systemd/*.service systemd/*.socket /etc/systemd/system/ &&
+    sanhook coexist mask &&
+    systemctl daemon-reload &&
+    systemctl enable --now sanhook-timerd.socket sanhook-timerd.service sanhook-connect-boot.service &&
+    udevadm control --reload
+  } 2>&1 ) || { echo "SETUP: install as the README says failed:"; echo "$out"; return 1; }
+  log "installed as README says: /usr/bin/sanhook -> $(readlink -f /usr/bin/sanhook); $(sanhook coexist status 2>&1 | head -1)"
+  log "kernel $(uname -r), $(nvme version | head -1), node $(node --version), systemd $(systemctl --version | head -1 | cut -d' ' -f2); PID 1 $(cat /proc/1/comm)"
+  log "units: timerd $(systemctl is-active sanhook-timerd.service), socket $(systemctl is-active sanhook-timerd.socket), boot $(systemctl is-enabled sanhook-connect-boot.service), udevd $(systemctl is-active systemd-udevd.service)"
+}
+
 # Prints the result line the runner reads last, and exits with it.
 finish() {
   udevadm settle -t 10 || true
-  kill "$TIMERD_PID" 2>/dev/null || true
+  [ -n "${TIMERD_PID:-}" ] && kill "$TIMERD_PID" 2>/dev/null || true
   echo "@@suite end $([ $SCENARIO_FAILED = 0 ] && echo pass || echo fail) $(elapsed "$T_BOOT")"
   exit $SCENARIO_FAILED
 }

@@ -31,6 +31,14 @@
 #   SANHOOK_VM_ACCEL    kvm|tcg (default: kvm only with /dev/kvm AND vmx/svm)
 #   SANHOOK_VM_DEBUG=1  kernel messages on the console (no `quiet`)
 #   SANHOOK_VM_CONSOLE  also write the console log to this file
+#   SANHOOK_VM_INIT     chroot (default): the scenario runs in a chroot, no init;
+#                       systemd: the host's systemd boots as PID 1 (journald,
+#                       systemd-udevd with its real sandbox, the host's units and
+#                       rules, nvme-cli's autoconnect among them) and runs the
+#                       scenario as a oneshot unit after multi-user.target; its
+#                       files are in /var/lib/sanhook-vm (systemd mounts its own
+#                       /tmp and /run). The scenario sees SANHOOK_VM_INIT and
+#                       SANHOOK_VM_DIR.
 # The scenario runs with: /proc /sys /dev /dev/pts /dev/shm /run (tmpfs)
 #   /sys/kernel/config mounted, lo up, the modules above loaded (null_blk with
 #   nr_devices=16, so /dev/nullb0..15 exist), PATH set, SYSTEMD_IGNORE_CHROOT=1
@@ -161,6 +169,31 @@ KV=$(uname -r); mkdir -p /newroot/lib/modules/$KV
 mount --bind /lib/modules/$KV /newroot/lib/modules/$KV
 echo "SANHOOK_VM_READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 cd /newroot
+if [ "$(cat /scenario/init 2>/dev/null)" = systemd ]; then
+  # systemd as PID 1 (the path admins run): it mounts its own /tmp and /run,
+  # so the scenario lives in /var/lib/sanhook-vm and runs as a oneshot unit
+  # after multi-user.target, its output on the console.
+  mkdir -p /newroot/var/lib/sanhook-vm /newroot/etc/systemd/system/multi-user.target.wants
+  cp -a /newroot/tmp/sanhook-vm/. /newroot/var/lib/sanhook-vm/
+  # modprobe@*.service needs a modprobe; the host may have no kmod
+  [ -e /newroot/sbin/modprobe ] || { cp /bin/busybox /newroot/sbin/busybox-vm; for a in modprobe rmmod insmod lsmod modinfo; do ln -sf busybox-vm /newroot/sbin/$a; done; }
+  rm -f /newroot/etc/machine-id; : > /newroot/etc/machine-id
+  cat > /newroot/etc/systemd/system/sanhook-vm-scenario.service <<'UNIT'
+[Unit]
+Description=sanhook-vm scenario
+After=multi-user.target
+[Service]
+Type=oneshot
+Environment=SANHOOK_VM_INIT=systemd
+ExecStart=/bin/bash -c 'cd "$(cat /var/lib/sanhook-vm/cwd)" 2>/dev/null || cd /; /bin/bash /var/lib/sanhook-vm/run.sh; echo "SANHOOK_VM_EXIT=$? uptime=$(cut -d" " -f1 /proc/uptime)" > /dev/console; sync; echo b > /proc/sysrq-trigger'
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+UNIT
+  ln -sf ../sanhook-vm-scenario.service /newroot/etc/systemd/system/multi-user.target.wants/sanhook-vm-scenario.service
+  for m in dev/pts dev/shm dev run sys/kernel/config sys proc; do umount /newroot/$m 2>/dev/null; done
+  exec switch_root /newroot /lib/systemd/systemd --log-target=console --show-status=false
+fi
 chroot /newroot /bin/sh -c 'cd "$(cat /tmp/sanhook-vm/cwd)" 2>/dev/null || cd /; exec /bin/bash /tmp/sanhook-vm/run.sh'
 rc=$?
 echo "SANHOOK_VM_EXIT=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
@@ -184,10 +217,15 @@ trap 'echo "sanhook-vm: terminated; stopping QEMU" >&2; exit 143' TERM HUP
 mkdir -p "$RUN/scenario"
 cp "$SCEN" "$RUN/scenario/scenario.sh"
 pwd > "$RUN/scenario/cwd"
+INIT=${SANHOOK_VM_INIT:-chroot}
+case $INIT in chroot) SDIR=/tmp/sanhook-vm ;; systemd) SDIR=/var/lib/sanhook-vm ;; *) die "SANHOOK_VM_INIT must be chroot or systemd, got '$INIT'" ;; esac
+echo "$INIT" > "$RUN/scenario/init"
 { echo '#!/bin/bash'
   echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LANG=C.UTF-8'
-  echo 'export SYSTEMD_IGNORE_CHROOT=1'
-  printf 'exec /bin/bash /tmp/sanhook-vm/scenario.sh'; for a in "$@"; do printf ' %q' "$a"; done; echo
+  # in a chroot, udevadm and friends otherwise say "Running in chroot, ignoring request"
+  [ "$INIT" = chroot ] && echo 'export SYSTEMD_IGNORE_CHROOT=1'
+  echo "export SANHOOK_VM_INIT=$INIT SANHOOK_VM_DIR=$SDIR"
+  printf 'exec /bin/bash %s/scenario.sh' "$SDIR"; for a in "$@"; do printf ' %q' "$a"; done; echo
 } > "$RUN/scenario/run.sh"
 ( cd "$RUN" && find scenario | "$BB" cpio -o -H newc 2>/dev/null | gzip -1 ) > "$RUN/scen.cpio.gz"
 cat "$BASE" "$RUN/scen.cpio.gz" > "$RUN/initrd"
