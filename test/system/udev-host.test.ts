@@ -439,7 +439,7 @@ describe('shipped udev rules under a real systemd-udevd', () => {
     expect(records().filter((r) => r.env.SYNTH_ARG_SANHOOKCASE === undefined)).toEqual([]);
   });
 
-  it('with journald present: `systemd-cat --identifier=sanhook /usr/bin/sanhook connect|connected|lost --uevent`, and the plain RUN is skipped', async (ctx) => {
+  it('with journald present: `systemd-cat --identifier=sanhook /usr/bin/sanhook --log-format journal connect|connected|lost --uevent`, and the plain RUN is skipped', async (ctx) => {
     requireHost(ctx);
     writeFileSync(paths().journal, '');
     try {
@@ -456,9 +456,10 @@ describe('shipped udev rules under a real systemd-udevd', () => {
         expect(runs.map((r) => r.role).sort(), command).toEqual(['sanhook', 'systemd-cat']);
         const cat = runs.find((r) => r.role === 'systemd-cat')!;
         const hook = runs.find((r) => r.role === 'sanhook')!;
-        expect(shippedArgv(cat.argv)).toEqual([SYSTEMD_CAT, '--identifier=sanhook', SANHOOK, command, '--uevent']);
+        // systemd-cat sets $JOURNAL_STREAM only from systemd 253: the rule names the journal format
+        expect(shippedArgv(cat.argv)).toEqual([SYSTEMD_CAT, '--identifier=sanhook', SANHOOK, '--log-format', 'journal', command, '--uevent']);
         expect(shippedRuns()).toContainEqual(shippedArgv(cat.argv));
-        expect(shippedArgv(hook.argv)).toEqual([SANHOOK, command, '--uevent']);
+        expect(shippedArgv(hook.argv)).toEqual([SANHOOK, '--log-format', 'journal', command, '--uevent']);
         expect(hook.env).toMatchObject(hostile());
       }
       expect(byCase(cases[2][1])[0]!.env.SANHOOK_SUBNQN).toBe('nqn.2014-08.org.example:journald');

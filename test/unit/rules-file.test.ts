@@ -56,7 +56,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     expect(runs.map((r) => r.value.split(/\s+/).filter((w) => !w.startsWith('--property=') && !w.startsWith('--setenv=')))).toEqual(
       COMMANDS.flatMap((command) => [
         ...(command === 'connect' ? [['/usr/bin/systemd-run', '--no-block', '--quiet', '--collect', '/usr/bin/sanhook', 'connect', '--uevent']] : []),
-        ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', command, '--uevent'],
+        ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', '--log-format', 'journal', command, '--uevent'],
         ['/usr/bin/sanhook', command, '--uevent'],
       ]),
     );
@@ -118,7 +118,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
       expect(keys(lines[at + 1]!)).toEqual([
         { key: 'TEST', op: '==', value: '/usr/bin/systemd-cat' },
         { key: 'TEST', op: '==', value: '/run/systemd/journal/stdout' },
-        { key: 'RUN', op: '+=', value: `/usr/bin/systemd-cat --identifier=sanhook /usr/bin/sanhook ${command} --uevent` },
+        { key: 'RUN', op: '+=', value: `/usr/bin/systemd-cat --identifier=sanhook /usr/bin/sanhook --log-format journal ${command} --uevent` },
         { key: 'GOTO', op: '=', value: 'sanhook_nvmf_end' },
       ]);
       const plain = keys(lines[at + 2]!);

@@ -193,8 +193,10 @@ timers_json() { sanhook timers -o json 2>/dev/null; }
 timer_keys() { timers_json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n"))if(l.trim()){const o=JSON.parse(l);if(o.outcome==="armed")console.log(o.key)}})'; }
 timer_armed_for() { timer_keys | grep -qF ":$1:"; }
 timers_empty() { [ -z "$(timer_keys)" ]; }
-# sanhook's log lines from hooks run by udev (journal), since epoch T
-journal_since() { journalctl -t sanhook --no-pager -o cat --since "@${1%.*}" 2>/dev/null || true; }
+# sanhook's log lines from hooks run by udev (journal), since epoch T, in the
+# journal format (`HOOK KEY: message field=value ...`) with the leading hook
+# word written as `hook=HOOK`, so a check names every field the same way
+journal_since() { journalctl -t sanhook --no-pager -o cat --since "@${1%.*}" 2>/dev/null | sed -E 's/^([a-z-]+) /hook=\1 /' || true; }
 # grep_all WORD...: the stdin lines that contain every WORD (fixed strings)
 grep_all() {
   local text; text=$(cat)
@@ -316,8 +318,12 @@ setup_systemd_host() {
   # overlay, so deleting is safe.
   rm -rf /etc/udev/rules.d/* /etc/sanhook /var/lib/sanhook /run/sanhook /etc/nvme/discovery.conf
   mkdir -p /etc/sanhook
-  install_observers
-  echo 'SUBSYSTEM=="nvme", PROGRAM="/usr/local/sbin/.uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-observer.rules
+  # OBSERVERS=0 (the benchmark): no nvme wrapper, no udev PROGRAM; each costs
+  # a bash start per call or event under TCG, which is not the tool's cost
+  if [ "${OBSERVERS:-1}" = 1 ]; then
+    install_observers
+    echo 'SUBSYSTEM=="nvme", PROGRAM="/usr/local/sbin/.uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-observer.rules
+  fi
   printf '%s\n' "$1" > /etc/sanhook/sanhook.yaml
   # --- README "Install on a host", word for word (from a checkout: npm ci && npm run build ran on the host) ---
   out=$( {

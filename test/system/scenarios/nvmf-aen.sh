@@ -63,7 +63,7 @@ aen_autoconnect() {
     dd if=/dev/$ns of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null || fail "namespace I/O" "reading 64 KiB from /dev/$ns succeeds" "dd failed"
     n=$(awk -v t="$t_link" '$1>=t' $UEVENTS | grep -F " $dc " | grep -c 'NVME_AEN=0x70f002' || true)
     [ "$n" -ge 1 ] || fail "the AEN" "a change uevent with NVME_AEN=0x70f002 on $dc" "$n such uevents"
-    n=$(journal_since "$t_link" | grep_all '"hook":"connect"' '"trigger":"aen"' '"outcome":"connected"' "\"subnqn\":\"$nqn\"" | count)
+    n=$(journal_since "$t_link" | grep_all 'hook=connect' 'trigger=aen' 'outcome=connected' "subnqn=$nqn" | count)
     [ "$n" = 1 ] || fail "connected by the udev rule" "one journal line: connect trigger=aen outcome=connected subnqn=$nqn" "$n lines"
     n=$(nvme_calls_since "$t_link" " connect " "--nqn $nqn " | count)
     [ "$n" = 1 ] || fail "one nvme connect" "exactly 1 'nvme connect ... $nqn' since the link (sanhook's)" "$n"
@@ -143,7 +143,7 @@ racing_events() {
   #     and some were queued for the running holder
   n_during=$( { awk -v o="$off" '/^KERNEL\[/ {t=substr($1,8)+0} /^NVME_AEN=0x70f002/ {printf "%.6f\n", t+o}' $W/s2-mon; cat $W/s2-manual*.t; } |
     awk -v first="$(head -1 $W/s2-discovers | cut -d' ' -f1)" -v last="$(tail -1 $W/s2-discovers | cut -d' ' -f2)" '$1 > first && $1 < last' | count)
-  n_queued=$(( $(journal_since "$t0" | grep_all '"hook":"connect"' '"outcome":"queued"' | count) + $(cat $W/s2-manual*.out | grep -c '"outcome":"queued"' || true) ))
+  n_queued=$(( $(journal_since "$t0" | grep_all 'hook=connect' 'outcome=queued' | count) + $(cat $W/s2-manual*.out | grep -c '"outcome":"queued"' || true) ))
   [ "$n_during" -ge 1 ] && [ "$n_queued" -ge 1 ] || fail "the events raced" \
     "events arriving between the first discovery's start and the last one's end, some queued for a running holder" \
     "$n_during during, $n_queued queued; $((n_ev + 3)) events, $n_disc discoveries"
@@ -171,9 +171,9 @@ deliberate_disconnect() {
   [ $rc = 0 ] || fail "sanhook disconnect --nqn" "exit 0" "exit $rc: $out $(tail -2 $W/s5-disconnect.log)"
   echo "$out" | grep -q '"outcome":"disconnected"' || fail "sanhook disconnect report" "outcome disconnected" "$out"
   wait_for 10 is_gone $NQN_D || fail "controller removed" "no I/O controller for $NQN_D within 10 s" "$(io_ctrls $NQN_D)"
-  lost_ignored() { journal_since "$t_d" | grep_all '"hook":"lost"' '"outcome":"ignored"' '"reason":"disconnected-by-admin"' "$NQN_D" | grep -q .; }
+  lost_ignored() { journal_since "$t_d" | grep_all 'hook=lost' 'outcome=ignored' 'reason=disconnected-by-admin' "$NQN_D" | grep -q .; }
   wait_for 15 lost_ignored || fail "remove uevent -> sanhook lost" "journal: lost outcome=ignored reason=disconnected-by-admin for $NQN_D" \
-    "$(journal_since "$t_d" | grep '"hook":"lost"' | tail -3)"
+    "$(journal_since "$t_d" | grep 'hook=lost' | tail -3)"
   ! timer_armed_for $NQN_D || fail "no timer" "no timerd entry for $NQN_D" "$(timer_keys)"
   log "disconnected; lost ignored it; waiting 7 s (> 3 x nvmf.lost.reconnect-delay 2 s)"
   sleep 7
@@ -186,7 +186,7 @@ deliberate_disconnect() {
   tgt_link $NQN_E
   wait_for 30 is_live $NQN_E || fail "a later AEN" "$NQN_E (newly linked) live within 30 s" "'$(io_ctrls $NQN_E)'"
   udevadm settle -t 10
-  n=$(journal_since "$t_aen" | grep_all '"hook":"connect"' '"reason":"disconnected-by-admin"' "$NQN_D" | count)
+  n=$(journal_since "$t_aen" | grep_all 'hook=connect' 'reason=disconnected-by-admin' "$NQN_D" | count)
   [ "$n" -ge 1 ] || fail "AEN skips the disconnected path" "journal: connect skipped $NQN_D reason=disconnected-by-admin" \
     "$(journal_since "$t_aen" | grep "$NQN_D" | tail -3)"
   is_gone $NQN_D || fail "stays disconnected after an AEN" "no I/O controller for $NQN_D" "$(io_ctrls $NQN_D)"

@@ -60,10 +60,10 @@ connect_and_lose() {  # NQN  -> sets T_UNLINK T_GONE T_ARMED
   T_GONE=$(now)
   # timerd's own log says when it armed (polling `sanhook timers` would cost a node start each time)
   wait_for 30 timerd_has armed "$nqn" || fail "remove uevent -> sanhook lost arms timerd" "timerd logs 'armed' for $nqn within 30 s" \
-    "lost lines: $(journal_since "$T_UNLINK" | grep '"hook":"lost"' | tail -3)"
+    "lost lines: $(journal_since "$T_UNLINK" | grep 'hook=lost' | tail -3)"
   T_ARMED=$(timerd_time armed "$nqn")
   timer_armed_for "$nqn" || fail "sanhook timers shows the arm" "an entry for $nqn in sanhook timers -o json" "$(timers_json)"
-  local n; n=$(journal_since "$T_UNLINK" | grep_all '"hook":"lost"' '"outcome":"armed"' ":$nqn:" '"trigger":"uevent"' | count)
+  local n; n=$(journal_since "$T_UNLINK" | grep_all 'hook=lost' 'outcome=armed' ":$nqn:" 'trigger=uevent' | count)
   [ "$n" = 1 ] || fail "lost --uevent found the subsystem in the udev db" "one journal line: lost trigger=uevent outcome=armed for $nqn" "$n"
   log "kernel removed $c $(elapsed "$T_UNLINK" "$T_GONE") s after the unlink; timerd armed $(elapsed "$T_GONE" "$T_ARMED") s after the removal"
   measure unlink_to_removed "$(elapsed "$T_UNLINK" "$T_GONE")"
