@@ -14,11 +14,14 @@
  * root); nothing is executed. The caller tells udevd / systemd afterwards
  * (`udevadm control --reload`, `systemctl daemon-reload`) when they run.
  * An administrator's own file at the mask path is never replaced or removed:
- * that is an ActionError naming the file.
+ * that is an ActionError naming the file. A file-system failure (read-only
+ * /etc, not root) is an EnvironmentError naming the path and why
+ * (fs-errors.ts).
  */
-import { lstat, mkdir, readlink, realpath, stat, symlink, unlink } from 'node:fs/promises';
+import { lstat, readlink, realpath, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError } from './errors.js';
+import { fsError, fsStep, locate, makeDir, type FsTarget, type LocationName } from './fs-errors.js';
 import type { System } from './system.js';
 
 export type MaskMode = 'mask' | 'unmask' | 'status';
@@ -37,14 +40,17 @@ export interface MaskStatus {
 /** A vendor file and the directories that can hold it, highest priority first (the first is /etc). */
 interface Maskable {
   readonly name: string;
+  /** Where the mask goes (the first of `dirs`), as fs-errors.ts names it in messages. */
+  readonly location: LocationName;
   readonly dirs: (system: System) => readonly string[];
 }
 
 /** udev's rules directories, highest priority first (udev(7)). */
 export const NVMF_AUTOCONNECT_RULES: Maskable = {
   name: '70-nvmf-autoconnect.rules',
+  location: 'udevMask',
   dirs: (system) => [
-    path.join(system.paths.etc, 'udev', 'rules.d'),
+    locate(system.paths, 'udevMask').path,
     ...['run/udev/rules.d', 'usr/local/lib/udev/rules.d', 'usr/lib/udev/rules.d', 'lib/udev/rules.d'].map((d) => path.join(system.paths.root, d)),
   ],
 };
@@ -52,8 +58,9 @@ export const NVMF_AUTOCONNECT_RULES: Maskable = {
 /** systemd's system unit directories, highest priority first (systemd.unit(5)). */
 export const NVMF_AUTOCONNECT_SERVICE: Maskable = {
   name: 'nvmf-autoconnect.service',
+  location: 'systemdMask',
   dirs: (system) => [
-    path.join(system.paths.etc, 'systemd', 'system'),
+    locate(system.paths, 'systemdMask').path,
     ...['run/systemd/system', 'usr/local/lib/systemd/system', 'usr/lib/systemd/system', 'lib/systemd/system'].map((d) => path.join(system.paths.root, d)),
   ],
 };
@@ -78,16 +85,17 @@ type Entry =
   | { readonly kind: 'other-mask'; readonly what: string }
   | { readonly kind: 'file'; readonly what: string };
 
-async function inspect(file: string): Promise<Entry> {
+async function inspect(file: string, where: FsTarget): Promise<Entry> {
   let link;
   try {
     link = await lstat(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-    throw new ActionError(`${file}: cannot inspect: ${(error as Error).message}`, { path: file }, { cause: error });
+    // ENOTDIR: a file where a parent directory would be; either way there is no such file.
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return { kind: 'none' };
+    throw fsError(error, 'inspect', file, where);
   }
   if (link.isSymbolicLink()) {
-    const target = await readlink(file);
+    const target = await fsStep('inspect', file, where, () => readlink(file));
     if (target === DEV_NULL) return { kind: 'our-mask' };
     const resolved = await realpath(file).catch(() => undefined);
     if (resolved === DEV_NULL) return { kind: 'other-mask', what: `a symlink to ${target}, which resolves to /dev/null` };
@@ -101,11 +109,16 @@ async function inspect(file: string): Promise<Entry> {
   return { kind: 'file', what: link.isDirectory() ? 'a directory' : 'not a regular file' };
 }
 
+/** For messages about a file of that name: either nvme-cli's or a mask of it. */
+function maskOrVendor(target: Maskable, dir: string): FsTarget {
+  return { what: `nvme-cli's ${target.name} or its mask`, top: dir };
+}
+
 async function status(system: System, target: Maskable): Promise<MaskStatus> {
   const dirs = target.dirs(system);
   for (const dir of dirs) {
     const file = path.join(dir, target.name);
-    const entry = await inspect(file);
+    const entry = await inspect(file, maskOrVendor(target, dir));
     if (entry.kind === 'none') continue;
     return { state: entry.kind === 'file' ? 'active' : 'masked', path: file };
   }
@@ -113,9 +126,10 @@ async function status(system: System, target: Maskable): Promise<MaskStatus> {
 }
 
 async function setMask(system: System, target: Maskable, mode: MaskMode): Promise<MaskStatus> {
-  const maskPath = path.join(target.dirs(system)[0] ?? system.paths.etc, target.name);
+  const where = locate(system.paths, target.location);
+  const maskPath = path.join(where.path, target.name);
   if (mode === 'status') return status(system, target);
-  const entry = await inspect(maskPath);
+  const entry = await inspect(maskPath, maskOrVendor(target, where.top));
   if (mode === 'mask') {
     if (entry.kind === 'file') {
       throw new ActionError(
@@ -124,13 +138,15 @@ async function setMask(system: System, target: Maskable, mode: MaskMode): Promis
       );
     }
     if (entry.kind === 'none') {
-      await mkdir(path.dirname(maskPath), { recursive: true, mode: 0o755 });
+      await makeDir(where.path, where, 0o755);
       try {
         await symlink(DEV_NULL, maskPath);
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(error, 'create', maskPath, where);
         // Created meanwhile by someone else: accept it only if it is a mask.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || (await inspect(maskPath)).kind === 'file') {
-          throw new ActionError(`${maskPath}: cannot create the mask: ${(error as Error).message}`, { path: maskPath }, { cause: error });
+        const now = await inspect(maskPath, maskOrVendor(target, where.top));
+        if (now.kind === 'file') {
+          throw new ActionError(`${maskPath} appeared while masking and is ${now.what}: refusing to replace it`, { path: maskPath, found: now.what }, { cause: error });
         }
       }
     }
@@ -147,9 +163,7 @@ async function setMask(system: System, target: Maskable, mode: MaskMode): Promis
     try {
       await unlink(maskPath);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new ActionError(`${maskPath}: cannot remove the mask: ${(error as Error).message}`, { path: maskPath }, { cause: error });
-      }
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'remove', maskPath, where);
     }
   }
   return status(system, target);

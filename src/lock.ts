@@ -17,9 +17,10 @@
  * lock is still fresh, so its holder was alive within the stale window and will
  * see the marker when it checks after unlocking.
  */
-import { mkdir, readFile, rename, unlink, writeFile, access } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { fsError, fsStep, locate, makeDir } from './fs-errors.js';
 import { keyFileName } from './keys.js';
 import type { System } from './system.js';
 
@@ -45,28 +46,31 @@ interface Dirs {
   readonly pending: string;
 }
 
+/** Creates the run dir and its locks/ and pending/; a failure names the directory and why (fs-errors.ts). */
 export async function ensureRunDirs(system: System): Promise<Dirs> {
-  const locks = path.join(system.paths.run, 'locks');
-  const pending = path.join(system.paths.run, 'pending');
-  await mkdir(system.paths.run, { recursive: true, mode: 0o700 });
-  await mkdir(locks, { recursive: true, mode: 0o700 });
-  await mkdir(pending, { recursive: true, mode: 0o700 });
-  return { locks, pending };
+  const runDir = locate(system.paths, 'runDir');
+  const locks = locate(system.paths, 'locks');
+  const pending = locate(system.paths, 'pending');
+  await makeDir(runDir.path, runDir);
+  await makeDir(locks.path, locks);
+  await makeDir(pending.path, pending);
+  return { locks: locks.path, pending: pending.path };
 }
 
 /** Records an event for key K; a later marker replaces an earlier one (they coalesce). */
 export async function writePending(system: System, key: string, request: unknown): Promise<void> {
   const { pending } = await ensureRunDirs(system);
+  const where = locate(system.paths, 'pending');
   const target = path.join(pending, keyFileName(key));
   const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const record = JSON.stringify({ key, at: system.clock.now(), pid: process.pid, request });
-  await writeFile(temp, record, { mode: 0o600 });
-  await rename(temp, target);
+  await fsStep('write', temp, where, () => writeFile(temp, record, { mode: 0o600 }));
+  await fsStep('write', target, where, () => rename(temp, target));
 }
 
 export async function hasPending(system: System, key: string): Promise<boolean> {
   try {
-    await access(path.join(system.paths.run, 'pending', keyFileName(key)));
+    await access(path.join(locate(system.paths, 'pending').path, keyFileName(key)));
     return true;
   } catch {
     return false;
@@ -75,16 +79,17 @@ export async function hasPending(system: System, key: string): Promise<boolean> 
 
 /** Takes the marker atomically (rename), returning its request, or undefined if none. */
 export async function takePending<T>(system: System, key: string): Promise<{ request: T } | undefined> {
-  const target = path.join(system.paths.run, 'pending', keyFileName(key));
+  const where = locate(system.paths, 'pending');
+  const target = path.join(where.path, keyFileName(key));
   const taken = `${target}.taken.${process.pid}`;
   try {
     await rename(target, taken);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw fsError(error, 'rename', target, where);
   }
   try {
-    const record = JSON.parse(await readFile(taken, 'utf8')) as { request: T };
+    const record = JSON.parse(await fsStep('read', taken, where, () => readFile(taken, 'utf8'))) as { request: T };
     return { request: record.request };
   } finally {
     await unlink(taken).catch(() => {});
@@ -150,7 +155,7 @@ async function acquire(system: System, key: string, lockTarget: string, staleMs:
       });
       return { kind: 'locked', release, compromised: () => compromised };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw fsError(error, 'lock', `${lockTarget}.lock`, locate(system.paths, 'locks'));
     }
     if (!(await hasPending(system, key))) return { kind: 'taken-by-holder' };
     if (system.clock.now() >= deadline) return { kind: 'holder-busy' };

@@ -6,43 +6,51 @@
  * Contract: one small JSON file per key (atomic write + rename), so concurrent
  * hooks never see a half-written record. A tombstone beats a managed record.
  */
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fsError, fsStep, locate, makeDir } from '../fs-errors.js';
 import { keyFileName } from '../keys.js';
 import type { System } from '../system.js';
 import type { IoConnectParams } from './connect-decide.js';
 import { ioKey, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 
+/** Also the names of their locations in fs-errors.ts (which says what each is for). */
 type Kind = 'managed' | 'disconnected';
 
 function fileFor(system: System, kind: Kind, key: string): string {
-  return path.join(system.paths.state, 'nvmf', kind, keyFileName(key));
+  return path.join(locate(system.paths, kind).path, keyFileName(key));
 }
 
+/** Writes a record; a file-system failure is an EnvironmentError naming the path and why (fs-errors.ts). */
 async function put(system: System, kind: Kind, key: string, record: unknown): Promise<void> {
+  const where = locate(system.paths, kind);
   const file = fileFor(system, kind, key);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await makeDir(where.path, where);
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(record), { mode: 0o600 });
-  await rename(temp, file);
+  await fsStep('write', temp, where, () => writeFile(temp, JSON.stringify(record), { mode: 0o600 }));
+  await fsStep('write', file, where, () => rename(temp, file));
 }
 
 async function get(system: System, kind: Kind, key: string): Promise<Record<string, unknown> | undefined> {
+  const file = fileFor(system, kind, key);
+  let text: string;
   try {
-    return JSON.parse(await readFile(fileFor(system, kind, key), 'utf8')) as Record<string, unknown>;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw fsError(error, 'read', file, locate(system.paths, kind));
   }
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
 async function drop(system: System, kind: Kind, key: string): Promise<boolean> {
+  const file = fileFor(system, kind, key);
   try {
-    await unlink(fileFor(system, kind, key));
+    await unlink(file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
+    throw fsError(error, 'remove', file, locate(system.paths, kind));
   }
 }
 
@@ -76,14 +84,14 @@ export const clearDisconnected = (system: System, key: string) => drop(system, '
 
 /** Keys of every endpoint disconnected on purpose. */
 export async function listDisconnected(system: System): Promise<Set<string>> {
-  const dir = path.join(system.paths.state, 'nvmf', 'disconnected');
-  const { readdir } = await import('node:fs/promises');
+  const where = locate(system.paths, 'disconnected');
+  const dir = where.path;
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
-    throw error;
+    throw fsError(error, 'list', dir, where);
   }
   const keys = new Set<string>();
   for (const name of names.filter((n) => !n.endsWith('.tmp'))) {

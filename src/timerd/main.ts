@@ -7,7 +7,7 @@
  * answers on it. Resolves (exit 0) after a clean shutdown: table on disk,
  * socket removed.
  */
-import { mkdir } from 'node:fs/promises';
+import { fsError, locate, makeDir, type FsTarget } from '../fs-errors.js';
 import type { System } from '../system.js';
 import { socketPathFor } from './client.js';
 import { Timerd } from './daemon.js';
@@ -31,7 +31,8 @@ export function inheritedSocketFd(env: Readonly<Record<string, string | undefine
 }
 
 export async function runTimerd(system: System, options: TimerdCommandOptions): Promise<void> {
-  await mkdir(system.paths.run, { recursive: true, mode: 0o700 });
+  const runDir = locate(system.paths, 'runDir');
+  await makeDir(runDir.path, runDir);
   const socketPath = socketPathFor(system.paths.run);
   const listenFd = inheritedSocketFd(system.env);
   const daemon = new Timerd({
@@ -45,9 +46,26 @@ export async function runTimerd(system: System, options: TimerdCommandOptions): 
     maxConcurrent: options.maxConcurrent,
     hookTimeoutMs: options.hookTimeoutMs,
   });
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (error) {
+    throw socketError(error, socketPath, locate(system.paths, 'timerdSocket'));
+  }
   const signal = await options.stopSignal;
   system.log.info({ signal, entries: daemon.size }, 'stopping');
   await daemon.stop();
   system.log.info({}, 'stopped; table is on disk');
+}
+
+/**
+ * A file-system failure binding the socket (bind/listen, its chmod, the lock that
+ * guards removing a stale one) names the socket and why (fs-errors.ts). The table's
+ * own failures already do (store.ts); anything else is left as it is.
+ */
+function socketError(error: unknown, socketPath: string, target: FsTarget): unknown {
+  const errno = error as NodeJS.ErrnoException & { address?: unknown };
+  const aboutSocket =
+    errno instanceof Error &&
+    (errno.syscall === 'listen' || errno.syscall === 'bind' || errno.address === socketPath || (typeof errno.path === 'string' && errno.path.startsWith(socketPath)));
+  return aboutSocket ? fsError(error, 'listen on', socketPath, target) : error;
 }

@@ -15,8 +15,9 @@
  * reset leaves an older journal that must not be replayed) and ignores a torn
  * last line (it was never acknowledged). Every op is idempotent per key.
  */
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { fsError, fsStep, LOCATIONS, makeDir, type FsTarget } from '../fs-errors.js';
 import type { Logger } from '../log.js';
 import type { TimerEntry } from './schedule.js';
 
@@ -60,33 +61,49 @@ export class TimerStore {
   private queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private writing: Promise<void> | undefined;
 
+  /** What each file is for, in error messages (fs-errors.ts); `top` is the state dir. */
+  private readonly targets: { readonly dir: FsTarget; readonly snapshot: FsTarget; readonly journal: FsTarget };
+
   constructor(
     readonly dir: string,
     private readonly log: Logger,
     /** Current table and id counter, for compaction. */
     private readonly current: () => { entries: Iterable<TimerEntry>; size: number; nextId: number },
   ) {
-    this.snapshotPath = path.join(dir, 'timers.json');
-    this.journalPath = path.join(dir, 'timers.journal');
+    this.snapshotPath = path.join(dir, ...LOCATIONS.timerdSnapshot.sub);
+    this.journalPath = path.join(dir, ...LOCATIONS.timerdJournal.sub);
+    this.targets = {
+      dir: { what: LOCATIONS.timerTable.what, top: dir },
+      snapshot: { what: LOCATIONS.timerdSnapshot.what, top: dir },
+      journal: { what: LOCATIONS.timerdJournal.what, top: dir },
+    };
   }
 
   async load(): Promise<LoadedTable> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDir(this.dir, this.targets.dir);
     // Temp files of a compaction that a crash interrupted were never renamed into place.
-    for (const name of await readdir(this.dir)) {
+    for (const name of await fsStep('list', this.dir, this.targets.dir, () => readdir(this.dir))) {
       if (/^timers\.(json|journal)\.[0-9]+\.tmp$/.test(name)) await unlink(path.join(this.dir, name)).catch(() => {});
     }
     const entries = new Map<string, TimerEntry>();
     let nextId = 1;
     let gen = 0;
+    let snapshotText: string | undefined;
     try {
-      const snapshot = JSON.parse(await readFile(this.snapshotPath, 'utf8')) as { version: number; gen: number; nextId: number; entries: TimerEntry[] };
-      if (snapshot.version !== 1) throw new Error(`unknown snapshot version ${snapshot.version}`);
-      gen = snapshot.gen;
-      nextId = snapshot.nextId;
-      for (const entry of snapshot.entries) entries.set(entry.key, entry);
+      snapshotText = await readFile(this.snapshotPath, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.snapshotPath}: cannot load: ${(error as Error).message}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'read', this.snapshotPath, this.targets.snapshot);
+    }
+    if (snapshotText !== undefined) {
+      try {
+        const snapshot = JSON.parse(snapshotText) as { version: number; gen: number; nextId: number; entries: TimerEntry[] };
+        if (snapshot.version !== 1) throw new Error(`unknown snapshot version ${snapshot.version}`);
+        gen = snapshot.gen;
+        nextId = snapshot.nextId;
+        for (const entry of snapshot.entries) entries.set(entry.key, entry);
+      } catch (error) {
+        throw new Error(`${this.snapshotPath}: cannot load: ${(error as Error).message}`, { cause: error });
+      }
     }
     let replayed = 0;
     let tornTail = false;
@@ -94,7 +111,7 @@ export class TimerStore {
     try {
       text = await readFile(this.journalPath, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'read', this.journalPath, this.targets.journal);
     }
     const lines = text.split('\n');
     const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
@@ -122,25 +139,37 @@ export class TimerStore {
   async compact(): Promise<void> {
     const { entries, nextId } = this.current();
     const gen = this.gen + 1;
+    const { snapshot, journal: journalTarget, dir } = this.targets;
     const temp = `${this.snapshotPath}.${process.pid}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
+    const handle = await fsStep('write', temp, snapshot, () => open(temp, 'w', 0o600));
     try {
-      await handle.writeFile(JSON.stringify({ version: 1, gen, nextId, entries: [...entries] }));
-      await handle.sync();
+      await fsStep('write', temp, snapshot, async () => {
+        await handle.writeFile(JSON.stringify({ version: 1, gen, nextId, entries: [...entries] }));
+        await handle.sync();
+      });
     } finally {
       await handle.close();
     }
-    await rename(temp, this.snapshotPath);
-    await syncDir(this.dir);
-    const journal = await open(`${this.journalPath}.${process.pid}.tmp`, 'w', 0o600);
-    await journal.write(`${JSON.stringify({ gen })}\n`);
-    await journal.sync();
-    await rename(`${this.journalPath}.${process.pid}.tmp`, this.journalPath);
-    await syncDir(this.dir);
+    await fsStep('write', this.snapshotPath, snapshot, () => rename(temp, this.snapshotPath));
+    await fsStep('sync', this.dir, dir, () => syncDir(this.dir));
+    const journalTemp = `${this.journalPath}.${process.pid}.tmp`;
+    const journal = await fsStep('write', journalTemp, journalTarget, () => open(journalTemp, 'w', 0o600));
+    try {
+      await fsStep('write', journalTemp, journalTarget, async () => {
+        await journal.write(`${JSON.stringify({ gen })}\n`);
+        await journal.sync();
+      });
+      await fsStep('write', this.journalPath, journalTarget, () => rename(journalTemp, this.journalPath));
+    } catch (error) {
+      await journal.close().catch(() => {});
+      throw error;
+    }
+    // The new journal is in place: write to it from now on, even if the directory sync fails.
     await this.journal?.close();
     this.journal = journal;
     this.gen = gen;
     this.journalOps = 0;
+    await fsStep('sync', this.dir, dir, () => syncDir(this.dir));
   }
 
   /** Resolves once `op` is durable. */
@@ -179,9 +208,12 @@ export class TimerStore {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0);
       try {
-        if (!this.journal) throw new Error('store is not open');
-        await this.journal.write(batch.map((b) => b.line).join(''));
-        await this.journal.datasync();
+        const journal = this.journal;
+        if (!journal) throw new Error('store is not open');
+        await fsStep('write', this.journalPath, this.targets.journal, async () => {
+          await journal.write(batch.map((b) => b.line).join(''));
+          await journal.datasync();
+        });
         this.journalOps += batch.length;
         for (const b of batch) b.resolve();
       } catch (error) {
