@@ -1,0 +1,265 @@
+/**
+ * The shipped systemd units let every process under them write what it writes.
+ *
+ * The table is derived from the source: each unit's ExecStart names a sanhook
+ * command (timerd also runs the hooks of src/timerd/hooks.ts inside its unit),
+ * COMMAND_WRITES (src/fs-errors.ts) says what that command writes, and
+ * locate() turns it into a host path (the Linux directories of
+ * src/platform.ts). Each row is checked against the unit's sandbox settings
+ * (systemd.exec(5): ProtectSystem=, Runtime/StateDirectory=, ReadWritePaths=,
+ * PrivateDevices=, ProtectKernelTunables=, ...). The transient unit the udev
+ * rule starts with systemd-run is checked the same way.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { COMMAND_WRITES, LOCATIONS, locate, type LocationName } from '../../src/fs-errors.js';
+import { resolvePaths } from '../../src/system.js';
+import { socketPathFor } from '../../src/timerd/client.js';
+import { TIMER_HOOKS } from '../../src/timerd/hooks.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const UNITS = path.join(REPO, 'systemd');
+const RULES = path.join(REPO, 'rules.d', '70-sanhook-nvmf.rules');
+const SANHOOK = '/usr/bin/sanhook';
+const HOST = resolvePaths('/', '/sys', 'linux');
+
+type Settings = readonly (readonly [string, string])[];
+
+/** systemd unit file syntax: sections, `Key=value`, comments, repeated keys in order. */
+function parseUnit(text: string): Settings {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(';') && !line.startsWith('['))
+    .map((line) => [line.slice(0, line.indexOf('=')).trim(), line.slice(line.indexOf('=') + 1).trim()] as const);
+}
+
+const all = (unit: Settings, key: string) => unit.filter(([k]) => k === key).map(([, v]) => v);
+const last = (unit: Settings, key: string) => all(unit, key).at(-1);
+const list = (unit: Settings, key: string) => all(unit, key).flatMap((v) => v.split(/\s+/).filter((w) => w !== ''));
+const yes = (value: string | undefined) => value !== undefined && ['yes', 'true', 'on', '1'].includes(value);
+
+/** Options of sanhook's own that take a value (src/program.ts), so the command word is found after them. */
+const VALUE_OPTIONS = new Set(['--root', '--sysfs', '--platform', '--log-level', '--log-format', '-o', '--output']);
+
+/** The sanhook command an ExecStart= (or a RUN's systemd-run) runs, or undefined if it does not run sanhook. */
+function sanhookCommand(argv: readonly string[]): string | undefined {
+  const at = argv.findIndex((word) => word.replace(/^[-@:+!]+/, '') === SANHOOK);
+  if (at < 0) return undefined;
+  for (let i = at + 1; i < argv.length; i += 1) {
+    const word = argv[i]!;
+    if (VALUE_OPTIONS.has(word)) i += 1;
+    else if (!word.startsWith('-')) return word;
+  }
+  return undefined;
+}
+
+/** Commands run inside a unit: its ExecStart's, and for timerd every hook it may start. */
+function commandsOf(unit: Settings): string[] {
+  const commands = all(unit, 'ExecStart')
+    .map((line) => sanhookCommand(line.split(/\s+/)))
+    .filter((c): c is string => c !== undefined);
+  return commands.flatMap((c) => (c === 'timerd' ? [c, ...Object.keys(TIMER_HOOKS)] : [c]));
+}
+
+const under = (file: string, dir: string) => file === dir || file.startsWith(`${dir.replace(/\/$/, '')}/`);
+const deepest = (file: string, dirs: readonly string[]) => Math.max(-1, ...dirs.filter((d) => under(file, d)).map((d) => d.length));
+
+/**
+ * Why a process under `unit` cannot write `file`, or undefined if it can
+ * (systemd.exec(5), systemd 252). Only what sanhook's units may use is modelled;
+ * an unmodelled setting that restricts writes makes the test fail loudly.
+ */
+function denial(unit: Settings, file: string): string | undefined {
+  for (const key of ['TemporaryFileSystem', 'RootDirectory', 'RootImage', 'BindReadOnlyPaths', 'DynamicUser', 'User', 'PrivateMounts', 'ProtectProc']) {
+    if (all(unit, key).length > 0 && !(key === 'PrivateMounts' && !yes(last(unit, key)))) return `${key}= is not modelled by this test: extend denial()`;
+  }
+  const paths = (key: string) => list(unit, key).map((p) => p.replace(/^[-+]+/, ''));
+  if (deepest(file, paths('InaccessiblePaths')) >= 0) return 'InaccessiblePaths=';
+  if (under(file, '/dev')) {
+    if (yes(last(unit, 'PrivateDevices'))) return `PrivateDevices=yes hides ${file}`;
+    if (all(unit, 'DeviceAllow').length > 0 || ['closed', 'strict'].includes(last(unit, 'DevicePolicy') ?? 'auto')) return `DeviceAllow=/DevicePolicy= close ${file}`;
+    if (yes(last(unit, 'ProtectClock'))) return `ProtectClock=yes implies DeviceAllow=char-rtc, which closes ${file}`;
+    return undefined; // an API file system: ProtectSystem= leaves it alone
+  }
+  if (under(file, '/sys')) return yes(last(unit, 'ProtectKernelTunables')) ? `ProtectKernelTunables=yes makes ${file} read-only` : undefined;
+  if (under(file, '/proc')) return undefined;
+  const writable = [
+    ...list(unit, 'RuntimeDirectory').map((n) => `/run/${n}`),
+    ...list(unit, 'StateDirectory').map((n) => `/var/lib/${n}`),
+    ...list(unit, 'CacheDirectory').map((n) => `/var/cache/${n}`),
+    ...list(unit, 'LogsDirectory').map((n) => `/var/log/${n}`),
+    ...paths('ReadWritePaths'),
+  ];
+  const readOnly = paths('ReadOnlyPaths');
+  const home = last(unit, 'ProtectHome') ?? 'no';
+  if (['/home', '/root', '/run/user'].some((d) => under(file, d)) && home !== 'no') return `ProtectHome=${home}`;
+  if (deepest(file, writable) >= 0 && deepest(file, writable) >= deepest(file, readOnly)) return undefined;
+  if (deepest(file, readOnly) >= 0) return 'ReadOnlyPaths=';
+  const system = last(unit, 'ProtectSystem') ?? 'no';
+  if (system === 'strict') return `ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers ${file}`;
+  const readOnlyTrees = system === 'full' ? ['/usr', '/boot', '/efi', '/etc'] : yes(system) ? ['/usr', '/boot', '/efi'] : [];
+  if (readOnlyTrees.some((d) => under(file, d))) return `ProtectSystem=${system} makes ${file} read-only`;
+  return undefined;
+}
+
+interface Sandbox {
+  readonly name: string;
+  readonly settings: Settings;
+}
+
+function shippedUnits(): Sandbox[] {
+  return readdirSync(UNITS)
+    .filter((n) => /\.(service|socket|timer|path|mount)$/.test(n))
+    .map((name) => ({ name, settings: parseUnit(readFileSync(path.join(UNITS, name), 'utf8')) }));
+}
+
+/** The transient units the udev rules start: `systemd-run --property=K=V ... /usr/bin/sanhook CMD`. */
+function transientUnits(): Sandbox[] {
+  const text = readFileSync(RULES, 'utf8').replace(/\\\n/g, ' ');
+  return text
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .flatMap((line) => [...line.matchAll(/RUN\+="([^"]*systemd-run [^"]*)"/g)].map((m) => m[1]!))
+    .map((run, i) => {
+      const words = run.split(/\s+/);
+      const properties = words.filter((w) => w.startsWith('--property=')).map((w) => w.slice('--property='.length));
+      const settings: [string, string][] = properties.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]);
+      const at = words.indexOf(SANHOOK);
+      settings.push(['ExecStart', words.slice(at).join(' ')]);
+      return { name: `${path.basename(RULES)} systemd-run #${i + 1}`, settings };
+    });
+}
+
+interface Row {
+  readonly unit: string;
+  readonly command: string;
+  readonly location: LocationName;
+  readonly file: string;
+}
+
+function rowsFor(sandbox: Sandbox): Row[] {
+  return commandsOf(sandbox.settings).flatMap((command) => {
+    const writes = COMMAND_WRITES[command];
+    if (!writes) throw new Error(`${sandbox.name} runs \`sanhook ${command}\`, which COMMAND_WRITES (src/fs-errors.ts) does not list`);
+    return writes.map((location) => ({ unit: sandbox.name, command, location, file: locate(HOST, location).path.replaceAll('*', 'nvme0') }));
+  });
+}
+
+function violations(sandbox: Sandbox): string[] {
+  return rowsFor(sandbox).flatMap((row) => {
+    const why = denial(sandbox.settings, row.file);
+    return why ? [`${row.unit}: \`sanhook ${row.command}\` writes ${row.file} (${LOCATIONS[row.location].what}): ${why}`] : [];
+  });
+}
+
+const UNIT_LIST = shippedUnits();
+const TRANSIENT = transientUnits();
+const ROWS = [...UNIT_LIST, ...TRANSIENT].flatMap(rowsFor);
+const unitNamed = (name: string) => UNIT_LIST.find((u) => u.name === name)!;
+
+describe('every write a process under a unit makes is allowed by that unit', () => {
+  it.each(ROWS.map((r) => [r.unit, r.command, r.file, r] as const))('%s: sanhook %s writes %s', (_unit, _command, _file, row) => {
+    const sandbox = [...UNIT_LIST, ...TRANSIENT].find((u) => u.name === row.unit)!;
+    expect(denial(sandbox.settings, row.file)).toBeUndefined();
+  });
+
+  it('the table covers the units and what they write (derived, not empty)', () => {
+    const of = (unit: string) => ROWS.filter((r) => r.unit === unit).map((r) => `${r.command} ${r.file}`);
+    expect(of('sanhook-connect-boot.service')).toEqual(
+      expect.arrayContaining(['connect /run/sanhook/locks', 'connect /run/sanhook/pending', 'connect /var/lib/sanhook/nvmf/managed', 'connect /dev/nvme-fabrics', 'connect /sys/class/nvme/nvme0/delete_controller']),
+    );
+    expect(of('sanhook-timerd.service')).toEqual(
+      expect.arrayContaining(['timerd /run/sanhook/timerd.sock', 'timerd /var/lib/sanhook/timers.journal', 'reconnect /var/lib/sanhook/nvmf/managed', 'reconnect /dev/nvme-fabrics', 'reconnect /run/sanhook/locks']),
+    );
+    expect(TRANSIENT.length).toBeGreaterThan(0);
+    expect(ROWS.filter((r) => r.unit === TRANSIENT[0]!.name).map((r) => r.command)).toContain('connect');
+    // No unit runs `sanhook coexist`: /etc stays read-only everywhere.
+    expect(ROWS.filter((r) => LOCATIONS[r.location].base === 'etc')).toEqual([]);
+  });
+});
+
+describe('the check fails when a unit misses a writable path', () => {
+  const boot = unitNamed('sanhook-connect-boot.service');
+  const without = (unit: Sandbox, key: string): Sandbox => ({ name: unit.name, settings: unit.settings.filter(([k]) => k !== key) });
+  const plus = (unit: Sandbox, ...extra: [string, string][]): Sandbox => ({ name: unit.name, settings: [...unit.settings, ...extra] });
+
+  it('the boot unit as shipped before issue 9 (no StateDirectory=): managed records are refused', () => {
+    expect(violations(without(boot, 'StateDirectory'))).toEqual([
+      'sanhook-connect-boot.service: `sanhook connect` writes /var/lib/sanhook/nvmf/managed (state directory for managed NVMe-oF paths): ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/managed',
+      'sanhook-connect-boot.service: `sanhook connect` writes /var/lib/sanhook/nvmf/disconnected (state directory for NVMe-oF paths disconnected on purpose): ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/disconnected',
+    ]);
+    // ... and ReadWritePaths= is the other way to allow it.
+    expect(violations(plus(without(boot, 'StateDirectory'), ['ReadWritePaths', '/var/lib/sanhook']))).toEqual([]);
+  });
+
+  it('no RuntimeDirectory=: locks are refused', () => {
+    expect(violations(without(boot, 'RuntimeDirectory')).join('\n')).toContain('writes /run/sanhook/locks (lock directory): ProtectSystem=strict');
+  });
+
+  it('timerd without StateDirectory=: its journal and its hooks are refused', () => {
+    const found = violations(without(unitNamed('sanhook-timerd.service'), 'StateDirectory')).join('\n');
+    expect(found).toContain('`sanhook timerd` writes /var/lib/sanhook/timers.journal');
+    expect(found).toContain('`sanhook reconnect` writes /var/lib/sanhook/nvmf/managed');
+  });
+
+  it('PrivateDevices=, ProtectKernelTunables=, ProtectClock=, a read-only override', () => {
+    expect(violations(plus(boot, ['PrivateDevices', 'yes'])).join('\n')).toContain('writes /dev/nvme-fabrics (NVMe-oF controller creation): PrivateDevices=yes');
+    expect(violations(plus(boot, ['ProtectKernelTunables', 'yes'])).join('\n')).toContain('delete_controller (NVMe controller deletion): ProtectKernelTunables=yes');
+    expect(violations(plus(boot, ['ProtectClock', 'yes'])).join('\n')).toContain('/dev/nvme-fabrics (NVMe-oF controller creation): ProtectClock=yes');
+    expect(violations(plus(boot, ['ReadOnlyPaths', '/var/lib/sanhook/nvmf'])).join('\n')).toContain('/var/lib/sanhook/nvmf/managed (state directory for managed NVMe-oF paths): ReadOnlyPaths=');
+  });
+
+  it('a unit that ran `sanhook coexist mask` would need /etc writable', () => {
+    const coexist: Sandbox = { name: 'x.service', settings: [['ExecStart', '/usr/bin/sanhook --log-level debug coexist mask'], ['ProtectSystem', 'full']] };
+    expect(violations(coexist)).toEqual([
+      "x.service: `sanhook coexist` writes /etc/udev/rules.d (udev rules directory for the mask of nvme-cli's autoconnect rule): ProtectSystem=full makes /etc/udev/rules.d read-only",
+      "x.service: `sanhook coexist` writes /etc/systemd/system (systemd unit directory for the mask of nvme-cli's nvmf-autoconnect.service): ProtectSystem=full makes /etc/systemd/system read-only",
+    ]);
+  });
+
+  it('a command COMMAND_WRITES does not know is an error, not a silent pass', () => {
+    expect(() => rowsFor({ name: 'y.service', settings: [['ExecStart', '/usr/bin/sanhook frobnicate']] })).toThrow(/does not list/);
+  });
+});
+
+describe('shared directories and the socket agree across units', () => {
+  const services = UNIT_LIST.filter((u) => commandsOf(u.settings).length > 0);
+
+  it('every unit that runs sanhook declares /run/sanhook and /var/lib/sanhook, preserved, root only', () => {
+    const run = path.relative('/run', HOST.run);
+    const state = path.relative('/var/lib', HOST.state);
+    expect(services.map((u) => u.name).sort()).toEqual(['sanhook-connect-boot.service', 'sanhook-timerd.service']);
+    for (const unit of services) {
+      expect(last(unit.settings, 'ProtectSystem'), unit.name).toBe('strict');
+      expect(all(unit.settings, 'RuntimeDirectory'), unit.name).toEqual([run]);
+      // A stop must not take the socket, a hook's lock or another unit's pending event with it.
+      expect(all(unit.settings, 'RuntimeDirectoryPreserve'), unit.name).toEqual(['yes']);
+      expect(all(unit.settings, 'RuntimeDirectoryMode'), unit.name).toEqual(['0700']);
+      expect(all(unit.settings, 'StateDirectory'), unit.name).toEqual([state]);
+      expect(all(unit.settings, 'StateDirectoryMode'), unit.name).toEqual(['0700']);
+    }
+  });
+
+  it("the socket unit listens where clients look, in its service's run directory, with its mode", () => {
+    const socket = unitNamed('sanhook-timerd.socket');
+    const service = unitNamed(last(socket.settings, 'Service')!);
+    expect(all(socket.settings, 'ListenStream')).toEqual([socketPathFor(HOST.run)]);
+    expect(all(socket.settings, 'ListenStream')).toEqual([locate(HOST, 'timerdSocket').path]);
+    expect(last(socket.settings, 'DirectoryMode')).toBe(last(service.settings, 'RuntimeDirectoryMode'));
+    expect(commandsOf(socket.settings)).toEqual([]); // nothing runs under the socket unit itself
+  });
+
+  it('MemoryDenyWriteExecute=yes wherever sanhook runs, because bin/sanhook.js starts node --jitless; no NODE_OPTIONS needed', () => {
+    const shebang = readFileSync(path.join(REPO, 'bin', 'sanhook.js'), 'utf8').split('\n')[0]!;
+    expect(shebang).toMatch(/^#!.*\bnode\b.* --jitless\b/);
+    for (const unit of [...services, ...TRANSIENT]) {
+      expect(last(unit.settings, 'MemoryDenyWriteExecute'), unit.name).toBe('yes');
+      expect(all(unit.settings, 'Environment').join(' '), unit.name).not.toMatch(/NODE_OPTIONS/);
+    }
+    const rc = readFileSync(path.join(REPO, 'rc.d', 'sanhook_timerd'), 'utf8');
+    expect(rc).not.toMatch(/^: \$\{sanhook_timerd_env:=.*NODE_OPTIONS/m);
+  });
+});
