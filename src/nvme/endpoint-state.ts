@@ -17,6 +17,9 @@ import { ioKey, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 /** Also the names of their locations in fs-errors.ts (which says what each is for). */
 type Kind = 'managed' | 'disconnected';
 
+/** No such record: the file is missing, or a file sits where a directory on its path would be. */
+const absent = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
+
 function fileFor(system: System, kind: Kind, key: string): string {
   return path.join(locate(system.paths, kind).path, keyFileName(key));
 }
@@ -37,7 +40,7 @@ async function get(system: System, kind: Kind, key: string): Promise<Record<stri
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (absent(error)) return undefined;
     throw fsError(error, 'read', file, locate(system.paths, kind));
   }
   return JSON.parse(text) as Record<string, unknown>;
@@ -49,7 +52,7 @@ async function drop(system: System, kind: Kind, key: string): Promise<boolean> {
     await unlink(file);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (absent(error)) return false;
     throw fsError(error, 'remove', file, locate(system.paths, kind));
   }
 }
@@ -90,7 +93,7 @@ export async function listDisconnected(system: System): Promise<Set<string>> {
   try {
     names = await readdir(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    if (absent(error)) return new Set();
     throw fsError(error, 'list', dir, where);
   }
   const keys = new Set<string>();
