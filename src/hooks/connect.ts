@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { ActionError, ConfigError, UsageError } from '../errors.js';
+import { ActionError, ConfigError, EnvironmentError, UsageError } from '../errors.js';
 import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
 import { runCoalesced, writePending } from '../lock.js';
-import { decideConnect } from '../nvme/connect-decide.js';
+import { decideConnect, type IoConnectParams } from '../nvme/connect-decide.js';
 import { clearDisconnected, listDisconnected, recordManaged } from '../nvme/endpoint-state.js';
 import { ioKey } from '../nvme/io-request.js';
 import {
@@ -233,11 +233,24 @@ async function connectOnce(system: System, config: Config, key: string, request:
   for (const decision of plan.decisions) {
     const recordText = `${decision.record.subnqn} at ${decision.record.trtype} ${decision.record.traddr}:${decision.record.trsvcid}`;
     const base = { hook: HOOK, key, trigger: request.trigger, subnqn: decision.record.subnqn, traddr: decision.record.traddr, trsvcid: decision.record.trsvcid };
+    // Records the path as managed (clearing its tombstone after a connect). A state dir that
+    // cannot be written fails this record only: the rest of the log is still connected (issue 9).
+    const record = async (params: IoConnectParams, clear: boolean): Promise<void> => {
+      try {
+        await recordManaged(system, params);
+        if (clear) await clearDisconnected(system, ioKey(params));
+      } catch (error) {
+        if (!(error instanceof EnvironmentError)) throw error;
+        system.log.error({ ...base, outcome: 'not-recorded', err: error.message }, 'could not record the path as managed');
+        reporter.item({ ...base, outcome: 'failed', text: `${recordText}: not recorded as managed, so it will not be brought back if lost: ${error.message}` });
+        context.failures.push(`${decision.record.subnqn}: not recorded as managed`);
+      }
+    };
     if (decision.action === 'skip') {
-      // Found connected at an address sanhook is responsible for: bring it back if it is lost.
-      if (decision.params && !context.dryRun) await recordManaged(system, decision.params);
       system.log.info({ ...base, outcome: 'skipped', reason: decision.reason, detail: decision.detail }, 'record skipped');
       reporter.item({ ...base, outcome: 'skipped', reason: decision.reason, text: `${recordText}: ${decision.reason}: ${decision.detail}` });
+      // Found connected at an address sanhook is responsible for: bring it back if it is lost.
+      if (decision.params && !context.dryRun) await record(decision.params, false);
       continue;
     }
     const argv = ['nvme', ...nvmeCli.connectArgv(decision.params)];
@@ -250,15 +263,14 @@ async function connectOnce(system: System, config: Config, key: string, request:
     const duration = system.clock.now() - recordStarted;
     switch (result.outcome) {
       case 'connected':
-        await recordManaged(system, decision.params);
-        await clearDisconnected(system, ioKey(decision.params));
         system.log.info({ ...base, outcome: 'connected', device: result.device, duration_ms: duration }, 'connected');
         reporter.item({ ...base, outcome: 'connected', device: result.device, text: `${recordText}: connected${result.device ? ` as ${result.device}` : ''}` });
+        await record(decision.params, true);
         break;
       case 'already-connected':
-        await recordManaged(system, decision.params);
         system.log.info({ ...base, outcome: 'skipped', reason: 'already-connected', duration_ms: duration }, 'nvme reports already connected');
         reporter.item({ ...base, outcome: 'skipped', reason: 'already-connected', text: `${recordText}: already-connected (reported by nvme connect)` });
+        await record(decision.params, false);
         break;
       case 'failed':
         system.log.error({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'connect failed');
