@@ -14,6 +14,7 @@ import { markDisconnected, recordManaged } from '../../src/nvme/endpoint-state.j
 import { ioParamsFromOptions } from '../../src/nvme/io-request.js';
 import { resolvePaths } from '../../src/system.js';
 import { TimerStore } from '../../src/timerd/store.js';
+import { runTimerd } from '../../src/timerd/main.js';
 import { setNvmeCliAutoconnect } from '../../src/coexist.js';
 import { silentLogger } from '../../src/log.js';
 import { tempSystem } from '../support/system.js';
@@ -334,6 +335,20 @@ describe("every writer of sanhook's files explains a failure", () => {
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toMatch(new RegExp(`^cannot write ${path.join(system.paths.state, 'timers.json')} \\(timerd snapshot\\): `));
     await store.close();
+  });
+
+  it('timerd/main.ts: the run directory and the socket', async () => {
+    const options = { maxConcurrent: 1, hookTimeoutMs: 1000, sanhookArgv: ['/bin/false'], stopSignal: new Promise<string>(() => {}) };
+    const { system, file } = blocked('run');
+    await expect(runTimerd(system, options)).rejects.toThrow(
+      `cannot create ${file}/sanhook (run directory for locks, pending events and the timerd socket): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,
+    );
+    // A directory where the socket goes: bind says EADDRINUSE, and it cannot be removed as a stale socket.
+    const other = tempSystem();
+    mkdirSync(path.join(other.paths.run, 'timerd.sock', 'x'), { recursive: true });
+    const error = await runTimerd(other, options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect((error as Error).message).toBe(`cannot listen on ${path.join(other.paths.run, 'timerd.sock')} (timerd socket): is a directory (EISDIR)`);
   });
 
   it('coexist.ts: the mask directory', async () => {
