@@ -79,7 +79,7 @@ try {
     clients: { type: 'string', default: '32' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
-    // what systemd/sanhook-timerd.service sets (Environment=NODE_OPTIONS=--jitless)
+    // what /usr/bin/sanhook runs (bin/sanhook.js's #! line: node --jitless), as the units start it
     'node-flags': { type: 'string', default: '--jitless' },
   },
   strict: true,

@@ -102,6 +102,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
         SyslogIdentifier: 'sanhook',
         ProtectSystem: 'strict',
         StateDirectory: 'sanhook',
+        StateDirectoryMode: '0700', // holds host NQNs: never systemd's default 0755
         RuntimeDirectory: 'sanhook',
         RuntimeDirectoryPreserve: 'yes',
         MemoryDenyWriteExecute: 'yes',

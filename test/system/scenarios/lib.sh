@@ -291,10 +291,10 @@ setup_host() {
   [[ $COEXIST == masked*"udev rule: masked"* ]] || { echo "SETUP: nvme-cli's rule is not masked: $COEXIST"; return 1; }
   printf '%s\n' "$1" > /etc/sanhook/sanhook.yaml
   udevadm control --reload
-  # timerd as sanhook-timerd.service starts it: ExecStart=/usr/bin/sanhook timerd,
-  # Environment=NODE_OPTIONS=--jitless, a service's clean environment (PATH
+  # timerd as sanhook-timerd.service starts it: ExecStart=/usr/bin/sanhook timerd
+  # (node --jitless from its #! line), a service's clean environment (PATH
   # only); its output to a file.
-  env -i PATH=$SYS_PATH LANG=C.UTF-8 NODE_OPTIONS=--jitless /usr/bin/sanhook timerd >> $TIMERD_LOG 2>&1 &
+  env -i PATH=$SYS_PATH LANG=C.UTF-8 /usr/bin/sanhook timerd >> $TIMERD_LOG 2>&1 &
   TIMERD_PID=$!
   wait_for 15 test -S /run/sanhook/timerd.sock || { echo "SETUP: timerd did not start"; cat $TIMERD_LOG; return 1; }
   log "host ready: journald, udevd $(pidof systemd-udevd), timerd $TIMERD_PID; ${COEXIST%%$'\n'*}"
