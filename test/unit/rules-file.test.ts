@@ -100,6 +100,9 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     it('the unit can write what the hook writes, and nothing else; no W+X memory; logs as `sanhook`', () => {
       expect(Object.fromEntries(properties)).toMatchObject({
         SyslogIdentifier: 'sanhook',
+        // the report (stdout) only repeats the log; the log (stderr) must still reach the journal
+        StandardOutput: 'null',
+        StandardError: 'journal',
         ProtectSystem: 'strict',
         StateDirectory: 'sanhook',
         StateDirectoryMode: '0700', // holds host NQNs: never systemd's default 0755

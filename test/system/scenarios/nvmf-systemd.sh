@@ -109,15 +109,14 @@ udev_aen() {
 # breakdown T_LINK T_LIVE NQN: where the time of one AEN went, from the
 # observers (udevd's PROGRAM, the nvme wrapper) and systemd's journal.
 breakdown() {
-  local t_link=$1 t_live=$2 nqn=$3 t_aen t_unit t_getlog t_getlog_end t_disc t_disc_end t_conn t_conn_end
+  local t_link=$1 t_live=$2 nqn=$3 t_aen t_getlog t_getlog_end t_disc t_disc_end t_conn t_conn_end
   t_aen=$(awk -v t="$t_link" '$1>=t && /NVME_AEN=0x70f002/ {print $1; exit}' $UEVENTS)
-  t_unit=$(journalctl _PID=1 -o short-unix --no-pager --since "@${t_link%.*}" 2>/dev/null | awk -v t="${t_aen:-$t_link}" '$1>=t && /Started run-.*sanhook connect/ {print $1; exit}')
   read -r t_getlog t_getlog_end < <(awk -v t="$t_link" '$1>=t && $2=="start" && / get-log / {s=$1; p=$3} $1>=t && $2=="end" && $3==p && s {print s, $1; exit}' $NVME_CALLS)
   read -r t_disc t_disc_end < <(awk -v t="$t_link" '$1>=t && $2=="start" && / discover / {s=$1; p=$3} $1>=t && $2=="end" && $3==p && s {print s, $1; exit}' $NVME_CALLS)
   read -r t_conn t_conn_end < <(awk -v t="$t_link" -v q="--nqn $nqn " '$1>=t && $2=="start" && index($0, q) {s=$1; p=$3} $1>=t && $2=="end" && $3==p && s {print s, $1; exit}' $NVME_CALLS)
-  [ -n "$t_aen" ] && [ -n "$t_unit" ] && [ -n "$t_getlog" ] && [ -n "$t_disc" ] && [ -n "$t_conn_end" ] || { log "breakdown: incomplete (aen=$t_aen unit=$t_unit get-log=$t_getlog discover=$t_disc connect=$t_conn_end)"; return 0; }
-  log "breakdown: link->AEN at udevd $(elapsed "$t_link" "$t_aen"); ->unit started $(elapsed "$t_aen" "$t_unit"); ->first nvme (node+sanhook start) $(elapsed "$t_unit" "$t_getlog"); get-log $(elapsed "$t_getlog" "$t_getlog_end"); ->discover $(elapsed "$t_getlog_end" "$t_disc"); discover $(elapsed "$t_disc" "$t_disc_end"); ->connect $(elapsed "$t_disc_end" "$t_conn"); connect $(elapsed "$t_conn" "$t_conn_end"); ->seen live $(elapsed "$t_conn_end" "$t_live")"
-  measure aen_breakdown "udevd=$(elapsed "$t_link" "$t_aen"),unit=$(elapsed "$t_aen" "$t_unit"),start=$(elapsed "$t_unit" "$t_getlog"),getlog=$(elapsed "$t_getlog" "$t_getlog_end"),gap1=$(elapsed "$t_getlog_end" "$t_disc"),discover=$(elapsed "$t_disc" "$t_disc_end"),gap2=$(elapsed "$t_disc_end" "$t_conn"),connect=$(elapsed "$t_conn" "$t_conn_end"),live=$(elapsed "$t_conn_end" "$t_live")"
+  [ -n "$t_aen" ] && [ -n "$t_getlog" ] && [ -n "$t_disc" ] && [ -n "$t_conn_end" ] || { log "breakdown: incomplete (aen=$t_aen get-log=$t_getlog discover=$t_disc connect=$t_conn_end)"; return 0; }
+  log "breakdown: link->AEN at udevd $(elapsed "$t_link" "$t_aen"); ->first nvme call (systemd-run, unit, node+sanhook start) $(elapsed "$t_aen" "$t_getlog"); get-log $(elapsed "$t_getlog" "$t_getlog_end"); ->discover $(elapsed "$t_getlog_end" "$t_disc"); discover $(elapsed "$t_disc" "$t_disc_end"); ->connect $(elapsed "$t_disc_end" "$t_conn"); connect $(elapsed "$t_conn" "$t_conn_end"); ->seen live $(elapsed "$t_conn_end" "$t_live")"
+  measure aen_breakdown "udevd=$(elapsed "$t_link" "$t_aen"),to_first_nvme=$(elapsed "$t_aen" "$t_getlog"),getlog=$(elapsed "$t_getlog" "$t_getlog_end"),gap1=$(elapsed "$t_getlog_end" "$t_disc"),discover=$(elapsed "$t_disc" "$t_disc_end"),gap2=$(elapsed "$t_disc_end" "$t_conn"),connect=$(elapsed "$t_conn" "$t_conn_end"),live=$(elapsed "$t_conn_end" "$t_live")"
 }
 
 # 4. A burst of 6 subsystem links 0.3 s apart: every one is connected, once.
