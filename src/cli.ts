@@ -39,7 +39,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   } catch (error) {
     const { describeError, exitCodeFor, UsageError } = await import('./errors.js');
     const { errorLinePrefix } = await import('./log.js');
-    io.stderr(`${errorLinePrefix(io.env)}sanhook: ${describeError(error)}\n`);
+    io.stderr(`${errorLinePrefix(argv, io.env)}sanhook: ${describeError(error)}\n`);
     if (!(error instanceof UsageError) && io.env.SANHOOK_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);
     return exitCodeFor(error);
   }

@@ -55,21 +55,21 @@ export function isJournalStream(env: Readonly<Record<string, string | undefined>
   }
 }
 
-let selected: ResolvedLogFormat | undefined;
-
-/** `auto` → `journal` when stderr is the journal, else `json`; the others as given. Remembers the choice (errorLinePrefix). */
+/** `auto` → `journal` when stderr is the journal, else `json`; the others as given. */
 export function resolveLogFormat(requested: LogFormat, env: Readonly<Record<string, string | undefined>>, fd = 2): ResolvedLogFormat {
-  selected = requested !== 'auto' ? requested : isJournalStream(env, fd) ? 'journal' : 'json';
-  return selected;
+  return requested !== 'auto' ? requested : isJournalStream(env, fd) ? 'journal' : 'json';
 }
 
 /**
  * What precedes the one-line error message of a failed command (cli.ts): `<3>`
- * when logs go to the journal (the format chosen, or before one was chosen
- * what `auto` would pick), so journald files it as an error; else nothing.
+ * when logs go to the journal, so journald files it as an error; else nothing.
+ * Read from argv (the command may have failed before its options were
+ * validated): `--log-format journal` as given, else what `auto` picks.
  */
-export function errorLinePrefix(env: Readonly<Record<string, string | undefined>>, fd = 2): string {
-  const format = selected ?? (isJournalStream(env, fd) ? 'journal' : 'json');
+export function errorLinePrefix(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, fd = 2): string {
+  const at = argv.findIndex((word) => word === '--log-format' || word.startsWith('--log-format='));
+  const given = at < 0 ? 'auto' : argv[at]!.includes('=') ? argv[at]!.slice('--log-format='.length) : argv[at + 1];
+  const format = (LOG_FORMATS as readonly (string | undefined)[]).includes(given) ? resolveLogFormat(given as LogFormat, env, fd) : resolveLogFormat('auto', env, fd);
   return format === 'journal' ? '<3>' : '';
 }
 

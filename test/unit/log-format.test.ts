@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatLine, parseForwardedLine, renderValue, type LineFormat, type RecordLevel } from '../../src/log-format.js';
-import { createLineLogger, forwardRecords, isJournalStream, MAX_FORWARDED_LINES, resolveLogFormat, type LogLevel } from '../../src/log.js';
+import { createLineLogger, errorLinePrefix, forwardRecords, isJournalStream, MAX_FORWARDED_LINES, resolveLogFormat, type LogLevel } from '../../src/log.js';
 
 const KEY = 'nvmf-disc:tcp:127.0.0.1:4420:none:none';
 
@@ -202,6 +202,30 @@ describe('JOURNAL_STREAM: the journal is detected by the fd, not by the variable
       expect(resolveLogFormat('json', env, fd)).toBe('json');
       expect(resolveLogFormat('text', env, fd)).toBe('text');
       expect(resolveLogFormat('journal', {}, other)).toBe('journal');
+    } finally {
+      closeSync(fd);
+      closeSync(other);
+    }
+  });
+
+  it('the error line of a failed command gets <3> exactly when its logs go to the journal (read from argv: it may fail before validation)', () => {
+    const fd = open('err');
+    const other = open('err-other');
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      const journal = { JOURNAL_STREAM: `${st.dev}:${st.ino}` };
+      const cases: [readonly string[], Record<string, string>, number, string][] = [
+        [['--log-format', 'journal', 'lost', '--uevent'], {}, other, '<3>'],
+        [['--log-format=journal', 'lost'], {}, other, '<3>'],
+        [['--log-format', 'json', 'lost'], journal, fd, ''],
+        [['--log-format=text', 'lost'], journal, fd, ''],
+        [['lost', '--uevent'], journal, fd, '<3>'],
+        [['lost', '--uevent'], journal, other, ''],
+        [['lost', '--uevent'], {}, fd, ''],
+        [['--log-format', 'loud', 'lost'], journal, fd, '<3>'],
+        [['--log-format'], {}, fd, ''],
+      ];
+      for (const [argv, env, target, prefix] of cases) expect(errorLinePrefix(argv, env, target), argv.join(' ')).toBe(prefix);
     } finally {
       closeSync(fd);
       closeSync(other);
