@@ -15,13 +15,13 @@
 #   (c) mass loss: 32 subsystems behind their own port 4421, connected with
 #       the kernel's ctrl_loss_tmo 3 s; the port goes away until the kernel has
 #       removed all 32 controllers, then comes back; how many are live again
-#       within LOSS_WAIT s of its return, and when the last was.
+#       within LOSS_WAIT s (default 300) of its return, and when the last was.
 # Prints `@@bench TOOL METRIC VALUE` lines that bench/peer-nvme-cli.mjs reads.
 set -u
 TOOL=$1
 SINGLE=${2:-8}
 BURST_WAIT=${BURST_WAIT:-60}
-LOSS_WAIT=${LOSS_WAIT:-120}
+LOSS_WAIT=${LOSS_WAIT:-300}
 source test/system/scenarios/lib.sh
 CURRENT=bench
 OBSERVERS=0   # no nvme wrapper or udev PROGRAM: they would cost each tool per call and per event
@@ -46,6 +46,7 @@ else
   # other rules out of the guest, and observe like the sanhook run does
   dmesg -n 1
   rm -rf /etc/udev/rules.d/* /etc/sanhook /var/lib/sanhook /etc/nvme/discovery.conf   # the guest's throw-away overlay
+  mkdir -p $SANHOOK_LOG_DIR
   udevadm control --reload
   [ -e /lib/udev/rules.d/70-nvmf-autoconnect.rules ] || die "nvme-cli's 70-nvmf-autoconnect.rules is not installed"
   log "peer: $(nvme version | head -1); $(systemctl is-enabled nvmf-autoconnect.service 2>&1); rule $(ls /lib/udev/rules.d/70-nvmf-autoconnect.rules)"
@@ -96,7 +97,11 @@ reset_to_base() {  # NQN...
 }
 
 live_count() { local q n=0; for q in "$@"; do is_live "$q" && n=$((n + 1)); done; echo $n; }
-quiet() { udevadm settle -t 60; sleep "${1:-1}"; }
+# Quiet: udev's queue empty, and no unit of either tool still working on an
+# earlier event (sanhook's transient run-*.service, nvme-cli's
+# nvmf-connect@*.service), so each sample starts from rest.
+busy_units() { systemctl list-units --no-legend --plain --state=activating,active 'run-*.service' 'nvmf-connect@*.service' 2>/dev/null | grep -c . ; }
+quiet() { udevadm settle -t 60; wait_for 60 eval '[ "$(busy_units)" = 0 ]' || log "still busy: $(busy_units) units"; sleep "${1:-1}"; }
 
 # (a) single events
 for i in $(seq 0 $((SINGLE - 1))); do
@@ -157,6 +162,7 @@ fi
 sleep 3
 t0=$(now)
 port2_up
+log "the port is back; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 t_last=
 limit=$(( ${EPOCHREALTIME/./} + LOSS_WAIT * 1000000 ))
 while (( ${EPOCHREALTIME/./} < limit )); do
@@ -166,6 +172,8 @@ while (( ${EPOCHREALTIME/./} < limit )); do
 done
 n=$(live_count "${NQN_LOSS[@]}")
 emit loss_back "$n/32"
+log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$TOOL" = sanhook ] && log "timers left: $(timer_keys | grep -c ":$P:loss-"); reconnect attempts run by timerd: $(journalctl -u sanhook-timerd -b --no-pager -o cat | grep -c 'event fired')"
 [ -n "$t_last" ] && emit loss_last_back_s "$(elapsed "$t0" "$t_last")" || emit loss_last_back_s "none"
 log "mass loss: $n/32 back within ${LOSS_WAIT} s of the port's return"
 echo "@@suite end pass $(elapsed "$T_BOOT")"
