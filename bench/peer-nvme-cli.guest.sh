@@ -103,12 +103,35 @@ live_count() { local q n=0; for q in "$@"; do is_live "$q" && n=$((n + 1)); done
 busy_units() { systemctl list-units --no-legend --plain --state=activating,active 'run-*.service' 'nvmf-connect@*.service' 2>/dev/null | grep -c . ; }
 quiet() { udevadm settle -t 60; wait_for 60 eval '[ "$(busy_units)" = 0 ]' || log "still busy: $(busy_units) units"; sleep "${1:-1}"; }
 
+# split_sample T_LINK T_LIVE NQN (sanhook): where one sample's time went, from
+# the hook's own journal lines (journald's receive time, and the duration_ms
+# each line carries): link -> the round started (target's AEN, udevd,
+# systemd-run, the unit, node and sanhook start, lock), the round up to
+# `nvme connect` (AEN re-arm, discovery, decision), `nvme connect`, and
+# connect done -> seen live. No observer process is added to the path.
+split_sample() {
+  local t_link=$1 t_live=$2 nqn=$3 lines round_end round_ms conn_end conn_ms
+  udevadm settle -t 30; sleep 0.5
+  lines=$(journalctl -t sanhook -o short-unix --no-pager --since "@${t_link%.*}" 2>/dev/null)
+  read -r conn_end conn_ms < <(printf '%s\n' "$lines" | awk -v q="subnqn=$nqn " '$1 != "" && index($0, ": connected ") && index($0, q) {for (i = 1; i <= NF; i++) if ($i ~ /^duration_ms=/) {split($i, d, "="); print $1, d[2]; exit}}')
+  read -r round_end round_ms < <(printf '%s\n' "$lines" | awk -v c="${conn_end:-0}" '$1 >= c && index($0, "discovery round finished") {for (i = 1; i <= NF; i++) if ($i ~ /^duration_ms=/) {split($i, d, "="); print $1, d[2]; exit}}')
+  [ -n "$conn_end" ] && [ -n "$round_end" ] || { log "split: no journal lines for $nqn"; return 0; }
+  awk -v l="$t_link" -v v="$t_live" -v re="$round_end" -v rm="$round_ms" -v ce="$conn_end" -v cm="$conn_ms" 'BEGIN {
+    rs = re - rm / 1000; cs = ce - cm / 1000
+    printf "@@bench sanhook split_link_to_round_start_s %.2f\n", rs - l
+    printf "@@bench sanhook split_round_to_connect_s %.2f\n", cs - rs
+    printf "@@bench sanhook split_nvme_connect_s %.2f\n", cm / 1000
+    printf "@@bench sanhook split_connect_to_live_s %.2f\n", v - ce }'
+}
+
 # (a) single events
 for i in $(seq 0 $((SINGLE - 1))); do
   quiet 1
   nqn=${NQN_SINGLE[$i]}
   t0=$(now); tgt_link "$nqn"
   if wait_for 30 is_live "$nqn"; then emit aen_live_s "$(elapsed "$t0")"; else emit aen_live_s timeout; fi
+  t_live=$(now)
+  [ "$TOOL" = sanhook ] && split_sample "$t0" "$t_live" "$nqn"
   log "single $((i + 1)): $nqn $(is_live "$nqn" && echo live || echo 'not live')"
   reset_to_base "$nqn"
 done

@@ -101,6 +101,7 @@ function row(label, pick) {
 const latencies = (m) => (m.aen_live_s ?? []).filter((v) => v !== 'timeout').map(Number);
 const timeouts = (m) => (m.aen_live_s ?? []).filter((v) => v === 'timeout').length;
 const timed = (key) => (m) => (m[key]?.[0] && m[key][0] !== 'none' ? { text: `${Number(m[key][0]).toFixed(2)} s`, value: Number(m[key][0]) } : { text: 'never' });
+const median = (key) => (m) => (m[key]?.length ? { text: seconds(quantile(m[key].map(Number), 0.5)) } : { text: '-' });
 const plain = (key) => (m) => ({ text: m[key]?.[0] ?? '-' });
 
 const rows = [
@@ -108,6 +109,10 @@ const rows = [
   row(`(a) AEN -> live p50 (${single} single events)`, (m) => (latencies(m).length ? { text: seconds(quantile(latencies(m), 0.5)), value: quantile(latencies(m), 0.5) } : { text: 'none live' })),
   row('(a) AEN -> live p90', (m) => (latencies(m).length ? { text: seconds(quantile(latencies(m), 0.9)), value: quantile(latencies(m), 0.9) } : { text: 'none live' })),
   row('(a) single events never live (30 s)', (m) => ({ text: String(timeouts(m)) })),
+  row('(a) sanhook p50: link -> its round starts', median('split_link_to_round_start_s')),
+  row('(a) sanhook p50: round start -> nvme connect', median('split_round_to_connect_s')),
+  row('(a) sanhook p50: nvme connect', median('split_nvme_connect_s')),
+  row('(a) sanhook p50: connect done -> seen live', median('split_connect_to_live_s')),
   row('(b) burst of 6, 0.3 s apart: connected', plain('burst6_connected')),
   row('(b) burst of 6: last live after first link', timed('burst6_last_live_s')),
   row('(b) burst of 16, 0.3 s apart: connected', plain('burst16_connected')),
