@@ -16,6 +16,15 @@ export function socketPathFor(runDir: string): string {
   return path.join(runDir, 'timerd.sock');
 }
 
+/**
+ * Present exactly while timerd has a timer armed; the udev rules skip the
+ * `connected` hook (a node start per new controller) when it is missing.
+ * rules.d/70-sanhook-nvmf.rules names the Linux path literally.
+ */
+export function armedFlagPathFor(runDir: string): string {
+  return path.join(runDir, 'timers-armed');
+}
+
 export interface Reply {
   readonly ok: boolean;
   readonly error?: { readonly code: string; readonly message: string; readonly field?: string };

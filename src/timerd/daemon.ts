@@ -16,7 +16,7 @@
  *   field of "hook finished" with JSON logs, or record by record at each
  *   record's own level with the journal/text formats (log.ts forwardRecords).
  */
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import lockfile from 'proper-lockfile';
 import { EnvironmentError } from '../errors.js';
@@ -48,6 +48,12 @@ export interface TimerdOptions {
   readonly sanhookArgv: readonly string[];
   readonly maxConcurrent: number;
   readonly hookTimeoutMs: number;
+  /**
+   * A file kept present exactly while at least one timer is armed (armedFlagPath
+   * in client.ts). The udev rules test for it before they start node for a
+   * controller's `connected` event, whose only work is to disarm its timer.
+   */
+  readonly armedFlagPath?: string;
 }
 
 interface Job {
@@ -72,6 +78,8 @@ export class Timerd {
   private ready: Promise<void> = Promise.resolve();
   private readonly store: TimerStore;
   private readonly log: Logger;
+  /** Flag-file updates, one after the other, each reading the table as it is then. */
+  private flagUpdates: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: TimerdOptions) {
     this.log = options.log;
@@ -97,6 +105,7 @@ export class Timerd {
       this.nextId = loaded.nextId;
       await this.store.compact();
       for (const entry of this.entries.values()) this.schedule(entry);
+      this.syncArmedFlag();
       this.log.info({ entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, duration_ms: this.options.now() - started }, 'timer table loaded');
     } catch (error) {
       await this.stop();
@@ -284,6 +293,7 @@ export class Timerd {
     this.entries.set(entry.key, entry);
     this.schedule(entry);
     await this.store.append({ op: 'arm', entry });
+    await this.syncArmedFlag();
     const when = pick(this.describe(entry), ['next', 'lossAt']);
     this.log.info({ key: entry.key, id: entry.id, hook: entry.onReconnect.hook, replaced: replaced?.id ?? null, loss_at: when.lossAt ?? null, outcome: 'armed' }, 'armed');
     this.wake();
@@ -295,7 +305,32 @@ export class Timerd {
     this.entries.delete(entry.key);
     this.bump(entry.key);
     await this.store.append({ op: 'disarm', key: entry.key, id: entry.id });
+    await this.syncArmedFlag();
     this.log.info({ key: entry.key, id: entry.id, outcome: why }, `timer ${why}`);
+  }
+
+  /**
+   * Makes the armed flag file match the table (present iff a timer is armed).
+   * Best effort: a failure is logged, and costs only a `connected` hook that
+   * runs (flag left present) or is skipped (flag missing; the timer's next
+   * attempt then finds the path live and ends it). Kept on stop: the table is
+   * durable and socket activation brings timerd back for a disarm.
+   */
+  private syncArmedFlag(): Promise<void> {
+    const file = this.options.armedFlagPath;
+    if (!file) return Promise.resolve();
+    this.flagUpdates = this.flagUpdates.then(async () => {
+      const armed = this.entries.size > 0;
+      try {
+        // 'a': creates an empty file when missing, leaves an existing one alone
+        if (armed) await writeFile(file, '', { flag: 'a', mode: 0o600 });
+        else await unlink(file);
+      } catch (error) {
+        if (!armed && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        this.log.warn({ file, armed, err: (error as Error).message }, 'could not update the armed-timers flag file');
+      }
+    });
+    return this.flagUpdates;
   }
 
   private bump(key: string): number {

@@ -9,7 +9,7 @@
  */
 import { fsError, locate, makeDir, type FsTarget } from '../fs-errors.js';
 import type { System } from '../system.js';
-import { socketPathFor } from './client.js';
+import { armedFlagPathFor, socketPathFor } from './client.js';
 import { Timerd } from './daemon.js';
 
 /** systemd's sd_listen_fds(3): passed sockets start at fd 3. */
@@ -45,6 +45,7 @@ export async function runTimerd(system: System, options: TimerdCommandOptions): 
     sanhookArgv: options.sanhookArgv,
     maxConcurrent: options.maxConcurrent,
     hookTimeoutMs: options.hookTimeoutMs,
+    armedFlagPath: armedFlagPathFor(system.paths.run),
   });
   try {
     await daemon.start();

@@ -51,12 +51,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { resolvePaths } from '../../src/system.js';
+import { armedFlagPathFor } from '../../src/timerd/client.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED_PATH = path.join(REPO, 'rules.d/70-sanhook-nvmf.rules');
 const SANHOOK = '/usr/bin/sanhook';
 const SYSTEMD_CAT = '/usr/bin/systemd-cat';
 const JOURNAL_STREAM = '/run/systemd/journal/stdout';
+/** timerd keeps it present exactly while a timer is armed; the rules run `connected` only then. */
+const ARMED_FLAG = armedFlagPathFor(resolvePaths('/', '/sys', 'linux').run);
 const RULES_DIR = '/etc/udev/rules.d';
 
 function onPath(cmd: string): string | undefined {
@@ -124,6 +128,7 @@ function paths() {
     recorder: path.join(dir, 'bin', 'sanhook'),
     fakeCat: path.join(dir, 'bin', 'systemd-cat'),
     journal: path.join(dir, 'journal-stdout'),
+    armedFlag: path.join(dir, 'timers-armed'),
     pwned: path.join(dir, 'pwned'),
     root: path.join(dir, 'root'),
   };
@@ -137,7 +142,7 @@ function mapRules(text: string, subsystems: Record<string, string>, files: reado
 
 const fileMap = () => {
   const p = paths();
-  return [[SANHOOK, p.recorder], [SYSTEMD_CAT, p.fakeCat], [JOURNAL_STREAM, p.journal], ...ATTRS] as const;
+  return [[SANHOOK, p.recorder], [SYSTEMD_CAT, p.fakeCat], [JOURNAL_STREAM, p.journal], [ARMED_FLAG, p.armedFlag], ...ATTRS] as const;
 };
 
 /** The copy the test installs. */
@@ -275,6 +280,8 @@ beforeAll(async () => {
   const started = Date.now();
   dir = mkdtempSync('/run/sanhook-udev-test-');
   for (const sub of ['bin', 'props', 'rec', 'barriers', 'done', 'root']) mkdirSync(path.join(dir, sub));
+  // as if timerd had a timer armed: `connected` runs (one test removes it)
+  writeFileSync(path.join(dir, 'timers-armed'), '');
   for (const role of ['sanhook', 'systemd-cat'] as const) {
     writeFileSync(path.join(dir, 'bin', role), RECORDER(role));
     chmodSync(path.join(dir, 'bin', role), 0o755);
@@ -484,6 +491,25 @@ describe('shipped udev rules under a real systemd-udevd', () => {
     expect(result.stderr).toMatch(/^sanhook: --[a-z-]+: .*got "/);
     expect(Object.values(hostile()).some((v) => result.stderr.includes(JSON.stringify(v)))).toBe(true);
     expect(existsSync(paths().pwned)).toBe(false);
+  });
+
+  it('no timer armed (timerd removed its flag file): a change connected runs nothing, so a burst of new controllers starts no node', async (ctx) => {
+    requireHost(ctx);
+    unlinkSync(paths().armedFlag);
+    try {
+      identity({ subnqn: 'nqn.2014-08.org.example:no-timer', cntrltype: 'io', hostnqn: HOSTNQN });
+      const connected = fire(netSys, { ...TR, NVME_EVENT: 'connected' });
+      await done(connected);
+      await barrier(netSys);
+      expect(byCase(connected)).toEqual([]);
+    } finally {
+      writeFileSync(paths().armedFlag, '');
+      identity({});
+    }
+    const again = fire(netSys, { ...TR, NVME_EVENT: 'connected' });
+    await done(again);
+    await barrier(netSys);
+    expect(byCase(again).map((r) => shippedArgv(r.argv))).toEqual([[SANHOOK, 'connected', '--uevent']]);
   });
 
   it('a fabrics controller add, change connected, remove: `connected --uevent` once, `lost --uevent` once, with the identity of the LAST add/change from the database', async (ctx) => {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classifyLostUevent } from '../../src/hooks/lost.js';
 import { classifyUevent } from '../../src/nvme/connect-request.js';
+import { resolvePaths } from '../../src/system.js';
+import { armedFlagPathFor } from '../../src/timerd/client.js';
 import { AEN_DISCOVERY_LOG_CHANGED } from '../../src/uevent-filter.js';
 import * as validate from '../../src/validate.js';
 
@@ -143,6 +145,8 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
         { key: 'ACTION', op: '==', value: 'change' },
         { key: 'ENV', attr: 'NVME_EVENT', op: '==', value: 'connected' },
         { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' },
+        // timerd keeps this file exactly while a timer is armed (armedFlagPathFor)
+        { key: 'TEST', op: '==', value: armedFlagPathFor(resolvePaths('/', '/sys', 'linux').run) },
         { key: 'GOTO', op: '=', value: 'sanhook_nvmf_connected' },
       ],
       [{ key: 'ACTION', op: '==', value: 'remove' }, { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' }, { key: 'GOTO', op: '=', value: 'sanhook_nvmf_lost' }],

@@ -4,14 +4,44 @@
  * entry whose loss deadline passed while timerd was down gets its loss event (not a
  * reconnect attempt first).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { armedFlagPathFor } from '../../../src/timerd/client.js';
 import { armMessage, ioParams, keyOf, now, request, SUBSYS1, SUBSYS2, TimerdBox, waitFor } from './harness.js';
 
 let box: TimerdBox | undefined;
 afterEach(() => {
   box?.cleanup();
   box = undefined;
+});
+
+describe('the armed-timers flag file (the udev rules run `connected` only while it exists)', () => {
+  it('present exactly while a timer is armed; kept over a clean stop with timers, back at once after a restart', { timeout: 300_000 }, async () => {
+    box = new TimerdBox();
+    const b = box;
+    const flag = armedFlagPathFor(path.dirname(b.socketPath));
+    const timerd = b.startTimerd();
+    await timerd.listening();
+    expect(existsSync(flag), 'no timers yet').toBe(false);
+    const first = await request(b.socketPath, armMessage(ioParams('10.1.4.1'), { delay: 3600 }));
+    expect(first).toMatchObject({ ok: true });
+    expect(existsSync(flag), 'the arm reply comes after the flag').toBe(true);
+    expect(statSync(flag).mode & 0o777).toBe(0o600);
+    const second = await request(b.socketPath, armMessage(ioParams('10.1.4.2'), { delay: 3600 }));
+    expect(second).toMatchObject({ ok: true });
+    expect(await request(b.socketPath, { op: 'disarm', key: first.key })).toMatchObject({ ok: true });
+    expect(existsSync(flag), 'one timer is still armed').toBe(true);
+    expect(await timerd.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(existsSync(flag), 'kept: the table on disk still holds a timer').toBe(true);
+    rmSync(flag);
+    const again = b.startTimerd();
+    await again.listening();
+    expect(existsSync(flag), 'the reloaded table holds a timer').toBe(true);
+    expect(await request(b.socketPath, { op: 'disarm', key: second.key })).toMatchObject({ ok: true });
+    expect(existsSync(flag), 'the last timer is gone').toBe(false);
+    expect(await again.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('timerd restarts', () => {
