@@ -37,7 +37,9 @@
 #                       rules, nvme-cli's autoconnect among them) and runs the
 #                       scenario as a oneshot unit after multi-user.target; its
 #                       files are in /var/lib/sanhook-vm (systemd mounts its own
-#                       /tmp and /run). The scenario sees SANHOOK_VM_INIT and
+#                       /tmp and /run; a caller's directory under them is bound
+#                       to /var/lib/sanhook-vm/checkout and the scenario runs
+#                       there). The scenario sees SANHOOK_VM_INIT and
 #                       SANHOOK_VM_DIR.
 # The scenario runs with: /proc /sys /dev /dev/pts /dev/shm /run (tmpfs)
 #   /sys/kernel/config mounted, lo up, the modules above loaded (null_blk with
@@ -175,6 +177,15 @@ if [ "$(cat /scenario/init 2>/dev/null)" = systemd ]; then
   # after multi-user.target, its output on the console.
   mkdir -p /newroot/var/lib/sanhook-vm /newroot/etc/systemd/system/multi-user.target.wants
   cp -a /newroot/tmp/sanhook-vm/. /newroot/var/lib/sanhook-vm/
+  # systemd mounts its own /tmp and /run over the host's: a checkout there (CI
+  # clones into a temp folder) would vanish, so it is bound to a stable path
+  CWD=$(cat /scenario/cwd)
+  case $CWD in
+    /tmp|/tmp/*|/run|/run/*)
+      mkdir -p /newroot/var/lib/sanhook-vm/checkout
+      mount --bind "/newroot$CWD" /newroot/var/lib/sanhook-vm/checkout &&
+        echo /var/lib/sanhook-vm/checkout > /newroot/var/lib/sanhook-vm/cwd ;;
+  esac
   # modprobe@*.service needs a modprobe; the host may have no kmod
   [ -e /newroot/sbin/modprobe ] || { cp /bin/busybox /newroot/sbin/busybox-vm; for a in modprobe rmmod insmod lsmod modinfo; do ln -sf busybox-vm /newroot/sbin/$a; done; }
   rm -f /newroot/etc/machine-id; : > /newroot/etc/machine-id
