@@ -37,9 +37,9 @@
 #                       rules, nvme-cli's autoconnect among them) and runs the
 #                       scenario as a oneshot unit after multi-user.target; its
 #                       files are in /var/lib/sanhook-vm (systemd mounts its own
-#                       /tmp and /run; a caller's directory under them is bound
-#                       to /var/lib/sanhook-vm/checkout and the scenario runs
-#                       there). The scenario sees SANHOOK_VM_INIT and
+#                       /tmp and /run; a caller's directory under them gets its
+#                       own overlay at /var/lib/sanhook-vm/checkout and the
+#                       scenario runs there). The scenario sees SANHOOK_VM_INIT and
 #                       SANHOOK_VM_DIR.
 # The scenario runs with: /proc /sys /dev /dev/pts /dev/shm /run (tmpfs)
 #   /sys/kernel/config mounted, lo up, the modules above loaded (null_blk with
@@ -177,13 +177,16 @@ if [ "$(cat /scenario/init 2>/dev/null)" = systemd ]; then
   # after multi-user.target, its output on the console.
   mkdir -p /newroot/var/lib/sanhook-vm /newroot/etc/systemd/system/multi-user.target.wants
   cp -a /newroot/tmp/sanhook-vm/. /newroot/var/lib/sanhook-vm/
-  # systemd mounts its own /tmp and /run over the host's: a checkout there (CI
-  # clones into a temp folder) would vanish, so it is bound to a stable path
+  # A checkout under /tmp or /run (CI clones into a temp folder) vanishes
+  # under systemd: it mounts a tmpfs on /run, and systemd-tmpfiles empties
+  # /tmp at boot (tmp.conf `D /tmp`; in the overlay that whites the files
+  # out). So it gets its own overlay on the host's copy (9p, read-only) at a
+  # stable path, and the scenario runs there.
   CWD=$(cat /scenario/cwd)
   case $CWD in
     /tmp|/tmp/*|/run|/run/*)
-      mkdir -p /newroot/var/lib/sanhook-vm/checkout
-      mount --bind "/newroot$CWD" /newroot/var/lib/sanhook-vm/checkout &&
+      mkdir -p /newroot/var/lib/sanhook-vm/checkout /upper/checkout/u /upper/checkout/w
+      mount -t overlay overlay -o "lowerdir=/lower$CWD,upperdir=/upper/checkout/u,workdir=/upper/checkout/w" /newroot/var/lib/sanhook-vm/checkout &&
         echo /var/lib/sanhook-vm/checkout > /newroot/var/lib/sanhook-vm/cwd ;;
   esac
   # modprobe@*.service needs a modprobe; the host may have no kmod
