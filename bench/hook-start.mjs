@@ -9,8 +9,9 @@
  * every command alike):
  *
  *   node -e 0
- *   node bin/sanhook.js connect --uevent   SUBSYSTEM=net ACTION=add INTERFACE=v0
- *   node bin/sanhook.js connect --uevent   SUBSYSTEM=nvme ACTION=change (no NVME_AEN)
+ *   node FLAGS bin/sanhook.js connect --uevent   SUBSYSTEM=net ACTION=add INTERFACE=v0
+ *   node FLAGS bin/sanhook.js connect --uevent   SUBSYSTEM=nvme ACTION=change (no NVME_AEN)
+ * with FLAGS from the entry's #! line (as udev runs it; the baseline gets them too)
  *
  * Every sanhook run must exit 0 with empty stdout and stderr and run no
  * external program (a recording `nvme`/`systemd-run` sits first on PATH);
@@ -95,9 +96,20 @@ const events = [
     },
   },
 ];
+/**
+ * The node flags of an entry's `#!/usr/bin/env -S node FLAGS` line: udev and
+ * the units run the file itself, so node gets them (bin/sanhook.js: --jitless
+ * --no-expose-wasm); the baseline runs with the first entry's flags too.
+ */
+function shebangFlags(bin) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const match = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return match ? match[1].trim().split(/\s+/) : [];
+}
+const baseFlags = shebangFlags(bins[0].bin);
 const commands = [
-  { name: 'node -e 0', argv: ['-e', '0'], env: baseEnv, check: false },
-  ...bins.flatMap(({ label, bin }) => events.map((e) => ({ name: `${label} ${e.name}`, argv: [bin, 'connect', '--uevent'], env: { ...baseEnv, ...e.env }, check: true }))),
+  { name: ['node', ...baseFlags, '-e', '0'].join(' '), argv: [...baseFlags, '-e', '0'], env: baseEnv, check: false },
+  ...bins.flatMap(({ label, bin }) => events.map((e) => ({ name: `${label} ${e.name}`, argv: [...shebangFlags(bin), bin, 'connect', '--uevent'], env: { ...baseEnv, ...e.env }, check: true }))),
 ];
 
 function runOnce(command) {
