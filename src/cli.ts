@@ -12,7 +12,7 @@
  * nothing itself), so it costs little more than starting node
  * (bench/hook-start.mjs). Everything else, errors.js included, loads on demand.
  */
-import { matchUevent } from './uevent-filter.js';
+import { matchUevent } from './hooks/nvmf/prefilter.js';
 
 export interface MainIo {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -37,8 +37,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     const { runProgram } = await import('./program.js');
     return await runProgram(argv, io);
   } catch (error) {
-    const { describeError, exitCodeFor, UsageError } = await import('./errors.js');
-    const { errorLinePrefix } = await import('./log.js');
+    const { describeError, exitCodeFor, UsageError } = await import('./core/errors.js');
+    const { errorLinePrefix } = await import('./core/log.js');
     io.stderr(`${errorLinePrefix(argv, io.env)}sanhook: ${describeError(error)}\n`);
     if (!(error instanceof UsageError) && io.env.SANHOOK_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);
     return exitCodeFor(error);

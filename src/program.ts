@@ -7,26 +7,28 @@
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
-import { loadConfig } from './config.js';
-import { ExitCode, UsageError } from './errors.js';
-import { runConnect } from './hooks/connect.js';
-import { createLogger, LOG_FORMATS, LOG_LEVELS, resolveLogFormat, type LogFormat, type LogLevel } from './log.js';
-import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './nvme/connect-request.js';
-import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './report.js';
-import { PLATFORMS, platformOf, type Platform } from './platform.js';
-import { classifyDevdEvent, parseDevdEvent } from './freebsd/devd-event.js';
-import { controllerRequest, runControllerDisconnect, runControllerGiveUp, runControllerLost, runControllerReconnect } from './hooks/controller.js';
-import { prefetchExec, realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './system.js';
-import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './coexist.js';
-import { showValue } from './validate.js';
+import { loadConfig } from './core/config.js';
+import { ExitCode, UsageError } from './core/errors.js';
+import { runConnect } from './hooks/nvmf/connect.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, resolveLogFormat, type LogFormat, type LogLevel } from './core/log.js';
+import { NVMF_OPTIONS, TRIGGERS, type RawOptions, type Trigger } from './hooks/nvmf/connect-request.js';
+import { createReporter, OUTPUT_FORMATS, type OutputFormat } from './core/report.js';
+import { PLATFORMS, platformOf, type Platform } from './core/platform.js';
+import { classifyDevdEvent, parseDevdEvent } from './hooks/nvmf/devd-event.js';
+import { controllerRequest, runControllerDisconnect, runControllerGiveUp, runControllerLost, runControllerReconnect } from './hooks/nvmf/controller.js';
+import { prefetchExec, realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './core/system.js';
+import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './core/coexist.js';
+import { showValue } from './core/validate.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
-import { IO_OPTIONS, type IoOptions } from './nvme/io-request.js';
-import { runLost } from './hooks/lost.js';
-import { runGiveUp, runReconnect } from './hooks/reconnect.js';
-import { runConnected } from './hooks/connected.js';
-import { runDisconnect, validateFilter } from './hooks/disconnect.js';
+import { IO_OPTIONS, type IoOptions } from './hooks/nvmf/io-request.js';
+import { runLost } from './hooks/nvmf/lost.js';
+import { runGiveUp, runReconnect } from './hooks/nvmf/reconnect.js';
+import { runConnected } from './hooks/nvmf/connected.js';
+import { runDisconnect, validateFilter } from './hooks/nvmf/disconnect.js';
 import { armTimer, disarmTimer, listTimers, status } from './commands/timers.js';
 import { runTimerd } from './timerd/main.js';
+import { timerHookTable } from './core/registry.js';
+import { FABRICS } from './hooks/index.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT } from './timerd/daemon.js';
 import { GROWTHS } from './timerd/schedule.js';
 import type { MainIo } from './cli.js';
@@ -346,7 +348,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
         // which would kill timerd (and its running hooks) instead of a clean stop.
         for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
       });
-      await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, stopSignal });
+      await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, hooks: timerHookTable(FABRICS), stopSignal });
     });
 
   try {

@@ -7,9 +7,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ActionError, EnvironmentError } from '../errors.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
+import { ActionError, EnvironmentError } from '../core/errors.js';
+import type { Reporter } from '../core/report.js';
+import type { System } from '../core/system.js';
 
 interface ListedEntry {
   key: string;

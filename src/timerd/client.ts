@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { EnvironmentError } from '../errors.js';
+import { EnvironmentError } from '../core/errors.js';
 
 /** A healthy timerd answers in microseconds; a durable arm waits for one fsync. */
 export const CLIENT_TIMEOUT_MS = 5_000;

@@ -19,11 +19,12 @@
 import { chmod, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import lockfile from 'proper-lockfile';
-import { EnvironmentError } from '../errors.js';
-import { forwardRecords, type Logger } from '../log.js';
+import { EnvironmentError } from '../core/errors.js';
+import { forwardRecords, type Logger } from '../core/log.js';
 import { createTimerdClient } from './client.js';
-import type { Exec } from '../system.js';
+import type { Exec } from '../core/system.js';
 import { MinHeap } from './heap.js';
+import type { TimerHookTable } from '../core/fabric.js';
 import { hookArgv } from './hooks.js';
 import { errorReply, MAX_LINE_BYTES, parseRequest, ProtocolError, type ArmRequest, type Request } from './protocol.js';
 import { afterFailedAttempt, lossDeadline, nextDue, type HookCall, type TimerEntry } from './schedule.js';
@@ -46,6 +47,8 @@ export interface TimerdOptions {
   readonly listenFd?: number;
   /** How to run sanhook: [node, script, --root, R, --sysfs, S]; the hook argv follows. */
   readonly sanhookArgv: readonly string[];
+  /** The hooks it may run, from the fabric registry (it imports none). */
+  readonly hooks: TimerHookTable;
   readonly maxConcurrent: number;
   readonly hookTimeoutMs: number;
   /**
@@ -221,7 +224,7 @@ export class Timerd {
   /** A request, or the error reply for a line that is not one. Never throws. */
   private parseLine(line: string): Request | string {
     try {
-      return parseRequest(line);
+      return parseRequest(line, this.options.hooks);
     } catch (error) {
       if (error instanceof ProtocolError) return errorReply(error);
       return errorReply(new ProtocolError('internal', (error as Error).message));

@@ -7,8 +7,9 @@
  * answers on it. Resolves (exit 0) after a clean shutdown: table on disk,
  * socket removed.
  */
-import { fsError, locate, makeDir, type FsTarget } from '../fs-errors.js';
-import type { System } from '../system.js';
+import type { TimerHookTable } from '../core/fabric.js';
+import { fsError, locate, makeDir, type FsTarget } from '../core/fs-errors.js';
+import type { System } from '../core/system.js';
 import { armedFlagPathFor, socketPathFor } from './client.js';
 import { Timerd } from './daemon.js';
 
@@ -20,6 +21,8 @@ export interface TimerdCommandOptions {
   readonly hookTimeoutMs: number;
   /** How timerd runs sanhook (tests point this at a wrapper); default: this program. */
   readonly sanhookArgv: readonly string[];
+  /** The hooks timerd may run: core/registry.ts timerHookTable(). */
+  readonly hooks: TimerHookTable;
   /** Resolves when the daemon should stop (signals in production). */
   readonly stopSignal: Promise<string>;
 }
@@ -43,6 +46,7 @@ export async function runTimerd(system: System, options: TimerdCommandOptions): 
     socketPath,
     ...(listenFd !== undefined ? { listenFd } : {}),
     sanhookArgv: options.sanhookArgv,
+    hooks: options.hooks,
     maxConcurrent: options.maxConcurrent,
     hookTimeoutMs: options.hookTimeoutMs,
     armedFlagPath: armedFlagPathFor(system.paths.run),

@@ -12,7 +12,8 @@
  * Contract: `parseRequest()` is pure and total: any input line gives a Request
  * or a ProtocolError with a code; nothing a client sends can throw anything else.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
+import type { TimerHookTable } from '../core/fabric.js';
 import { resolveHookCall } from './hooks.js';
 import { GROWTHS, scheduleProblem, type Growth, type HookCall, type LossCondition, type Schedule } from './schedule.js';
 
@@ -69,7 +70,7 @@ function integerField(object: Record<string, unknown>, field: string, min: numbe
   return value;
 }
 
-export function parseRequest(line: string): Request {
+export function parseRequest(line: string, hooks: TimerHookTable): Request {
   let data: unknown;
   try {
     data = JSON.parse(line);
@@ -101,7 +102,7 @@ export function parseRequest(line: string): Request {
       return { op, ...req, key: key as string, ...(id !== undefined ? { id } : {}) };
     }
     case 'arm':
-      return { op, ...req, arm: parseArm(object) };
+      return { op, ...req, arm: parseArm(object, hooks) };
   }
   throw new ProtocolError('unknown-op', 'unknown op');
 }
@@ -118,7 +119,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   return result;
 }
 
-function parseArm(object: Record<string, unknown>): ArmRequest {
+function parseArm(object: Record<string, unknown>, hooks: TimerHookTable): ArmRequest {
   if (typeof object.hook !== 'string') badField('hook', 'must be a hook name');
   const params = stringMap(object.params, 'params');
   const growth = object.growth === undefined ? 'fixed' : object.growth;
@@ -131,11 +132,11 @@ function parseArm(object: Record<string, unknown>): ArmRequest {
   const problem = scheduleProblem(schedule, loss);
   if (problem) badField('delay', problem);
   try {
-    const reconnect = resolveHookCall(object.hook as string, params, 'reconnect', 'hook');
+    const reconnect = resolveHookCall(hooks, object.hook as string, params, 'reconnect', 'hook');
     let onLoss: HookCall | undefined;
     if (object.lossHook !== undefined) {
       if (typeof object.lossHook !== 'string') badField('lossHook', 'must be a hook name');
-      onLoss = resolveHookCall(object.lossHook as string, params, 'loss', 'lossHook').call;
+      onLoss = resolveHookCall(hooks, object.lossHook as string, params, 'loss', 'lossHook').call;
     }
     return { key: reconnect.key, onReconnect: reconnect.call, ...(onLoss ? { onLoss } : {}), schedule, loss };
   } catch (error) {

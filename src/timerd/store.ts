@@ -17,8 +17,8 @@
  */
 import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, fsStep, LOCATIONS, makeDir, type FsTarget } from '../fs-errors.js';
-import type { Logger } from '../log.js';
+import { fsError, fsStep, LOCATIONS, makeDir, type FsTarget } from '../core/fs-errors.js';
+import type { Logger } from '../core/log.js';
 import type { TimerEntry } from './schedule.js';
 
 export type JournalOp =

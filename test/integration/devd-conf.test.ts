@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyDevdEvent, parseDevdEvent } from '../../src/freebsd/devd-event.js';
+import { classifyDevdEvent, parseDevdEvent } from '../../src/hooks/nvmf/devd-event.js';
 import { REPO, Sandbox } from './harness.js';
 
 interface NotifyBlock {

@@ -15,8 +15,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMAND_WRITES, locate, type LocationName } from '../../src/fs-errors.js';
-import { resolvePaths } from '../../src/system.js';
+import { COMMAND_WRITES, locate, type LocationName } from '../../src/core/fs-errors.js';
+import { resolvePaths } from '../../src/core/system.js';
 import { BIN, expectExit, logLines, messageLines, Sandbox, SUBSYS1, SUBSYS2, type RunResult } from './harness.js';
 
 const SUBSYS3 = 'nqn.2026-11.io.sanhook:subsys3';

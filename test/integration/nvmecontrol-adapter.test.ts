@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NONE } from '../../src/keys.js';
-import { silentLogger } from '../../src/log.js';
-import { fabricsToolFor } from '../../src/nvme/fabrics-tool.js';
-import { devlist } from '../../src/nvme/nvmecontrol.js';
-import { realClock, realExec, resolvePaths, type System } from '../../src/system.js';
+import { NONE } from '../../src/hooks/nvmf/keys.js';
+import { silentLogger } from '../../src/core/log.js';
+import { fabricsToolFor } from '../../src/hooks/nvmf/fabrics-tool.js';
+import { devlist } from '../../src/hooks/nvmf/nvmecontrol.js';
+import { realClock, realExec, resolvePaths, type System } from '../../src/core/system.js';
 import { createTimerdClient } from '../../src/timerd/client.js';
 import { FAKES_BIN } from './harness.js';
 

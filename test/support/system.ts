@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { silentLogger } from '../../src/log.js';
-import { realClock, resolvePaths, type Exec, type System } from '../../src/system.js';
+import { silentLogger } from '../../src/core/log.js';
+import { realClock, resolvePaths, type Exec, type System } from '../../src/core/system.js';
 import { createTimerdClient, socketPathFor } from '../../src/timerd/client.js';
 
 export function tempSystem(exec: Exec = async (file, args) => ({ argv: [file, ...args], exitCode: 0, stdout: '', stderr: '' }), env: Record<string, string> = {}): System {

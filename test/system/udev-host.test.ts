@@ -51,7 +51,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { resolvePaths } from '../../src/system.js';
+import { resolvePaths } from '../../src/core/system.js';
 import { armedFlagPathFor } from '../../src/timerd/client.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { setNvmeCliAutoconnect, setNvmeCliBootService } from '../../src/coexist.js';
-import { ActionError } from '../../src/errors.js';
-import type { System } from '../../src/system.js';
+import { setNvmeCliAutoconnect, setNvmeCliBootService } from '../../src/core/coexist.js';
+import { ActionError } from '../../src/core/errors.js';
+import type { System } from '../../src/core/system.js';
 import { tempSystem } from '../support/system.js';
 
 const RULES = '70-nvmf-autoconnect.rules';

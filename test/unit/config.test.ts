@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
-import { parseConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { parseConfig } from '../../src/core/config.js';
 
 const FILE = '/etc/sanhook/sanhook.yaml';
 

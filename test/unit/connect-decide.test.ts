@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExcludeRule } from '../../src/config.js';
-import { decideConnect, type ConnectObservation } from '../../src/nvme/connect-decide.js';
-import type { ConnectRequest } from '../../src/nvme/connect-request.js';
-import { parseDiscoveryLog, type RawRecord } from '../../src/nvme/discovery-log.js';
-import { controllerFromAttributes, type Controller } from '../../src/nvme/sysfs.js';
+import type { ExcludeRule } from '../../src/core/config.js';
+import { decideConnect, type ConnectObservation } from '../../src/hooks/nvmf/connect-decide.js';
+import type { ConnectRequest } from '../../src/hooks/nvmf/connect-request.js';
+import { parseDiscoveryLog, type RawRecord } from '../../src/hooks/nvmf/discovery-log.js';
+import { controllerFromAttributes, type Controller } from '../../src/hooks/nvmf/sysfs.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/nvme-cli/${name}`, import.meta.url), 'utf8');
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:0f7b718b-ca26-43e8-b50a-d4410d1afaf8';

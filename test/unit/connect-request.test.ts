@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../../src/errors.js';
-import { classifyUevent, parseDiscoveryConf, requestFromOptions, requestToArgv, type ConnectRequest } from '../../src/nvme/connect-request.js';
-import { parseDiscoveryLog, checkRecord } from '../../src/nvme/discovery-log.js';
-import { parseAddress } from '../../src/nvme/sysfs.js';
+import { ConfigError, UsageError } from '../../src/core/errors.js';
+import { classifyUevent, parseDiscoveryConf, requestFromOptions, requestToArgv, type ConnectRequest } from '../../src/hooks/nvmf/connect-request.js';
+import { parseDiscoveryLog, checkRecord } from '../../src/hooks/nvmf/discovery-log.js';
+import { parseAddress } from '../../src/hooks/nvmf/sysfs.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/nvme-cli/${name}`, import.meta.url), 'utf8');
 /** The real AEN uevent (kernel side) captured from a 6.1 kernel. */

@@ -1,7 +1,7 @@
 /** devd event lines: parsing (both reconnect forms, quoting) and classification; garbage is a UsageError (exit 2). */
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
-import { classifyDevdEvent, parseDevdEvent } from '../../src/freebsd/devd-event.js';
+import { UsageError } from '../../src/core/errors.js';
+import { classifyDevdEvent, parseDevdEvent } from '../../src/hooks/nvmf/devd-event.js';
 
 const classify = (line: string) => classifyDevdEvent(parseDevdEvent(line));
 

@@ -1,10 +1,10 @@
 /** Which discovery controllers get their AENs re-enabled before a discovery round (connect.ts). */
 import { describe, expect, it } from 'vitest';
-import { persistentDiscoveryControllers } from '../../src/hooks/connect.js';
-import { NONE, type NvmfDiscoveryEndpoint } from '../../src/keys.js';
-import type { Controller } from '../../src/nvme/sysfs.js';
+import { persistentDiscoveryControllers } from '../../src/hooks/nvmf/connect.js';
+import { NONE, type NvmfDiscoveryEndpoint } from '../../src/hooks/nvmf/keys.js';
+import type { Controller } from '../../src/hooks/nvmf/sysfs.js';
 
-const endpoint: NvmfDiscoveryEndpoint = { transport: 'tcp', traddr: '192.168.1.10', trsvcid: '8009', hostTraddr: NONE, hostIface: NONE };
+const endpoint: NvmfDiscoveryEndpoint = { kind: 'nvmf-disc', transport: 'tcp', traddr: '192.168.1.10', trsvcid: '8009', hostTraddr: NONE, hostIface: NONE };
 const ctrl = (name: string, fields: Partial<Controller> = {}): Controller => ({
   name,
   transport: 'tcp',

@@ -5,8 +5,8 @@
  * gave the process none.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActionError, EnvironmentError } from '../../src/errors.js';
-import { DEFAULT_PATH, realExec, spawnExec, type Exec } from '../../src/system.js';
+import { ActionError, EnvironmentError } from '../../src/core/errors.js';
+import { DEFAULT_PATH, realExec, spawnExec, type Exec } from '../../src/core/system.js';
 
 const savedPath = process.env.PATH;
 afterEach(() => {

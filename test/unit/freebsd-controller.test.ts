@@ -1,10 +1,10 @@
 /** FreeBSD controller hooks: request validation, the reconnect decision, and nvmecontrol's argv and devlist (pure tables). */
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
-import { controllerArmMessage, controllerKey, controllerOptions, controllerRequest, decideControllerReconnect } from '../../src/hooks/controller.js';
-import { DEFAULT_LOST_POLICY } from '../../src/config.js';
-import { NONE } from '../../src/keys.js';
-import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/nvme/nvmecontrol.js';
+import { UsageError } from '../../src/core/errors.js';
+import { controllerArmMessage, controllerKey, controllerOptions, controllerRequest, decideControllerReconnect } from '../../src/hooks/nvmf/controller.js';
+import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { NONE } from '../../src/hooks/nvmf/keys.js';
+import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/hooks/nvmf/nvmecontrol.js';
 
 const NQN = 'nqn.2026-11.io.sanhook:subsys1';
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:3b2ec7f2-8d5e-11ef-9c4a-0cc47a8c2f10';

@@ -7,16 +7,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EnvironmentError, ExitCode, UsageError, describeError, exitCodeFor } from '../../src/errors.js';
-import { COMMAND_WRITES, LOCATIONS, fsError, locate, makeDir, unitSettingFor, type FsOp, type FsTarget } from '../../src/fs-errors.js';
-import { ensureRunDirs, runCoalesced, writePending } from '../../src/lock.js';
-import { markDisconnected, recordManaged } from '../../src/nvme/endpoint-state.js';
-import { ioParamsFromOptions } from '../../src/nvme/io-request.js';
-import { resolvePaths } from '../../src/system.js';
+import { EnvironmentError, ExitCode, UsageError, describeError, exitCodeFor } from '../../src/core/errors.js';
+import { COMMAND_WRITES, LOCATIONS, fsError, locate, makeDir, unitSettingFor, type FsOp, type FsTarget } from '../../src/core/fs-errors.js';
+import { ensureRunDirs, runCoalesced, writePending } from '../../src/core/lock.js';
+import { markDisconnected, recordManaged } from '../../src/hooks/nvmf/endpoint-state.js';
+import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
+import { resolvePaths } from '../../src/core/system.js';
 import { TimerStore } from '../../src/timerd/store.js';
 import { runTimerd } from '../../src/timerd/main.js';
-import { setNvmeCliAutoconnect } from '../../src/coexist.js';
-import { silentLogger } from '../../src/log.js';
+import { setNvmeCliAutoconnect } from '../../src/core/coexist.js';
+import { silentLogger } from '../../src/core/log.js';
 import { tempSystem } from '../support/system.js';
 
 // makeDir's read-only probe is tested with a scripted mkdir (node's own behaviour on a
@@ -228,7 +228,7 @@ describe('makeDir', () => {
     const paths = resolvePaths('/', '/sys');
     const where = locate(paths, 'managed');
     const calls: [string, unknown][] = [];
-    scripted.mkdir = (async (dir: fsPromises.PathLike, options?: unknown) => {
+    scripted.mkdir = (async (dir: import('node:fs').PathLike, options?: unknown) => {
       calls.push([String(dir), options]);
       const recursive = typeof options === 'object' && options !== null && (options as { recursive?: boolean }).recursive;
       throw recursive ? errno('ENOENT', 'mkdir', '/var/lib/sanhook', 'no such file or directory') : errno('EROFS', 'mkdir', String(dir), 'read-only file system');
@@ -243,7 +243,7 @@ describe('makeDir', () => {
 
   it('ENOENT that the single mkdir cannot explain stays ENOENT', async () => {
     const where = locate(resolvePaths('/', '/sys'), 'locks');
-    scripted.mkdir = (async (dir: fsPromises.PathLike) => {
+    scripted.mkdir = (async (dir: import('node:fs').PathLike) => {
       throw errno('ENOENT', 'mkdir', String(dir).startsWith('/run/sanhook/locks') ? '/run/sanhook' : String(dir), 'no such file or directory');
     }) as typeof fsPromises.mkdir;
     const error = await makeDir(where.path, where).catch((e: unknown) => e);
@@ -256,7 +256,7 @@ describe('makeDir', () => {
     const where = locate(system.paths, 'locks');
     let first = true;
     const real = (await vi.importActual<typeof import('node:fs/promises')>('node:fs/promises')).mkdir;
-    scripted.mkdir = (async (dir: fsPromises.PathLike, options?: Parameters<typeof real>[1]) => {
+    scripted.mkdir = (async (dir: import('node:fs').PathLike, options?: Parameters<typeof real>[1]) => {
       if (first) {
         first = false;
         throw errno('ENOENT', 'mkdir', path.join(system.paths.root, 'run'), 'no such file or directory');
@@ -338,7 +338,7 @@ describe("every writer of sanhook's files explains a failure", () => {
   });
 
   it('timerd/main.ts: the run directory and the socket', async () => {
-    const options = { maxConcurrent: 1, hookTimeoutMs: 1000, sanhookArgv: ['/bin/false'], stopSignal: new Promise<string>(() => {}) };
+    const options = { maxConcurrent: 1, hookTimeoutMs: 1000, sanhookArgv: ['/bin/false'], hooks: new Map(), stopSignal: new Promise<string>(() => {}) };
     const { system, file } = blocked('run');
     await expect(runTimerd(system, options)).rejects.toThrow(
       `cannot create ${file}/sanhook (run directory for locks, pending events and the timerd socket): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,

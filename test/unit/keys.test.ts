@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { endpointKey, keyFileName } from '../../src/keys.js';
+import { keyFileName } from '../../src/core/keys.js';
+import { endpointKey } from '../../src/hooks/nvmf/keys.js';
 
 describe('endpointKey', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { mkdirSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasPending, runCoalesced, takePending, writePending } from '../../src/lock.js';
-import { keyFileName } from '../../src/keys.js';
+import { hasPending, runCoalesced, takePending, writePending } from '../../src/core/lock.js';
+import { keyFileName } from '../../src/core/keys.js';
 import { tempSystem } from '../support/system.js';
 
 const KEY = 'nvmf-disc:tcp:10.0.0.5:8009:none:none';

@@ -6,8 +6,8 @@ import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatLine, parseForwardedLine, renderValue, type LineFormat, type RecordLevel } from '../../src/log-format.js';
-import { createLineLogger, errorLinePrefix, forwardRecords, isJournalStream, MAX_FORWARDED_LINES, resolveLogFormat, type LogLevel } from '../../src/log.js';
+import { formatLine, parseForwardedLine, renderValue, type LineFormat, type RecordLevel } from '../../src/core/log-format.js';
+import { createLineLogger, errorLinePrefix, forwardRecords, isJournalStream, MAX_FORWARDED_LINES, resolveLogFormat, type LogLevel } from '../../src/core/log.js';
 
 const KEY = 'nvmf-disc:tcp:127.0.0.1:4420:none:none';
 

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOST_POLICY } from '../../src/config.js';
-import { matches } from '../../src/hooks/disconnect.js';
-import { armMessage, classifyLostUevent, decideLost } from '../../src/hooks/lost.js';
-import { decideReconnect } from '../../src/hooks/reconnect.js';
-import { ioParamsFromOptions } from '../../src/nvme/io-request.js';
-import { controllerFromAttributes } from '../../src/nvme/sysfs.js';
+import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { matches } from '../../src/hooks/nvmf/disconnect.js';
+import { armMessage, classifyLostUevent, decideLost } from '../../src/hooks/nvmf/lost.js';
+import { decideReconnect } from '../../src/hooks/nvmf/reconnect.js';
+import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
+import { controllerFromAttributes } from '../../src/hooks/nvmf/sysfs.js';
+import { timerHookTable } from '../../src/core/registry.js';
+import { FABRICS } from '../../src/hooks/index.js';
 import { parseRequest } from '../../src/timerd/protocol.js';
 
 const S1 = 'nqn.2026-11.io.sanhook:subsys1';
@@ -65,7 +67,7 @@ describe('decideLost', () => {
       lossAttempts: 0,
     });
     // and timerd accepts exactly that request
-    expect(() => parseRequest(JSON.stringify(decision.message))).not.toThrow();
+    expect(() => parseRequest(JSON.stringify(decision.message), timerHookTable(FABRICS))).not.toThrow();
   });
   it.each([
     [-1, -1],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseRequest, ProtocolError } from '../../src/timerd/protocol.js';
+import { timerHookTable } from '../../src/core/registry.js';
+import { FABRICS } from '../../src/hooks/index.js';
+import { parseRequest as parseWith, ProtocolError } from '../../src/timerd/protocol.js';
+
+const HOOKS = timerHookTable(FABRICS);
+const parseRequest = (line: string) => parseWith(line, HOOKS);
 
 const params = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2026-11.io.sanhook:a' };
 const arm = (over: Record<string, unknown> = {}) => JSON.stringify({ op: 'arm', hook: 'reconnect', lossHook: 'give-up', params, delay: 10, lossSeconds: 600, ...over });

@@ -4,11 +4,11 @@
  * a slow `nvme connect`.
  */
 import { describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/config.js';
-import { ActionError } from '../../src/errors.js';
-import { runReconnect } from '../../src/hooks/reconnect.js';
-import { collectingReporter } from '../../src/report.js';
-import type { Exec } from '../../src/system.js';
+import { defaultConfig } from '../../src/core/config.js';
+import { ActionError } from '../../src/core/errors.js';
+import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
+import { collectingReporter } from '../../src/core/report.js';
+import type { Exec } from '../../src/core/system.js';
 import { tempSystem } from '../support/system.js';
 
 const options = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2019-08.org.example:subsys1', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:1' };

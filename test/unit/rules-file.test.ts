@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { classifyLostUevent } from '../../src/hooks/lost.js';
-import { classifyUevent } from '../../src/nvme/connect-request.js';
-import { resolvePaths } from '../../src/system.js';
+import { classifyLostUevent } from '../../src/hooks/nvmf/lost.js';
+import { classifyUevent } from '../../src/hooks/nvmf/connect-request.js';
+import { resolvePaths } from '../../src/core/system.js';
 import { armedFlagPathFor } from '../../src/timerd/client.js';
-import { AEN_DISCOVERY_LOG_CHANGED } from '../../src/uevent-filter.js';
-import * as validate from '../../src/validate.js';
+import { AEN_DISCOVERY_LOG_CHANGED } from '../../src/hooks/nvmf/prefilter.js';
+import * as validate from '../../src/hooks/nvmf/validate.js';
 
 /** The lost/connected/connect commands the rules run, in file order. */
 const COMMANDS = ['connect', 'connected', 'lost'] as const;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AEN_DISCOVERY_LOG_CHANGED as FULL_AEN, classifyUevent } from '../../src/nvme/connect-request.js';
-import { AEN_DISCOVERY_LOG_CHANGED, matchUevent } from '../../src/uevent-filter.js';
+import { AEN_DISCOVERY_LOG_CHANGED as FULL_AEN, classifyUevent } from '../../src/hooks/nvmf/connect-request.js';
+import { AEN_DISCOVERY_LOG_CHANGED, matchUevent } from '../../src/hooks/nvmf/prefilter.js';
 
 // The fast path in cli.ts uses matchUevent(); the hook uses classifyUevent(). They must agree.
 const nvmeCtrl = { DEVPATH: '/devices/virtual/nvme-fabrics/ctl/nvme3', DEVNAME: 'nvme3', NVME_TRTYPE: 'tcp', NVME_TRADDR: '10.0.0.5', NVME_TRSVCID: '8009', NVME_HOST_TRADDR: 'none', NVME_HOST_IFACE: 'none' };
@@ -47,6 +47,6 @@ describe('matchUevent agrees with classifyUevent', () => {
 
 describe('the fast path stays light (bench/hook-start.mjs)', () => {
   const staticImports = (file: string) => [...readFileSync(new URL(`../../src/${file}`, import.meta.url), 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
-  it('uevent-filter.ts imports nothing', () => expect(staticImports('uevent-filter.ts')).toEqual([]));
-  it('cli.ts statically imports only uevent-filter.js', () => expect(staticImports('cli.ts')).toEqual(['./uevent-filter.js']));
+  it('hooks/nvmf/prefilter.ts imports nothing', () => expect(staticImports('hooks/nvmf/prefilter.ts')).toEqual([]));
+  it('cli.ts statically imports only the nvmf prefilter', () => expect(staticImports('cli.ts')).toEqual(['./hooks/nvmf/prefilter.js']));
 });

@@ -14,10 +14,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_WRITES, LOCATIONS, locate, type LocationName } from '../../src/fs-errors.js';
-import { resolvePaths } from '../../src/system.js';
+import { COMMAND_WRITES, LOCATIONS, locate, type LocationName } from '../../src/core/fs-errors.js';
+import { resolvePaths } from '../../src/core/system.js';
 import { socketPathFor } from '../../src/timerd/client.js';
-import { TIMER_HOOKS } from '../../src/timerd/hooks.js';
+import { timerHookTable } from '../../src/core/registry.js';
+import { FABRICS } from '../../src/hooks/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const UNITS = path.join(REPO, 'systemd');
@@ -61,7 +62,7 @@ function commandsOf(unit: Settings): string[] {
   const commands = all(unit, 'ExecStart')
     .map((line) => sanhookCommand(line.split(/\s+/)))
     .filter((c): c is string => c !== undefined);
-  return commands.flatMap((c) => (c === 'timerd' ? [c, ...Object.keys(TIMER_HOOKS)] : [c]));
+  return commands.flatMap((c) => (c === 'timerd' ? [c, ...timerHookTable(FABRICS).keys()] : [c]));
 }
 
 const under = (file: string, dir: string) => file === dir || file.startsWith(`${dir.replace(/\/$/, '')}/`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/errors.js';
-import * as v from '../../src/validate.js';
+import { UsageError } from '../../src/core/errors.js';
+import * as v from '../../src/hooks/nvmf/validate.js';
 
 const rejects = (fn: () => unknown, option: string) => {
   try {

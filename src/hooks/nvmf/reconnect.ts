@@ -9,17 +9,17 @@
  * disarms), 1 when it is not yet. Run by hand (not by timerd), a success also
  * disarms any timer for the path.
  */
-import type { Config } from '../config.js';
-import { ActionError, EnvironmentError } from '../errors.js';
-import { runCoalesced } from '../lock.js';
-import { servingController, type IoConnectParams } from '../nvme/connect-decide.js';
-import { isDisconnected, recordManaged } from '../nvme/endpoint-state.js';
-import { ioKey, ioParamsFromOptions, type IoOptions } from '../nvme/io-request.js';
-import * as nvmeCli from '../nvme/nvme-cli.js';
-import { readHostIdentity } from '../nvme/host-identity.js';
-import { readControllers, type Controller } from '../nvme/sysfs.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
+import type { Config } from '../../core/config.js';
+import { ActionError, EnvironmentError } from '../../core/errors.js';
+import { runCoalesced } from '../../core/lock.js';
+import { servingController, type IoConnectParams } from './connect-decide.js';
+import { isDisconnected, recordManaged } from './endpoint-state.js';
+import { ioKey, ioParamsFromOptions, type IoOptions } from './io-request.js';
+import * as nvmeCli from './nvme-cli.js';
+import { readHostIdentity } from './host-identity.js';
+import { readControllers, type Controller } from './sysfs.js';
+import type { Reporter } from '../../core/report.js';
+import type { System } from '../../core/system.js';
 
 export type ReconnectDecision =
   | { readonly action: 'connect' }

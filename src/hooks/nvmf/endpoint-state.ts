@@ -8,9 +8,9 @@
  */
 import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, fsStep, locate, makeDir } from '../fs-errors.js';
-import { keyFileName } from '../keys.js';
-import type { System } from '../system.js';
+import { fsError, fsStep, locate, makeDir } from '../../core/fs-errors.js';
+import { keyFileName } from '../../core/keys.js';
+import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
 import { ioKey, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 

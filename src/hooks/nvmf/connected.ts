@@ -6,11 +6,11 @@
  * one each time) and unreadable controllers are ignored; a timerd that is not
  * running means there is nothing to disarm (exit 0).
  */
-import { ioKey, ioOptionsFromController, ioParamsFromOptions } from '../nvme/io-request.js';
-import { readController } from '../nvme/sysfs.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
-import * as validate from '../validate.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions } from './io-request.js';
+import { readController } from './sysfs.js';
+import type { Reporter } from '../../core/report.js';
+import type { System } from '../../core/system.js';
+import * as validate from './validate.js';
 import { disarmQuietly } from './reconnect.js';
 
 export async function runConnected(system: System, device: string | undefined, reporter: Reporter): Promise<void> {

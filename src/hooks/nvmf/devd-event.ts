@@ -17,8 +17,8 @@
  *   draft   `!system=nvmf subsystem=nvme0 type=reconnect` (an earlier review
  *           draft of the same change)
  */
-import { UsageError } from '../errors.js';
-import { device as validDevice, showValue } from '../validate.js';
+import { UsageError } from '../../core/errors.js';
+import { device as validDevice, showValue } from './validate.js';
 
 /** devctl's own buffer is 1 KiB per event; anything longer is not from the kernel. */
 export const DEVD_LINE_MAX = 1024;

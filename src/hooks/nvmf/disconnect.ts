@@ -10,16 +10,16 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ActionError, UsageError } from '../errors.js';
-import type { IoConnectParams } from '../nvme/connect-decide.js';
-import { forgetManaged, markDisconnected } from '../nvme/endpoint-state.js';
-import { ioKey, ioOptionsFromController, ioParamsFromOptions } from '../nvme/io-request.js';
-import { firstLine, NVME } from '../nvme/nvme-cli.js';
-import { readControllers, type Controller } from '../nvme/sysfs.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
-import { canonicalIp } from '../validate.js';
-import * as validate from '../validate.js';
+import { ActionError, UsageError } from '../../core/errors.js';
+import type { IoConnectParams } from './connect-decide.js';
+import { forgetManaged, markDisconnected } from './endpoint-state.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions } from './io-request.js';
+import { firstLine, NVME } from './nvme-cli.js';
+import { readControllers, type Controller } from './sysfs.js';
+import type { Reporter } from '../../core/report.js';
+import type { System } from '../../core/system.js';
+import { canonicalIp } from './validate.js';
+import * as validate from './validate.js';
 import { disarmQuietly } from './reconnect.js';
 
 export interface DisconnectFilter {

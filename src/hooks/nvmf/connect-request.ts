@@ -8,10 +8,10 @@
  * through `requestToArgv()` (used to hand work to a transient unit).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, UsageError } from '../errors.js';
-import { NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
-import * as validate from '../validate.js';
-import { matchUevent } from '../uevent-filter.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
+import { NONE, type NvmfDiscoveryEndpoint } from './keys.js';
+import * as validate from './validate.js';
+import { matchUevent } from './prefilter.js';
 
 export const TRIGGERS = ['manual', 'boot', 'aen', 'rediscover', 'fc-discovery'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
@@ -111,7 +111,7 @@ function discoveryEndpoint(raw: RawOptions, transport: validate.Transport): Nvmf
   return { kind: 'nvmf-disc', transport, traddr, trsvcid, hostTraddr, hostIface };
 }
 
-export { AEN_DISCOVERY_LOG_CHANGED } from '../uevent-filter.js';
+export { AEN_DISCOVERY_LOG_CHANGED } from './prefilter.js';
 
 export type UeventInput =
   | { readonly kind: 'irrelevant'; readonly why: string }

@@ -6,14 +6,14 @@
  * A record is never connected twice: not if a live-or-recovering controller
  * already serves that path, and not if the log lists it twice.
  */
-import type { ExcludeRule } from '../config.js';
-import { NONE } from '../keys.js';
-import { canonicalIp, type Transport } from '../validate.js';
+import type { ExcludeRule } from '../../core/config.js';
+import { NONE } from './keys.js';
+import { canonicalIp, type Transport } from './validate.js';
 import { checkRecord, SUBTYPE_NVME, SUBTYPE_REFERRAL, SUBTYPES_DISCOVERY, type DiscoveryLog, type RawRecord } from './discovery-log.js';
 import type { ConnectRequest } from './connect-request.js';
 import type { Controller } from './sysfs.js';
 import { ioKey } from './io-request.js';
-import type { NvmfEndpoint } from '../keys.js';
+import type { NvmfEndpoint } from './keys.js';
 
 /** Everything `nvme connect` needs for one I/O controller: the endpoint plus host identity and kernel timers. */
 export interface IoConnectParams extends Omit<NvmfEndpoint, 'kind'> {

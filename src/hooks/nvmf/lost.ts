@@ -10,15 +10,16 @@
  * sanhook manages (or all, with nvmf.lost.reconnect-unmanaged) and never for
  * one disconnected on purpose.
  */
-import type { Config, LostPolicy } from '../config.js';
-import { ActionError, UsageError } from '../errors.js';
-import type { IoConnectParams } from '../nvme/connect-decide.js';
-import { isDisconnected, readManaged } from '../nvme/endpoint-state.js';
-import { ioKey, ioOptionsFromController, ioParamsFromOptions, ioParamsToOptions, type IoOptions } from '../nvme/io-request.js';
-import { readController } from '../nvme/sysfs.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
-import * as validate from '../validate.js';
+import { nvmfSettings, type NvmfSettings } from './settings.js';
+import type { Config, LostPolicy } from '../../core/config.js';
+import { ActionError, UsageError } from '../../core/errors.js';
+import type { IoConnectParams } from './connect-decide.js';
+import { isDisconnected, readManaged } from './endpoint-state.js';
+import { ioKey, ioOptionsFromController, ioParamsFromOptions, ioParamsToOptions, type IoOptions } from './io-request.js';
+import { readController } from './sysfs.js';
+import type { Reporter } from '../../core/report.js';
+import type { System } from '../../core/system.js';
+import * as validate from './validate.js';
 
 const HOOK = 'lost';
 
@@ -125,7 +126,7 @@ export async function runLost(system: System, config: Config, input: LostOptions
   const key = params ? ioKey(params) : undefined;
   const managed = key ? await readManaged(system, key) : undefined;
   const tombstoned = key ? await isDisconnected(system, key) : false;
-  const decision = decideLost({ ...(params ? { params } : {}), cntrltype: lost.cntrltype, ...(managed ? { managed } : {}), tombstoned }, config.nvmf.lost);
+  const decision = decideLost({ ...(params ? { params } : {}), cntrltype: lost.cntrltype, ...(managed ? { managed } : {}), tombstoned }, nvmfSettings(config).lost);
   const base = { hook: HOOK, key: key ?? '(unknown)', trigger: input.uevent ? 'uevent' : 'manual', device: lost.device ?? null };
   if (decision.action === 'ignore') {
     system.log.info({ ...base, outcome: 'ignored', reason: decision.reason, duration_ms: system.clock.now() - started }, 'lost controller not armed');

@@ -6,9 +6,9 @@
  * turns their output into typed results. A failed discovery is an ActionError;
  * a failed connect is a result (the caller reports every record's outcome).
  */
-import { ActionError } from '../errors.js';
-import { NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
-import type { System } from '../system.js';
+import { ActionError } from '../../core/errors.js';
+import { NONE, type NvmfDiscoveryEndpoint } from './keys.js';
+import type { System } from '../../core/system.js';
 import { parseDiscoveryLog, type DiscoveryLog } from './discovery-log.js';
 import type { IoConnectParams } from './connect-decide.js';
 

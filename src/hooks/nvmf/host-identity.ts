@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, UsageError } from '../errors.js';
-import type { System } from '../system.js';
-import * as validate from '../validate.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
+import type { System } from '../../core/system.js';
+import * as validate from './validate.js';
 
 export interface HostIdentity {
   readonly hostnqn?: string;

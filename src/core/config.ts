@@ -11,8 +11,8 @@ import path from 'node:path';
 import { ConfigError, UsageError } from './errors.js';
 import { DEFAULT_STALE_MS, MIN_STALE_MS } from './lock.js';
 import type { System } from './system.js';
-import * as validate from './validate.js';
-import { GROWTHS, type Growth } from './timerd/schedule.js';
+import * as validate from '../hooks/nvmf/validate.js'; // TEMPORARY: moves to the nvmf section schema
+import { GROWTHS, type Growth } from '../timerd/schedule.js';
 
 export const HANDOFF_MODES = ['auto', 'systemd-run', 'inline'] as const;
 export type HandoffMode = (typeof HANDOFF_MODES)[number];

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ActionError, EnvironmentError } from './errors.js';
 import { PLATFORM_DIRS, type Platform } from './platform.js';
 import type { Logger } from './log.js';
-import type { TimerdClient } from './timerd/client.js';
+import type { TimerdClient } from '../timerd/client.js';
 
 export interface ExecResult {
   readonly argv: readonly string[];

@@ -9,16 +9,17 @@
  * event and hands the work to a transient unit instead (udev(7): no network
  * in RUN). `--dry-run` observes and prints the plan, touching nothing.
  */
+import { nvmfSettings, type NvmfSettings } from './settings.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config.js';
-import { ActionError, ConfigError, EnvironmentError, UsageError } from '../errors.js';
-import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from '../keys.js';
-import { runCoalesced, writePending } from '../lock.js';
-import { decideConnect, type IoConnectParams } from '../nvme/connect-decide.js';
-import { clearDisconnected, listDisconnected, recordManaged } from '../nvme/endpoint-state.js';
-import { ioKey } from '../nvme/io-request.js';
+import type { Config } from '../../core/config.js';
+import { ActionError, ConfigError, EnvironmentError, UsageError } from '../../core/errors.js';
+import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
+import { runCoalesced, writePending } from '../../core/lock.js';
+import { decideConnect, type IoConnectParams } from './connect-decide.js';
+import { clearDisconnected, listDisconnected, recordManaged } from './endpoint-state.js';
+import { ioKey } from './io-request.js';
 import {
   classifyUevent,
   parseDiscoveryConf,
@@ -27,13 +28,13 @@ import {
   type ConnectRequest,
   type RawOptions,
   type Trigger,
-} from '../nvme/connect-request.js';
-import { readHostIdentity } from '../nvme/host-identity.js';
-import * as nvmeCli from '../nvme/nvme-cli.js';
-import { readController, readControllers, type Controller } from '../nvme/sysfs.js';
-import { canonicalIp } from '../validate.js';
-import type { Reporter } from '../report.js';
-import { systemdBooted, type System } from '../system.js';
+} from './connect-request.js';
+import { readHostIdentity } from './host-identity.js';
+import * as nvmeCli from './nvme-cli.js';
+import { readController, readControllers, type Controller } from './sysfs.js';
+import { canonicalIp } from './validate.js';
+import type { Reporter } from '../../core/report.js';
+import { systemdBooted, type System } from '../../core/system.js';
 
 export interface ConnectOptions {
   readonly raw: RawOptions;
@@ -104,7 +105,7 @@ async function discoveryFromDevice(system: System, device: string): Promise<Nvmf
 /** Under udev, network work goes to a transient unit when systemd runs the host. */
 async function shouldHandOff(system: System, config: Config, options: ConnectOptions): Promise<boolean> {
   if (!options.uevent || options.dryRun) return false;
-  switch (config.nvmf.udevHandoff) {
+  switch (nvmfSettings(config).udevHandoff) {
     case 'inline':
       return false;
     case 'systemd-run':
@@ -225,7 +226,7 @@ async function connectOnce(system: System, config: Config, key: string, request:
   const plan = decideConnect(
     { log, controllers, disconnected, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
     request,
-    { exclude: config.nvmf.exclude, ...optionalNumber('reconnectDelay', config.nvmf.reconnectDelay), ...optionalNumber('ctrlLossTmo', config.nvmf.ctrlLossTmo) },
+    { exclude: nvmfSettings(config).exclude, ...optionalNumber('reconnectDelay', nvmfSettings(config).reconnectDelay), ...optionalNumber('ctrlLossTmo', nvmfSettings(config).ctrlLossTmo) },
   );
   if (plan.decisions.length === 0) {
     reporter.item({ hook: HOOK, key, outcome: 'nothing-to-do', text: `${key}: the discovery log is empty` });

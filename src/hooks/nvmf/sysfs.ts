@@ -8,8 +8,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NONE } from '../keys.js';
-import type { System } from '../system.js';
+import { NONE } from './keys.js';
+import type { System } from '../../core/system.js';
 
 export interface Controller {
   readonly name: string;

@@ -6,8 +6,8 @@
  * fields from the wire are never trusted: `checkRecord()` validates them with
  * the same validators as user input before they can reach an argv.
  */
-import { ActionError, UsageError } from '../errors.js';
-import * as validate from '../validate.js';
+import { ActionError, UsageError } from '../../core/errors.js';
+import * as validate from './validate.js';
 
 /** nvme-cli's strings for the record subtype (libnvme nvmf_subtype_str). */
 export const SUBTYPE_NVME = 'nvme subsystem';

@@ -7,9 +7,9 @@
  * inverse, so a timer entry stores plain option strings and timerd can rebuild
  * an argv without ever holding a command.
  */
-import { UsageError } from '../errors.js';
-import { endpointKey, NONE, type NvmfEndpoint } from '../keys.js';
-import * as validate from '../validate.js';
+import { UsageError } from '../../core/errors.js';
+import { endpointKey, NONE, type NvmfEndpoint } from './keys.js';
+import * as validate from './validate.js';
 import type { IoConnectParams } from './connect-decide.js';
 import type { Controller } from './sysfs.js';
 
@@ -78,10 +78,6 @@ export function ioKey(params: IoConnectParams): string {
 }
 
 /** `--name value` words for a sanhook command line. */
-export function optionsToArgv(options: Readonly<Record<string, string>>): string[] {
-  return Object.entries(options).flatMap(([name, value]) => [`--${name}`, value]);
-}
-
 /** The I/O path a controller in sysfs stands for, as options (unvalidated: sysfs is data too). */
 export function ioOptionsFromController(controller: Controller, withHostIdentity = false): IoOptions {
   return {

@@ -19,15 +19,16 @@
  *   give-up --device nvmeX   detach the controller, as the kernel does at
  *       ctrl-loss (`nvmecontrol disconnect nvmeX`).
  */
-import type { Config } from '../config.js';
-import { ActionError, UsageError } from '../errors.js';
-import { endpointKey } from '../keys.js';
-import { isDisconnected, markDisconnected } from '../nvme/endpoint-state.js';
-import { fabricsToolFor, type ReconnectAddress } from '../nvme/fabrics-tool.js';
-import { devlist, reconnectArgv, type DevlistController } from '../nvme/nvmecontrol.js';
-import type { Reporter } from '../report.js';
-import type { System } from '../system.js';
-import * as validate from '../validate.js';
+import { nvmfSettings, type NvmfSettings } from './settings.js';
+import type { Config } from '../../core/config.js';
+import { ActionError, UsageError } from '../../core/errors.js';
+import { endpointKey } from './keys.js';
+import { isDisconnected, markDisconnected } from './endpoint-state.js';
+import { fabricsToolFor, type ReconnectAddress } from './fabrics-tool.js';
+import { devlist, reconnectArgv, type DevlistController } from './nvmecontrol.js';
+import type { Reporter } from '../../core/report.js';
+import type { System } from '../../core/system.js';
+import * as validate from './validate.js';
 import { attemptUnderLock, disarmQuietly, type AttemptOutcome } from './reconnect.js';
 
 /** Options of the controller form, in nvme-cli/nvmecontrol names (the address options only for kernels that need them). */
@@ -140,7 +141,7 @@ export async function runControllerReconnect(system: System, config: Config, inp
 }
 
 /** The timerd arm request for a controller whose kernel has no reconnect timers. */
-export function controllerArmMessage(request: ControllerRequest, policy: Config['nvmf']['lost']): Record<string, unknown> {
+export function controllerArmMessage(request: ControllerRequest, policy: NvmfSettings['lost']): Record<string, unknown> {
   return {
     op: 'arm',
     hook: 'reconnect',
@@ -155,7 +156,7 @@ export function controllerArmMessage(request: ControllerRequest, policy: Config[
 
 export async function runControllerLost(system: System, config: Config, input: ControllerHookInput, reporter: Reporter): Promise<void> {
   const key = controllerKey(input.request.device);
-  const policy = config.nvmf.lost;
+  const policy = nvmfSettings(config).lost;
   const base = { hook: 'lost', key, device: input.request.device, trigger: 'manual' };
   if (await isDisconnected(system, key)) {
     reporter.item({ ...base, outcome: 'ignored', reason: 'disconnected-by-admin', text: `${key}: not armed: disconnected on purpose with sanhook disconnect` });

@@ -1,15 +1,12 @@
 /**
- * Endpoint identities.
- *
- * Contract: `endpointKey()` is the only function that turns an endpoint into
- * its canonical key string (`nvmf:tcp:10.0.0.5:4420:nqn.x:none:none`); lock
- * files, pending markers, timer entries and log lines all use it.
- * `keyFileName()` is its one file-name encoding: reversible, no `/`, no leading
- * dot, bounded length.
+ * NVMe-oF's key kinds (registered in ./index.ts):
+ *   nvmf-disc:<transport>:<traddr>:<trsvcid>:<host-traddr>:<host-iface>   a discovery address
+ *   nvmf:<transport>:<traddr>:<trsvcid>:<subnqn>:<host-traddr>:<host-iface>  one I/O controller path
+ *   nvmf-ctrl:<nvmeX>   a FreeBSD controller by name
+ * Contract: `endpointKey()` is the only function that builds them; "none"
+ * stands for an absent field, as the kernel prints it in uevents.
  */
-import { createHash } from 'node:crypto';
 import type { Transport } from './validate.js';
-
 /** Placeholder for an absent field, as the kernel prints it in uevents. */
 export const NONE = 'none';
 
@@ -62,12 +59,3 @@ export function endpointKey(endpoint: Endpoint): string {
   }
 }
 
-/** File names stay well under NAME_MAX (255) including lock/pending suffixes. */
-const FILE_NAME_MAX = 180;
-
-export function keyFileName(key: string): string {
-  const encoded = key.replace(/[^A-Za-z0-9_.:=@+-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).replace(/^\./, '%2e');
-  if (encoded.length <= FILE_NAME_MAX) return encoded;
-  const digest = createHash('sha256').update(key).digest('hex').slice(0, 16);
-  return `${encoded.slice(0, FILE_NAME_MAX - 17)}~${digest}`;
-}

@@ -9,9 +9,9 @@
  * (there is nothing to `reconnect`, sanhook connects the path anew), and
  * nvme-cli's discovery is richer (`connect` hooks use nvme-cli directly).
  */
-import type { NvmfDiscoveryEndpoint } from '../keys.js';
-import type { Platform } from '../platform.js';
-import type { System } from '../system.js';
+import type { NvmfDiscoveryEndpoint } from './keys.js';
+import type { Platform } from '../../core/platform.js';
+import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
 import * as nvmeCli from './nvme-cli.js';
 import * as nvmecontrol from './nvmecontrol.js';

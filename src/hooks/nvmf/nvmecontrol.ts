@@ -18,8 +18,8 @@
  *   ` nvme0: <model> (connected via TCP 10.0.0.5:4420)` or
  *   ` nvme0: <model> (disconnected for 12 seconds)`.
  */
-import type { NvmfDiscoveryEndpoint } from '../keys.js';
-import type { System } from '../system.js';
+import type { NvmfDiscoveryEndpoint } from './keys.js';
+import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
 import type { ConnectResult } from './nvme-cli.js';
 import type { ReconnectAddress, ToolResult } from './fabrics-tool.js';

@@ -1,0 +1,104 @@
+/**
+ * Plans: what a hook's pure decide() returns and the executor runs (DESIGN §3).
+ *
+ * Contract: a plan is data, JSON-serialisable as it stands, and is exactly
+ * what `--dry-run -o json` prints: one line per action. Actions name
+ * everything they touch (argv, sysfs file, key, state store) so a reader of
+ * the plan needs no code to know what would happen. `then` actions run only
+ * after their parent succeeded (a managed record after `nvme connect`
+ * worked), in order; a failed action fails the hook (exit 1) but the rest of
+ * the plan still runs, because the actions of one plan are independent paths
+ * (the records of one discovery log).
+ */
+
+/** Fields every action may carry for its log line and report item. */
+interface ActionBase {
+  /** The key acted on; the plan's key when absent. */
+  readonly key?: string;
+  /** Who or what the report sentence is about (default: the key). */
+  readonly subject?: string;
+  /** Extra fields for the log line and the report item (subnqn, device, reason, ...). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+/** Run a program (argv array, never a shell). `interpret` names how the fabric reads its result. */
+export interface RunAction extends ActionBase {
+  readonly kind: 'run';
+  readonly argv: readonly string[];
+  readonly interpret?: string;
+  /** Outcome word when it worked, e.g. `connected`. */
+  readonly done: string;
+  /** Outcome word when the program says the state was already there (default: `done`). */
+  readonly already?: string;
+  readonly then?: readonly Action[];
+}
+
+/** Write one attribute below the sysfs root (FCoE ctlr_create, SRP add_target, ...). */
+export interface WriteAction extends ActionBase {
+  readonly kind: 'write';
+  /** Relative to the sysfs mount, e.g. `bus/fcoe/ctlr_create`. */
+  readonly file: string;
+  readonly value: string;
+  readonly done: string;
+  readonly then?: readonly Action[];
+}
+
+/** Ask timerd to arm a timer: the protocol's `arm` request as it is sent. */
+export interface ArmAction extends ActionBase {
+  readonly kind: 'arm';
+  readonly request: Readonly<Record<string, unknown>>;
+}
+
+/** Drop a key's timer. `quiet`: a timerd that is not running means nothing is armed. */
+export interface DisarmAction extends ActionBase {
+  readonly kind: 'disarm';
+  readonly quiet: boolean;
+}
+
+/** Write (`record`) or remove (`forget`) the key's record in one of the state stores (core/state.ts). */
+export interface RecordAction extends ActionBase {
+  readonly kind: 'record';
+  readonly store: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+export interface ForgetAction extends ActionBase {
+  readonly kind: 'forget';
+  readonly store: string;
+}
+
+/** A decision with nothing to do: skipped, ignored, nothing-to-do, not-yet. `fails`: the hook exits 1. */
+export interface NoteAction extends ActionBase {
+  readonly kind: 'note';
+  readonly outcome: string;
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly text: string;
+  readonly fails?: boolean;
+}
+
+export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction;
+
+export interface Plan {
+  /** The verb, as log lines and report items name it. */
+  readonly hook: string;
+  readonly key?: string;
+  /** Why this runs (uevent, timer, manual, ...): a field of every log line. */
+  readonly trigger?: string;
+  readonly actions: readonly Action[];
+}
+
+/** Builders: they keep decide() tables short and their tests readable. */
+export const act = {
+  run: (argv: readonly string[], done: string, more: Omit<RunAction, 'kind' | 'argv' | 'done'> = {}): RunAction => ({ kind: 'run', argv, done, ...more }),
+  write: (file: string, value: string, done: string, more: Omit<WriteAction, 'kind' | 'file' | 'value' | 'done'> = {}): WriteAction => ({ kind: 'write', file, value, done, ...more }),
+  arm: (request: Readonly<Record<string, unknown>>, more: Omit<ArmAction, 'kind' | 'request'> = {}): ArmAction => ({ kind: 'arm', request, ...more }),
+  disarm: (more: Omit<DisarmAction, 'kind' | 'quiet'> & { quiet?: boolean } = {}): DisarmAction => ({ kind: 'disarm', quiet: true, ...more }),
+  record: (store: string, data: Readonly<Record<string, unknown>>, more: Omit<RecordAction, 'kind' | 'store' | 'data'> = {}): RecordAction => ({ kind: 'record', store, data, ...more }),
+  forget: (store: string, more: Omit<ForgetAction, 'kind' | 'store'> = {}): ForgetAction => ({ kind: 'forget', store, ...more }),
+  note: (outcome: string, text: string, more: Omit<NoteAction, 'kind' | 'outcome' | 'text' | 'level'> & { level?: NoteAction['level'] } = {}): NoteAction => ({
+    kind: 'note',
+    outcome,
+    text,
+    level: 'info',
+    ...more,
+  }),
+};

@@ -1,0 +1,20 @@
+/**
+ * NVMe over Fabrics, registered: Linux (udev, nvme-cli, /sys/class/nvme) and
+ * FreeBSD (devd, nvmecontrol). Everything the core knows about NVMe-oF is
+ * in this object.
+ */
+import type { Fabric } from '../../core/fabric.js';
+import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
+
+export const nvmf: Fabric = {
+  name: 'nvmf',
+  title: 'NVMe over Fabrics (TCP, RDMA, FC)',
+  keyKinds: [
+    { kind: 'nvmf-disc', names: 'a discovery controller address (transport, traddr, trsvcid, host-traddr, host-iface)' },
+    { kind: 'nvmf', names: 'one I/O controller path (the discovery address fields plus the subsystem NQN)' },
+    { kind: 'nvmf-ctrl', names: 'a FreeBSD controller by name (nvmeX), which the kernel keeps while disconnected' },
+  ],
+  commands: [],
+  timerHooks: NVMF_TIMER_HOOKS,
+  interpreters: {},
+};
