@@ -181,13 +181,13 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
       .description('the loss event for one NVMe-oF I/O path (run by timerd)')
       .option('-d, --device <nvmeX>', 'FreeBSD: the controller to detach'),
   ).action(async (options: Record<string, unknown>) => {
-    const { system, dryRun, reporter } = await context();
+    const { system, dryRun, reporter, config } = await context();
     if (system.paths.platform === 'freebsd') {
-      await runControllerGiveUp(system, { request: controllerRequest(controllerOptionsOf(options)), dryRun }, reporter);
+      await runControllerGiveUp(system, config, { request: controllerRequest(controllerOptionsOf(options)), dryRun }, reporter);
       return;
     }
     if (options.device !== undefined) throw linuxDevice('give-up');
-    await runGiveUp(system, { options: ioOptionsOf(options), dryRun }, reporter);
+    await runGiveUp(system, config, { options: ioOptionsOf(options), dryRun }, reporter);
   });
 
   program
@@ -213,9 +213,9 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .option('--uevent', 'read the event from the udev environment')
     .option('-d, --device <nvmeX>', 'the controller')
     .action(async (options: Record<string, unknown>) => {
-      const { system, reporter } = await context();
+      const { system, reporter, config } = await context();
       if ((options.uevent === true) === (typeof options.device === 'string')) throw new UsageError('give exactly one of --uevent or --device', '--device');
-      await runConnected(system, typeof options.device === 'string' ? options.device : undefined, reporter);
+      await runConnected(system, config, typeof options.device === 'string' ? options.device : undefined, reporter);
     });
 
   program
@@ -227,15 +227,15 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .option('-a, --traddr <address>', 'only paths to this address')
     .option('-s, --trsvcid <port>', 'only paths to this port')
     .action(async (options: Record<string, unknown>) => {
-      const { system, dryRun, reporter } = await context();
+      const { system, dryRun, reporter, config } = await context();
       if (system.paths.platform === 'freebsd') {
         const extra = ['nqn', 'transport', 'traddr', 'trsvcid'].find((k) => options[k] !== undefined);
         if (extra || typeof options.device !== 'string') throw new UsageError(`${extra ? `--${extra}` : '--device'}: on FreeBSD, disconnect takes --device nvmeX only`, `--${extra ?? 'device'}`);
-        await runControllerDisconnect(system, options.device, dryRun, reporter);
+        await runControllerDisconnect(system, config, options.device, dryRun, reporter);
         return;
       }
       const filter = validateFilter(Object.fromEntries(['device', 'nqn', 'transport', 'traddr', 'trsvcid'].map((k) => [k, typeof options[k] === 'string' ? (options[k] as string) : undefined])));
-      await runDisconnect(system, filter, dryRun, reporter);
+      await runDisconnect(system, config, filter, dryRun, reporter);
     });
 
   const timers = program.command('timers').description("timerd's timers: list (default), arm, disarm");

@@ -2,22 +2,25 @@
  * Per-key locks with coalescing (DESIGN §5): no event is lost, no two actions
  * on one key overlap, and no hook waits unboundedly.
  *
- * Protocol, for an event carrying `request` on key K:
- *   write pending(K) = request          (atomic: temp file + rename; latest wins)
+ * Protocol, for an event of `verb` carrying `request` on key K:
+ *   write pending(K, verb) = request    (atomic: temp file + rename; latest wins per verb)
  *   loop:
  *     acquire lock(K), waiting at most the stale bound (below); if not: return
- *     while take pending(K) → run action(request taken)
+ *     while take the oldest pending(K, *) → run that verb's round(request taken)
  *     unlock(K)
- *     if no pending(K): return          (else an event came after our last take: loop)
+ *     if no pending(K, *): return       (else an event came after our last take: loop)
+ * Every hook that changes K's state (connect, reconnect, lost, connected,
+ * disconnect, give-up of a fabric) runs under this lock, so no two of them
+ * overlap on K and none decides on facts another is changing.
  *
  * Waiting: while the lock is held we poll until (a) we get it — proper-lockfile
  * removes a lock whose mtime is older than `staleMs`, which is how a SIGKILLed
- * holder is recovered — or (b) our pending marker is gone: a holder took it and
+ * holder is recovered — or (b) our pending marker (K, verb) is gone: a holder took it and
  * its action starts after our event — or (c) 2 × `staleMs` have passed: the
  * lock is still fresh, so its holder was alive within the stale window and will
  * see the marker when it checks after unlocking.
  */
-import { readFile, rename, unlink, writeFile, access } from 'node:fs/promises';
+import { access, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { fsError, fsStep, locate, makeDir } from './fs-errors.js';
@@ -57,72 +60,116 @@ export async function ensureRunDirs(system: System): Promise<Dirs> {
   return { locks: locks.path, pending: pending.path };
 }
 
-/** Records an event for key K; a later marker replaces an earlier one (they coalesce). */
-export async function writePending(system: System, key: string, request: unknown): Promise<void> {
+/**
+ * One marker per (key, verb): `pending/<key file name>#<verb>`. Events of one
+ * verb coalesce (the latest request wins: it carries the newest facts); events
+ * of different verbs on one key never overwrite each other, because a
+ * `disconnect` must not vanish behind a later `reconnect`. `#` cannot occur in
+ * a key file name (keys.ts escapes it), so the split is unambiguous.
+ */
+const VERB_SEPARATOR = '#';
+
+function markerName(key: string, verb: string): string {
+  return `${keyFileName(key)}${VERB_SEPARATOR}${verb}`;
+}
+
+/** Records an event of `verb` for key K; a later marker of the same verb replaces an earlier one. */
+export async function writePending(system: System, key: string, verb: string, request: unknown): Promise<void> {
   const { pending } = await ensureRunDirs(system);
   const where = locate(system.paths, 'pending');
-  const target = path.join(pending, keyFileName(key));
+  const target = path.join(pending, markerName(key, verb));
   const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const record = JSON.stringify({ key, at: system.clock.now(), pid: process.pid, request });
+  // seq orders markers of different verbs: the monotonic clock is shared by every process of one boot.
+  const record = JSON.stringify({ key, verb, at: system.clock.now(), seq: process.hrtime.bigint().toString(), pid: process.pid, request });
   await fsStep('write', temp, where, () => writeFile(temp, record, { mode: 0o600 }));
   await fsStep('write', target, where, () => rename(temp, target));
 }
 
-export async function hasPending(system: System, key: string): Promise<boolean> {
-  try {
-    await access(path.join(locate(system.paths, 'pending').path, keyFileName(key)));
-    return true;
-  } catch {
-    return false;
+/** The verbs with a marker for K (all of them, or only `verb`'s). */
+async function pendingVerbs(system: System, key: string, verb?: string): Promise<string[]> {
+  if (verb !== undefined) {
+    try {
+      await access(path.join(locate(system.paths, 'pending').path, markerName(key, verb)));
+      return [verb];
+    } catch {
+      return [];
+    }
   }
+  const prefix = `${keyFileName(key)}${VERB_SEPARATOR}`;
+  const names = await readdir(locate(system.paths, 'pending').path).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith(prefix) && !n.endsWith('.tmp') && !n.includes('.taken.')).map((n) => n.slice(prefix.length));
 }
 
-/** Takes the marker atomically (rename), returning its request, or undefined if none. */
-export async function takePending<T>(system: System, key: string): Promise<{ request: T } | undefined> {
-  const where = locate(system.paths, 'pending');
-  const target = path.join(where.path, keyFileName(key));
-  const taken = `${target}.taken.${process.pid}`;
-  try {
-    await rename(target, taken);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw fsError(error, 'rename', target, where);
-  }
-  try {
-    const record = JSON.parse(await fsStep('read', taken, where, () => readFile(taken, 'utf8'))) as { request: T };
-    return { request: record.request };
-  } finally {
-    await unlink(taken).catch(() => {});
-  }
+export async function hasPending(system: System, key: string, verb?: string): Promise<boolean> {
+  return (await pendingVerbs(system, key, verb)).length > 0;
 }
 
 /**
- * Runs `action` under the lock for `key` until no event is pending.
- * `request` is this event's; the action always gets the latest pending request.
+ * Takes the oldest marker for K among `verbs` atomically (rename), returning
+ * its verb and request, or undefined if there is none.
  */
-export async function runCoalesced<T>(
-  system: System,
-  key: string,
-  request: T,
-  action: (request: T) => Promise<void>,
-  options: CoalesceOptions,
-): Promise<CoalesceOutcome> {
+export async function takePending<T>(system: System, key: string, verbs: readonly string[]): Promise<{ verb: string; request: T } | undefined> {
+  const where = locate(system.paths, 'pending');
+  const candidates: { verb: string; seq: bigint }[] = [];
+  for (const verb of (await pendingVerbs(system, key)).filter((v) => verbs.includes(v))) {
+    try {
+      const record = JSON.parse(await readFile(path.join(where.path, markerName(key, verb)), 'utf8')) as { seq?: string };
+      candidates.push({ verb, seq: BigInt(record.seq ?? '0') });
+    } catch {
+      // replaced or taken meanwhile: the rename below decides
+      candidates.push({ verb, seq: 0n });
+    }
+  }
+  candidates.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  for (const { verb } of candidates) {
+    const target = path.join(where.path, markerName(key, verb));
+    const taken = `${target}.taken.${process.pid}`;
+    try {
+      await rename(target, taken);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw fsError(error, 'rename', target, where);
+    }
+    try {
+      const record = JSON.parse(await fsStep('read', taken, where, () => readFile(taken, 'utf8'))) as { request: T };
+      return { verb, request: record.request };
+    } finally {
+      await unlink(taken).catch(() => {});
+    }
+  }
+  return undefined;
+}
+
+/** What the holder of K's lock can do for each verb that locks K: one round, for the latest request of that verb. */
+export type Rounds = Readonly<Record<string, (request: never) => Promise<void>>>;
+
+/**
+ * Runs this event's `verb` under the lock for `key` until no event for K is
+ * pending: the holder runs the round of whatever verb each marker names
+ * (oldest first), so a `disconnect` queued behind a `reconnect` still runs,
+ * after it. `request` is this event's; each round gets the latest pending
+ * request of its verb.
+ */
+export async function runCoalesced(system: System, key: string, verb: string, request: unknown, rounds: Rounds, options: CoalesceOptions): Promise<CoalesceOutcome> {
+  if (!Object.hasOwn(rounds, verb)) throw new Error(`runCoalesced: no round for ${verb} on ${key}`);
+  const verbs = Object.keys(rounds);
   const dirs = await ensureRunDirs(system);
   const lockTarget = path.join(dirs.locks, keyFileName(key));
-  await writePending(system, key, request);
+  await writePending(system, key, verb, request);
   let runs = 0;
   for (;;) {
-    const acquired = await acquire(system, key, lockTarget, options.staleMs);
+    const acquired = await acquire(system, key, verb, lockTarget, options.staleMs);
     if (acquired.kind !== 'locked') {
       return runs > 0 ? { kind: 'held', runs } : { kind: 'handed-over', reason: acquired.kind };
     }
     try {
       for (;;) {
         if (acquired.compromised()) break;
-        const taken = await takePending<T>(system, key);
+        const taken = await takePending<never>(system, key, verbs);
         if (!taken) break;
-        runs += 1;
-        await action(taken.request);
+        if (taken.verb === verb) runs += 1;
+        else system.log.info({ key, verb: taken.verb, holder: verb }, 'running a queued event of another hook');
+        await rounds[taken.verb]!(taken.request);
       }
     } finally {
       if (!acquired.compromised()) await acquired.release().catch(() => {});
@@ -137,7 +184,7 @@ type Acquired =
   | { kind: 'taken-by-holder' }
   | { kind: 'holder-busy' };
 
-async function acquire(system: System, key: string, lockTarget: string, staleMs: number): Promise<Acquired> {
+async function acquire(system: System, key: string, verb: string, lockTarget: string, staleMs: number): Promise<Acquired> {
   const stale = Math.max(staleMs, MIN_STALE_MS);
   const deadline = system.clock.now() + 2 * stale;
   let poll = POLL_FIRST_MS;
@@ -157,7 +204,7 @@ async function acquire(system: System, key: string, lockTarget: string, staleMs:
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw fsError(error, 'lock', `${lockTarget}.lock`, locate(system.paths, 'locks'));
     }
-    if (!(await hasPending(system, key))) return { kind: 'taken-by-holder' };
+    if (!(await hasPending(system, key, verb))) return { kind: 'taken-by-holder' };
     if (system.clock.now() >= deadline) return { kind: 'holder-busy' };
     await system.clock.sleep(poll);
     poll = Math.min(poll * 2, POLL_MAX_MS);

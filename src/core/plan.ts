@@ -24,18 +24,25 @@ interface ActionBase {
 /** Run a program (argv array, never a shell). `interpret` names how the fabric reads its result. */
 export interface RunAction extends ActionBase {
   readonly kind: 'run';
+  /** What it does, as a verb (`connect`): dry-run says `would-<verb>`, a failure `<verb> failed`. */
+  readonly verb: string;
   readonly argv: readonly string[];
   readonly interpret?: string;
   /** Outcome word when it worked, e.g. `connected`. */
   readonly done: string;
   /** Outcome word when the program says the state was already there (default: `done`). */
   readonly already?: string;
+  /** How the hook's one-line error lists a failure (default: `<subject>: <program> <verb> failed: <message>`). */
+  readonly failure?: string;
+  /** Log level of a failure: `warn` where failing is expected and retried (a reconnect attempt). Default error. */
+  readonly failLevel?: 'warn' | 'error';
   readonly then?: readonly Action[];
 }
 
 /** Write one attribute below the sysfs root (FCoE ctlr_create, SRP add_target, ...). */
 export interface WriteAction extends ActionBase {
   readonly kind: 'write';
+  readonly verb: string;
   /** Relative to the sysfs mount, e.g. `bus/fcoe/ctlr_create`. */
   readonly file: string;
   readonly value: string;
@@ -55,15 +62,31 @@ export interface DisarmAction extends ActionBase {
   readonly quiet: boolean;
 }
 
-/** Write (`record`) or remove (`forget`) the key's record in one of the state stores (core/state.ts). */
+/**
+ * Write (`record`) or remove (`forget`) the key's record in one of the state
+ * stores (core/state.ts). A store that cannot be written stops the hook
+ * (exit 3: the host must allow the write), unless `unwritable` says how this
+ * one action fails instead while the rest of the plan goes on (a path that is
+ * connected anyway, whose record could not be kept).
+ */
 export interface RecordAction extends ActionBase {
   readonly kind: 'record';
   readonly store: string;
   readonly data: Readonly<Record<string, unknown>>;
+  readonly unwritable?: Unwritable;
+  readonly then?: readonly Action[];
+}
+export interface Unwritable {
+  /** The report sentence, before the reason: `not recorded as managed, so ...`. */
+  readonly text: string;
+  /** How the hook's one-line error lists it: `<subnqn>: not recorded as managed`. */
+  readonly failure: string;
 }
 export interface ForgetAction extends ActionBase {
   readonly kind: 'forget';
   readonly store: string;
+  readonly unwritable?: Unwritable;
+  readonly then?: readonly Action[];
 }
 
 /** A decision with nothing to do: skipped, ignored, nothing-to-do, not-yet. `fails`: the hook exits 1. */
@@ -73,6 +96,8 @@ export interface NoteAction extends ActionBase {
   readonly level: 'debug' | 'info' | 'warn' | 'error';
   readonly text: string;
   readonly fails?: boolean;
+  /** How the hook's one-line error names this failure (default: the text). */
+  readonly failure?: string;
 }
 
 export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction;
@@ -88,8 +113,8 @@ export interface Plan {
 
 /** Builders: they keep decide() tables short and their tests readable. */
 export const act = {
-  run: (argv: readonly string[], done: string, more: Omit<RunAction, 'kind' | 'argv' | 'done'> = {}): RunAction => ({ kind: 'run', argv, done, ...more }),
-  write: (file: string, value: string, done: string, more: Omit<WriteAction, 'kind' | 'file' | 'value' | 'done'> = {}): WriteAction => ({ kind: 'write', file, value, done, ...more }),
+  run: (verb: string, argv: readonly string[], done: string, more: Omit<RunAction, 'kind' | 'verb' | 'argv' | 'done'> = {}): RunAction => ({ kind: 'run', verb, argv, done, ...more }),
+  write: (verb: string, file: string, value: string, done: string, more: Omit<WriteAction, 'kind' | 'verb' | 'file' | 'value' | 'done'> = {}): WriteAction => ({ kind: 'write', verb, file, value, done, ...more }),
   arm: (request: Readonly<Record<string, unknown>>, more: Omit<ArmAction, 'kind' | 'request'> = {}): ArmAction => ({ kind: 'arm', request, ...more }),
   disarm: (more: Omit<DisarmAction, 'kind' | 'quiet'> & { quiet?: boolean } = {}): DisarmAction => ({ kind: 'disarm', quiet: true, ...more }),
   record: (store: string, data: Readonly<Record<string, unknown>>, more: Omit<RecordAction, 'kind' | 'store' | 'data'> = {}): RecordAction => ({ kind: 'record', store, data, ...more }),

@@ -148,8 +148,9 @@ describe('FreeBSD: a storm of 100 notifications for one controller', () => {
     expect(attempts.at(-1)!.start).toBeGreaterThan(lastSpawn);
     // strict: every process wrote its event once; the last take is after the last write, and an attempt followed it
     const renames = box.pendingRenames().filter((r) => r.ok);
-    const writes = renames.filter((r) => r.to === KEY && r.from.endsWith('.tmp'));
-    const takes = renames.filter((r) => r.from === KEY && r.to.startsWith(`${KEY}.taken.`));
+    const marker = `${KEY}#reconnect`; // pending/<key>#<verb>
+    const writes = renames.filter((r) => r.to === marker && r.from.endsWith('.tmp'));
+    const takes = renames.filter((r) => r.from === marker && r.to.startsWith(`${marker}.taken.`));
     expect(writes).toHaveLength(100);
     const lastWrite = Math.max(...writes.map((w) => w.after));
     const lastTake = takes.reduce((a, b) => (b.before > a.before ? b : a));

@@ -76,7 +76,7 @@ describe('--log-format journal', () => {
         expect.stringMatching(new RegExp(`^<6>connect ${escape(KEY)}: connected trigger=manual subnqn=${escape(nqn!)} traddr=127\\.0\\.0\\.1 trsvcid=4420 outcome=connected device=${device} duration_ms=\\d+$`)),
       );
     }
-    expect(all).toContainEqual(`<6>connect ${KEY}: record skipped trigger=manual subnqn=nqn.2014-08.org.nvmexpress.discovery traddr=127.0.0.1 trsvcid=4420 outcome=skipped reason=discovery-entry detail="a discovery controller entry, not an NVM subsystem"`);
+    expect(all).toContainEqual(`<6>connect ${KEY}: discovery-entry: a discovery controller entry, not an NVM subsystem trigger=manual subnqn=nqn.2014-08.org.nvmexpress.discovery traddr=127.0.0.1 trsvcid=4420 reason=discovery-entry outcome=skipped`);
     expect(result.stderr).not.toMatch(/\b(time|pid|level|msg)=/);
     // the report on stdout is untouched
     expect(result.stdout).toMatch(/^connected\s+/m);
@@ -206,7 +206,7 @@ describe('timerd under the journal', () => {
     expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<6>reconnect ${k}: armed id=1 `)));
     expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<6>reconnect ${k}: event fired id=1 event=reconnect attempt=1 `)));
     // the reconnect hook's warn record, forwarded with its fields (it wrote JSON: one head, not two)
-    const failed = new RegExp(`^<4>reconnect ${k}: reconnect attempt failed (.* )?outcome=failed exit_code=1 err="[^"]+" duration_ms=\\d+`);
+    const failed = new RegExp(`^<4>reconnect ${k}: connect failed (.* )?outcome=failed exit_code=1 err="[^"]+" duration_ms=\\d+`);
     expect(all).toContainEqual(expect.stringMatching(failed));
     // the one-line error of the failed hook, at error priority
     expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<3>reconnect ${k}: sanhook: ${k}: nvme connect failed: `)));
@@ -222,7 +222,7 @@ describe('timerd under the journal', () => {
     const firstFinished = all.indexOf(finished[0]!);
     expect(firstFailed).toBeLessThan(firstFinished);
     // the loss hook's record, forwarded at its warn priority, then the timer is gone
-    expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<4>give-up ${k}: giving up on a lost controller outcome=given-up trigger=timer$`)));
+    expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<4>give-up ${k}: gave up reconnecting \\(ctrl-loss reached\\); a discovery event or sanhook connect can still bring it back trigger=timer outcome=given-up$`)));
     expect(all).toContainEqual(expect.stringMatching(new RegExp(`^<6>give-up ${k}: hook finished id=1 exit_code=0 `)));
     expect(all).toContainEqual(`<6>${key}: timer lost id=1 outcome=lost`);
   });

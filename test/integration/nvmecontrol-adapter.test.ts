@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NONE } from '../../src/hooks/nvmf/keys.js';
 import { silentLogger } from '../../src/core/log.js';
-import { fabricsToolFor } from '../../src/hooks/nvmf/fabrics-tool.js';
+import * as nvmecontrol from '../../src/hooks/nvmf/nvmecontrol.js';
 import { devlist } from '../../src/hooks/nvmf/nvmecontrol.js';
 import { realClock, realExec, resolvePaths, type System } from '../../src/core/system.js';
 import { createTimerdClient } from '../../src/timerd/client.js';
@@ -24,7 +24,7 @@ let dir: string;
 let state: string;
 const saved = { PATH: process.env.PATH, FAKE_NVMECONTROL_STATE: process.env.FAKE_NVMECONTROL_STATE };
 let system: System;
-const tool = fabricsToolFor('freebsd');
+const tool = nvmecontrol;
 const calls = () => (existsSync(path.join(state, 'calls.jsonl')) ? readFileSync(path.join(state, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { argv: string[]; exit: number })) : []);
 
 beforeAll(() => {
@@ -63,20 +63,20 @@ describe('nvmecontrol adapter', () => {
       { trtype: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', subnqn: NQN1 },
       { trtype: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', subnqn: NQN2 },
     ]));
-    expect(await tool.connectAll!(system, { kind: 'nvmf-disc', transport: 'tcp', traddr: '10.0.0.5', trsvcid: NONE, hostTraddr: NONE, hostIface: NONE }, HOSTNQN)).toEqual({ ok: true });
+    expect(await tool.connectAll(system, { kind: 'nvmf-disc', transport: 'tcp', traddr: '10.0.0.5', trsvcid: NONE, hostTraddr: NONE, hostIface: NONE }, HOSTNQN)).toEqual({ ok: true });
     expect(calls()[0]!.argv).toEqual(['connect-all', '--transport', 'tcp', '--hostnqn', HOSTNQN, '10.0.0.5:8009']);
     expect((await devlist(system)).map((c) => c.name)).toEqual(['nvme0', 'nvme1']);
   });
 
   it('reconnect: device alone, and the address form with options; a connected controller is busy', async () => {
     await tool.connect(system, io(NQN1));
-    const busy = await tool.reconnect!(system, 'nvme0');
+    const busy = await tool.reconnect(system, 'nvme0');
     expect(busy).toEqual({ ok: false, exitCode: 74, message: 'Failed to handoff queues to kernel: Device busy' });
     const controllers = JSON.parse(readFileSync(path.join(state, 'controllers.json'), 'utf8')) as Record<string, Record<string, unknown>>;
     controllers.nvme0 = { ...controllers.nvme0, state: 'disconnected', disconnectedSince: Date.now() - 3000 };
     writeFileSync(path.join(state, 'controllers.json'), JSON.stringify(controllers));
     expect((await devlist(system))[0]!.association).toEqual({ state: 'disconnected', seconds: expect.any(Number) });
-    expect(await tool.reconnect!(system, 'nvme0', { traddr: '10.0.0.5', trsvcid: '4420', reconnectDelay: 10, ctrlLossTmo: 600 })).toEqual({ ok: true });
+    expect(await tool.reconnect(system, 'nvme0', { traddr: '10.0.0.5', trsvcid: '4420', reconnectDelay: 10, ctrlLossTmo: 600 })).toEqual({ ok: true });
     expect(calls().at(-1)!.argv).toEqual(['reconnect', '--transport', 'tcp', '--reconnect-delay', '10', '--ctrl-loss-tmo', '600', 'nvme0', '10.0.0.5:4420']);
   });
 

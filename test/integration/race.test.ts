@@ -129,8 +129,8 @@ describe.each([
     let totalTakes = 0;
     waves.forEach((wave, k) => {
       const pids = new Set(wave.results.map((r) => r.pid));
-      const writes = renames.filter((r) => pids.has(r.pid) && r.to === KEY_4420 && r.from.endsWith('.tmp'));
-      const takes = renames.filter((r) => pids.has(r.pid) && r.from === KEY_4420 && r.to.startsWith(`${KEY_4420}.taken.`));
+      const writes = renames.filter((r) => pids.has(r.pid) && r.to === `${KEY_4420}#connect` && r.from.endsWith('.tmp'));
+      const takes = renames.filter((r) => pids.has(r.pid) && r.from === `${KEY_4420}#connect` && r.to.startsWith(`${KEY_4420}#connect.taken.`));
       totalTakes += takes.length;
       // every process recorded its event exactly once
       expect(writes.map((w) => w.pid).sort()).toEqual([...pids].sort());
@@ -188,13 +188,13 @@ describe('an event after the holder\'s last check, before its unlock', () => {
 
     const empty = emptyCheck()!;
     const renames = box.pendingRenames().filter((r) => r.ok);
-    const lateWrite = renames.find((r) => r.pid === late.pid && r.to === KEY_4420);
+    const lateWrite = renames.find((r) => r.pid === late.pid && r.to === `${KEY_4420}#connect`);
     expect(lateWrite).toBeDefined();
     // precondition: the late event really landed inside the window (holder still locked)
     expect(lateWrite!.after).toBeGreaterThan(empty.after);
     expect(lateWrite!.after, 'the late process was too slow to hit the window').toBeLessThan(empty.after + PAUSE_MS);
     // the property: the event was taken afterwards and a discovery ran for it
-    const takes = renames.filter((r) => r.from === KEY_4420 && r.to.startsWith(`${KEY_4420}.taken.`) && r.before > lateWrite!.after);
+    const takes = renames.filter((r) => r.from === `${KEY_4420}#connect` && r.to.startsWith(`${KEY_4420}#connect.taken.`) && r.before > lateWrite!.after);
     expect(takes).toHaveLength(1);
     const discoveries = box.nvmeCalls('discover').sort((a, b) => a.start - b.start);
     expect(discoveries).toHaveLength(2);

@@ -151,7 +151,7 @@ describe('connect --uevent under systemd: hand-off to a transient unit', () => {
       'connect', '--transport', 'tcp', '--traddr', '127.0.0.1', '--trsvcid', '4420', '--device', 'nvme1', '--trigger', 'aen',
     ]);
     // the event was on disk before the hand-off
-    expect(run.pending).toContain(KEY_4420);
+    expect(run.pending).toContain(`${KEY_4420}#connect`); // pending/<key>#<verb>
     const report = hook.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(report).toEqual([expect.objectContaining({ outcome: 'handed-off', key: KEY_4420 })]);
     // the hook itself touched no network

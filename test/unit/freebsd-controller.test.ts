@@ -1,7 +1,17 @@
 /** FreeBSD controller hooks: request validation, the reconnect decision, and nvmecontrol's argv and devlist (pure tables). */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { controllerArmMessage, controllerKey, controllerOptions, controllerRequest, decideControllerReconnect } from '../../src/hooks/nvmf/controller.js';
+import {
+  controllerArmMessage,
+  controllerKey,
+  controllerOptions,
+  controllerRequest,
+  decideControllerDisconnect,
+  decideControllerGiveUp,
+  decideControllerLost,
+  decideControllerReconnect,
+  decideFreebsdConnect,
+} from '../../src/hooks/nvmf/controller.js';
 import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
 import { NONE } from '../../src/hooks/nvmf/keys.js';
 import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/hooks/nvmf/nvmecontrol.js';
@@ -48,13 +58,44 @@ describe('controllerRequest', () => {
 describe('decideControllerReconnect', () => {
   const ctrl = (association: DevlistController['association']): DevlistController => ({ name: 'nvme0', model: 'FreeBSD', association });
   it.each([
-    ['disconnected: reconnect', ctrl({ state: 'disconnected', seconds: 12 }), false, { action: 'reconnect' }],
-    ['association unknown: only an attempt can tell', ctrl({ state: 'unknown' }), false, { action: 'reconnect' }],
-    ['connected (a late notification): done', ctrl({ state: 'connected', transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420' }), false, { action: 'done', reason: 'connected' }],
-    ['gone (detached at ctrl-loss): done', undefined, false, { action: 'done', reason: 'gone' }],
-    ['disconnected by the admin: done, even if the kernel still lists it', ctrl({ state: 'disconnected', seconds: 1 }), true, { action: 'done', reason: 'disconnected-by-admin' }],
+    ['disconnected: reconnect', ctrl({ state: 'disconnected', seconds: 12 }), false, { kind: 'run', argv: ['nvmecontrol', 'reconnect', 'nvme0'], interpret: 'nvmecontrol' }],
+    ['association unknown: only an attempt can tell', ctrl({ state: 'unknown' }), false, { kind: 'run', argv: ['nvmecontrol', 'reconnect', 'nvme0'] }],
+    ['connected (a late notification): done', ctrl({ state: 'connected', transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420' }), false, { kind: 'note', outcome: 'connected' }],
+    ['gone (detached at ctrl-loss): done', undefined, false, { kind: 'note', outcome: 'gone' }],
+    ['disconnected by the admin: done, even if the kernel still lists it', ctrl({ state: 'disconnected', seconds: 1 }), true, { kind: 'note', outcome: 'disconnected-by-admin' }],
   ])('%s', (_name, observed, tombstoned, expected) => {
-    expect(decideControllerReconnect('nvme0', observed, tombstoned)).toMatchObject(expected);
+    const plan = decideControllerReconnect({ request: { device: 'nvme0' }, observed, tombstoned, fromTimerd: true, trigger: 'timer' });
+    expect(plan).toMatchObject({ hook: 'reconnect', key: 'nvmf-ctrl:nvme0', actions: [expected] });
+    expect(plan.actions).toHaveLength(1);
+  });
+  it('run by hand (devd or an admin), a settled controller also drops its timer', () => {
+    const plan = decideControllerReconnect({ request: { device: 'nvme0' }, observed: undefined, tombstoned: false, fromTimerd: false, trigger: 'devd' });
+    expect(plan.actions.map((a) => a.kind)).toEqual(['note', 'disarm']);
+  });
+});
+
+describe('FreeBSD give-up, lost and disconnect: the plans', () => {
+  const ctrl = (association: DevlistController['association']): DevlistController => ({ name: 'nvme0', model: 'FreeBSD', association });
+  it('give-up detaches a controller that is still disconnected, and leaves a connected or gone one alone', () => {
+    expect(decideControllerGiveUp('nvme0', ctrl({ state: 'disconnected', seconds: 600 }), 'timer').actions).toMatchObject([{ kind: 'run', argv: ['nvmecontrol', 'disconnect', 'nvme0'], done: 'given-up' }]);
+    expect(decideControllerGiveUp('nvme0', ctrl({ state: 'connected', transport: 'tcp', traddr: 'a', trsvcid: '1' }), 'timer').actions).toMatchObject([{ kind: 'note', outcome: 'connected' }]);
+    expect(decideControllerGiveUp('nvme0', undefined, 'timer').actions).toMatchObject([{ kind: 'note', outcome: 'gone' }]);
+  });
+  it('lost arms unless the controller was disconnected on purpose', () => {
+    const policy = { reconnectDelay: 10, ctrlLossTmo: 600, growth: 'fixed' as const, maxAttempts: 0, reconnectUnmanaged: false };
+    expect(decideControllerLost({ device: 'nvme0' }, false, policy).actions).toMatchObject([{ kind: 'arm', request: { hook: 'reconnect', params: { device: 'nvme0' } } }]);
+    expect(decideControllerLost({ device: 'nvme0' }, true, policy).actions).toMatchObject([{ kind: 'note', outcome: 'ignored' }]);
+  });
+  it('connect runs nvmecontrol connect-all for the discovery address (not nvme-cli)', () => {
+    const discovery = { kind: 'nvmf-disc' as const, transport: 'tcp' as const, traddr: '10.0.0.5', trsvcid: '8009', hostTraddr: NONE, hostIface: NONE };
+    expect(decideFreebsdConnect({ discovery, trigger: 'manual', persistent: false }, 'nqn.2014-08.org.nvmexpress:uuid:1')).toMatchObject({
+      hook: 'connect',
+      key: 'nvmf-disc:tcp:10.0.0.5:8009:none:none',
+      actions: [{ kind: 'run', verb: 'connect', argv: ['nvmecontrol', 'connect-all', '--transport', 'tcp', '--hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:1', '10.0.0.5:8009'], interpret: 'nvmecontrol' }],
+    });
+  });
+  it('disconnect: tombstone first, then disarm and detach', () => {
+    expect(decideControllerDisconnect('nvme0').actions).toMatchObject([{ kind: 'record', store: 'disconnected', then: [{ kind: 'disarm' }, { kind: 'run', argv: ['nvmecontrol', 'disconnect', 'nvme0'] }] }]);
   });
 });
 

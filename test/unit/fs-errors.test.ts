@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EnvironmentError, ExitCode, UsageError, describeError, exitCodeFor } from '../../src/core/errors.js';
 import { COMMAND_WRITES, LOCATIONS, fsError, locate, makeDir, unitSettingFor, type FsOp, type FsTarget } from '../../src/core/fs-errors.js';
 import { ensureRunDirs, runCoalesced, writePending } from '../../src/core/lock.js';
-import { markDisconnected, recordManaged } from '../../src/hooks/nvmf/endpoint-state.js';
+import { putRecord } from '../../src/core/state.js';
 import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { TimerStore } from '../../src/timerd/store.js';
@@ -282,13 +282,13 @@ describe("every writer of sanhook's files explains a failure", () => {
     const { system, file } = blocked('run');
     const expected = `cannot create ${file}/sanhook (run directory for locks, pending events and the timerd socket): not a directory (ENOTDIR); ${file} is in its way and is not a directory`;
     await expect(ensureRunDirs(system)).rejects.toThrow(expected);
-    await expect(writePending(system, 'k', {})).rejects.toBeInstanceOf(EnvironmentError);
-    await expect(runCoalesced(system, 'k', {}, async () => {}, { staleMs: 2000 })).rejects.toThrow(expected);
+    await expect(writePending(system, 'k', 'v', {})).rejects.toBeInstanceOf(EnvironmentError);
+    await expect(runCoalesced(system, 'k', 'v', {}, { v: async () => {} }, { staleMs: 2000 })).rejects.toThrow(expected);
   });
 
   it('lock.ts: the lock directory', async () => {
     const { system, file } = blocked('run/sanhook/locks');
-    await expect(runCoalesced(system, 'k', {}, async () => {}, { staleMs: 2000 })).rejects.toThrow(
+    await expect(runCoalesced(system, 'k', 'v', {}, { v: async () => {} }, { staleMs: 2000 })).rejects.toThrow(
       `cannot create ${file} (lock directory): file already exists (EEXIST); ${file} is in its way and is not a directory`,
     );
   });
@@ -297,20 +297,20 @@ describe("every writer of sanhook's files explains a failure", () => {
     const system = tempSystem();
     await ensureRunDirs(system);
     // a directory where the marker's rename must land
-    mkdirSync(path.join(system.paths.run, 'pending', 'k'));
-    writeFileSync(path.join(system.paths.run, 'pending', 'k', 'x'), '');
-    const error = await writePending(system, 'k', {}).catch((e: unknown) => e);
+    mkdirSync(path.join(system.paths.run, 'pending', 'k#v'));
+    writeFileSync(path.join(system.paths.run, 'pending', 'k#v', 'x'), '');
+    const error = await writePending(system, 'k', 'v', {}).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentError);
-    expect((error as Error).message).toMatch(new RegExp(`^cannot write ${path.join(system.paths.run, 'pending', 'k')} \\(pending-event directory\\): .* \\((EISDIR|ENOTEMPTY|EEXIST)\\)`));
+    expect((error as Error).message).toMatch(new RegExp(`^cannot write ${path.join(system.paths.run, 'pending', 'k#v')} \\(pending-event directory\\): .* \\((EISDIR|ENOTEMPTY|EEXIST)\\)`));
   });
 
-  it('endpoint-state.ts: managed records and tombstones', async () => {
+  it('core/state.ts: managed records and tombstones', async () => {
     const { system, file } = blocked('var/lib');
     const params = ioParamsFromOptions({ transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2026-11.io.sanhook:x' });
-    await expect(recordManaged(system, params)).rejects.toThrow(
+    await expect(putRecord(system, 'managed', 'k', { params })).rejects.toThrow(
       `cannot create ${file}/sanhook/nvmf/managed (state directory for managed NVMe-oF paths): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,
     );
-    await expect(markDisconnected(system, 'k')).rejects.toThrow(
+    await expect(putRecord(system, 'disconnected', 'k', {})).rejects.toThrow(
       `cannot create ${file}/sanhook/nvmf/disconnected (state directory for NVMe-oF paths disconnected on purpose): not a directory (ENOTDIR); ${file} is in its way`,
     );
   });

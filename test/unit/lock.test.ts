@@ -1,24 +1,69 @@
 import { mkdirSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasPending, runCoalesced, takePending, writePending } from '../../src/core/lock.js';
+import { hasPending, runCoalesced as runVerbs, takePending, writePending } from '../../src/core/lock.js';
+import type { System } from '../../src/core/system.js';
 import { keyFileName } from '../../src/core/keys.js';
 import { tempSystem } from '../support/system.js';
 
 const KEY = 'nvmf-disc:tcp:10.0.0.5:8009:none:none';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** One verb on the key (what most hooks are): its round is `action`. */
+const runCoalesced = <T,>(system: System, key: string, request: T, action: (request: T) => Promise<void>, options: { staleMs: number }) =>
+  runVerbs(system, key, 'v', request, { v: action as (request: never) => Promise<void> }, options);
 
 describe('pending markers', () => {
   it('coalesce: the latest request wins and taking is exactly-once', async () => {
     const system = tempSystem();
-    await writePending(system, KEY, { n: 1 });
-    await writePending(system, KEY, { n: 2 });
+    await writePending(system, KEY, 'v', { n: 1 });
+    await writePending(system, KEY, 'v', { n: 2 });
     expect(await hasPending(system, KEY)).toBe(true);
-    expect(await takePending(system, KEY)).toEqual({ request: { n: 2 } });
-    expect(await takePending(system, KEY)).toBeUndefined();
+    expect(await takePending(system, KEY, ['v'])).toEqual({ verb: 'v', request: { n: 2 } });
+    expect(await takePending(system, KEY, ['v'])).toBeUndefined();
     expect(await hasPending(system, KEY)).toBe(false);
   });
 });
+
+describe('pending markers of different verbs on one key', () => {
+  it('never overwrite each other, and are taken oldest first', async () => {
+    const system = tempSystem();
+    await writePending(system, KEY, 'disconnect', { n: 1 });
+    await writePending(system, KEY, 'reconnect', { n: 2 });
+    await writePending(system, KEY, 'disconnect', { n: 3 });
+    expect(await hasPending(system, KEY, 'reconnect')).toBe(true);
+    expect(await takePending(system, KEY, ['reconnect', 'disconnect'])).toEqual({ verb: 'reconnect', request: { n: 2 } });
+    expect(await takePending(system, KEY, ['reconnect', 'disconnect'])).toEqual({ verb: 'disconnect', request: { n: 3 } });
+    expect(await hasPending(system, KEY)).toBe(false);
+  });
+
+  it('a holder runs the queued event of another verb with that verb\'s round, after its own', async () => {
+    const system = tempSystem();
+    const seen: string[] = [];
+    let queued: Promise<unknown> | undefined;
+    const rounds = {
+      reconnect: async (r: never) => {
+        seen.push(`reconnect ${JSON.stringify(r)}`);
+        // the disconnect arrives while the reconnect holds the lock
+        queued ??= runVerbs(system, KEY, 'disconnect', { d: 1 }, rounds, { staleMs: 2000 });
+        await until(() => hasPending(system, KEY, 'disconnect'));
+      },
+      disconnect: async (r: never) => void seen.push(`disconnect ${JSON.stringify(r)}`),
+    };
+    expect(await runVerbs(system, KEY, 'reconnect', { r: 1 }, rounds, { staleMs: 2000 })).toEqual({ kind: 'held', runs: 1 });
+    // The disconnect's own process ran nothing: either it saw its marker taken, or it got the lock after the holder had run it.
+    expect([{ kind: 'handed-over', reason: 'taken-by-holder' }, { kind: 'held', runs: 0 }]).toContainEqual(await queued);
+    expect(seen).toEqual(['reconnect {"r":1}', 'disconnect {"d":1}']);
+  });
+});
+
+/** Waits for a condition (an event), not for a time; the bound only turns a hang into a failure. */
+async function until(condition: () => Promise<boolean>, boundMs = 5000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 describe('runCoalesced', () => {
   it('one event: runs once with its request', async () => {

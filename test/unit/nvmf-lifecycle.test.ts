@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
-import { matches } from '../../src/hooks/nvmf/disconnect.js';
+import type { Action, Plan } from '../../src/core/plan.js';
+import { decideConnected } from '../../src/hooks/nvmf/connected.js';
+import { decideDisconnect, matches } from '../../src/hooks/nvmf/disconnect.js';
 import { armMessage, classifyLostUevent, decideLost } from '../../src/hooks/nvmf/lost.js';
-import { decideReconnect } from '../../src/hooks/nvmf/reconnect.js';
+import { decideGiveUp, decideReconnect } from '../../src/hooks/nvmf/reconnect.js';
 import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { controllerFromAttributes } from '../../src/hooks/nvmf/sysfs.js';
 import { timerHookTable } from '../../src/core/registry.js';
@@ -40,7 +42,18 @@ describe('classifyLostUevent', () => {
   ])('irrelevant: %j', (env) => expect(classifyLostUevent(env).kind).toBe('irrelevant'));
 });
 
-describe('decideLost', () => {
+/** The plan in one word per action: `arm`, `note:<outcome>`, `run:<argv>`, nested `then` after `>`. */
+function shape(plan: Plan): string[] {
+  const one = (a: Action): string => {
+    const head =
+      a.kind === 'note' ? `note:${a.outcome}${a.fails ? '!' : ''}` : a.kind === 'run' ? `run:${a.argv.join(' ')}` : a.kind === 'record' || a.kind === 'forget' ? `${a.kind}:${a.store}` : a.kind;
+    const then = 'then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(one).join(', ')}` : '';
+    return head + then;
+  };
+  return plan.actions.map(one);
+}
+
+describe('decideLost: the plan', () => {
   const policy = DEFAULT_LOST_POLICY;
   it.each([
     ['managed I/O controller → arm with the managed identity', { params, cntrltype: 'io', managed, tombstoned: false }, policy, 'arm'],
@@ -49,14 +62,20 @@ describe('decideLost', () => {
     ['disconnected on purpose → never', { params, cntrltype: 'io', managed, tombstoned: true }, policy, 'ignore:disconnected-by-admin'],
     ['discovery controller → never', { params, cntrltype: 'discovery', managed, tombstoned: false }, policy, 'ignore:discovery-controller'],
     ['no subnqn in the event → cannot', { cntrltype: 'io', tombstoned: false }, policy, 'ignore:no-subnqn'],
-  ] as const)('%s', (_name, observation, p, expected) => {
-    const decision = decideLost(observation, p);
-    expect(decision.action === 'arm' ? 'arm' : `ignore:${decision.reason}`).toBe(expected);
+  ] as const)('%s', (_name, facts, p, expected) => {
+    const plan = decideLost({ ...facts, trigger: 'uevent' }, p);
+    expect(plan.actions).toHaveLength(1);
+    const action = plan.actions[0]!;
+    expect(action.kind === 'arm' ? 'arm' : `ignore:${String(action.fields?.reason)}`).toBe(expected);
+    if (action.kind === 'note') expect(action.outcome).toBe('ignored');
   });
   it('arms with the managed parameters (host NQN, kernel timers) and the policy', () => {
-    const decision = decideLost({ params, cntrltype: 'io', managed, tombstoned: false }, policy);
-    if (decision.action !== 'arm') throw new Error('expected arm');
-    expect(decision.message).toEqual({
+    const plan = decideLost({ params, cntrltype: 'io', managed, tombstoned: false, device: 'nvme3', trigger: 'uevent' }, policy);
+    expect(plan).toMatchObject({ hook: 'lost', key: 'nvmf:tcp:127.0.0.1:4420:nqn.2026-11.io.sanhook:subsys1:none:none', trigger: 'uevent' });
+    const action = plan.actions[0]!;
+    if (action.kind !== 'arm') throw new Error('expected arm');
+    expect(action.fields).toEqual({ device: 'nvme3' });
+    expect(action.request).toEqual({
       op: 'arm',
       hook: 'reconnect',
       lossHook: 'give-up',
@@ -67,7 +86,7 @@ describe('decideLost', () => {
       lossAttempts: 0,
     });
     // and timerd accepts exactly that request
-    expect(() => parseRequest(JSON.stringify(decision.message), timerHookTable(FABRICS))).not.toThrow();
+    expect(() => parseRequest(JSON.stringify(action.request), timerHookTable(FABRICS))).not.toThrow();
   });
   it.each([
     [-1, -1],
@@ -78,20 +97,43 @@ describe('decideLost', () => {
   });
 });
 
-describe('decideReconnect', () => {
+describe('decideReconnect: the plan', () => {
   const ctrl = (state: string, extra: Record<string, string> = {}) =>
     controllerFromAttributes('nvme3', { transport: 'tcp', address: 'traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1', subsysnqn: S1, cntrltype: 'io', state, ...extra })!;
+  const connect = `run:nvme connect --transport tcp --traddr 127.0.0.1 --trsvcid 4420 --nqn ${S1} --output-format json`;
   it.each([
-    ['nothing there → connect', [], false, 'connect'],
-    ['live → done', [ctrl('live')], false, 'done:already-live'],
-    ['connecting → the kernel is retrying', [ctrl('connecting')], false, 'wait:kernel-retrying'],
-    ['resetting → the kernel is retrying', [ctrl('resetting')], false, 'wait:kernel-retrying'],
-    ['deleting → connect a new one', [ctrl('deleting')], false, 'connect'],
-    ['other subsystem live → connect', [ctrl('live', { subsysnqn: 'nqn.2026-11.io.sanhook:other' })], false, 'connect'],
-    ['tombstoned → done, never connect', [], true, 'done:disconnected-by-admin'],
-  ] as const)('%s', (_name, controllers, tombstoned, expected) => {
-    const d = decideReconnect(params, [...controllers], tombstoned);
-    expect(d.action === 'connect' ? 'connect' : `${d.action}:${d.reason}`).toBe(expected);
+    ['nothing there → connect, then record as managed', [], false, true, [`${connect} > record:managed`]],
+    ['by hand: also disarm after connecting', [], false, false, [`${connect} > record:managed, disarm`]],
+    ['live → done', [ctrl('live')], false, true, ['note:already-live']],
+    ['live, by hand → done and disarm', [ctrl('live')], false, false, ['note:already-live', 'disarm']],
+    ['connecting → the kernel is retrying: not yet (exit 1)', [ctrl('connecting')], false, true, ['note:not-yet!']],
+    ['resetting → the kernel is retrying: not yet (exit 1)', [ctrl('resetting')], false, true, ['note:not-yet!']],
+    ['deleting → connect a new one', [ctrl('deleting')], false, true, [`${connect} > record:managed`]],
+    ['other subsystem live → connect', [ctrl('live', { subsysnqn: 'nqn.2026-11.io.sanhook:other' })], false, true, [`${connect} > record:managed`]],
+    ['tombstoned → done, never connect', [], true, true, ['note:disconnected-by-admin']],
+  ] as const)('%s', (_name, controllers, tombstoned, fromTimerd, expected) => {
+    const plan = decideReconnect({ params, controllers: [...controllers], tombstoned, fromTimerd, trigger: fromTimerd ? 'timer' : 'manual' });
+    expect(plan).toMatchObject({ hook: 'reconnect', key: 'nvmf:tcp:127.0.0.1:4420:nqn.2026-11.io.sanhook:subsys1:none:none' });
+    expect(shape(plan)).toEqual(expected);
+  });
+  it('the connect is read by the nvme-connect interpreter and records the full parameters', () => {
+    const [run] = decideReconnect({ params: managed, controllers: [], tombstoned: false, fromTimerd: true, trigger: 'timer' }).actions;
+    expect(run).toMatchObject({ kind: 'run', interpret: 'nvme-connect', done: 'reconnected', then: [{ kind: 'record', store: 'managed', data: { params: { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x', 'ctrl-loss-tmo': '6' } } }] });
+  });
+});
+
+describe('decideGiveUp, decideConnected, decideDisconnect: the plans', () => {
+  it('give-up only says so (the kernel state is left alone)', () => {
+    expect(shape(decideGiveUp(params, 'timer'))).toEqual(['note:given-up']);
+  });
+  it('connected disarms the path', () => {
+    expect(decideConnected({ key: 'nvmf:k', device: 'nvme3' })).toMatchObject({ hook: 'connected', key: 'nvmf:k', actions: [{ kind: 'disarm', quiet: true }] });
+  });
+  it('disconnect: tombstone first; only then forget, disarm and disconnect the controller serving the path now', () => {
+    expect(shape(decideDisconnect(params, 'nvme5'))).toEqual(['record:disconnected > forget:managed, disarm, run:nvme disconnect --device nvme5']);
+  });
+  it('disconnect of a path that is not connected: tombstone, forget, disarm', () => {
+    expect(shape(decideDisconnect(params, undefined))).toEqual(['record:disconnected > forget:managed, disarm, note:disconnected']);
   });
 });
 

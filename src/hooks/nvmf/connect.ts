@@ -16,9 +16,12 @@ import path from 'node:path';
 import type { Config } from '../../core/config.js';
 import { ActionError, ConfigError, EnvironmentError, UsageError } from '../../core/errors.js';
 import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
-import { runCoalesced, writePending } from '../../core/lock.js';
-import { decideConnect, type IoConnectParams } from './connect-decide.js';
-import { clearDisconnected, listDisconnected, recordManaged } from './endpoint-state.js';
+import { writePending } from '../../core/lock.js';
+import { reportQueued, runLocked, type ObserveMode } from '../../core/hook-runner.js';
+import { act, type Action, type Plan } from '../../core/plan.js';
+import { nvmfContext, type NvmfContext } from './context.js';
+import { decideConnect, type ConnectPlan as ConnectVerdicts, type IoConnectParams } from './connect-decide.js';
+import { DISCONNECTED, listDisconnected, MANAGED, managedRecord } from './endpoint-state.js';
 import { ioKey } from './io-request.js';
 import {
   classifyUevent,
@@ -148,15 +151,12 @@ export function handOffArgv(system: System, key: string, request: ConnectRequest
 
 export async function runConnect(system: System, config: Config, options: ConnectOptions, reporter: Reporter): Promise<void> {
   const requests = await connectRequests(system, options, reporter);
+  const context = nvmfContext(system, config, reporter, options.dryRun);
   const failures: string[] = [];
   for (const request of requests) {
     const key = endpointKey(request.discovery);
-    if (options.dryRun) {
-      await connectOnce(system, config, key, request, { dryRun: true, reporter, failures });
-      continue;
-    }
     if (await shouldHandOff(system, config, options)) {
-      await writePending(system, key, request);
+      await writePending(system, key, HOOK, request);
       const argv = handOffArgv(system, key, request);
       const result = await system.exec('systemd-run', argv);
       if (result.exitCode !== 0) {
@@ -167,120 +167,99 @@ export async function runConnect(system: System, config: Config, options: Connec
       continue;
     }
     const started = system.clock.now();
-    const outcome = await runCoalesced(system, key, request, (latest) => connectOnce(system, config, key, latest, { dryRun: false, reporter, failures }), {
-      staleMs: config.lockStaleMs,
-    });
-    // runs 0: we got the lock only after a holder had already taken our event.
-    if (outcome.kind === 'handed-over' || outcome.runs === 0) {
-      system.log.info({ hook: HOOK, key, trigger: request.trigger, outcome: 'queued', reason: outcome.kind === 'handed-over' ? outcome.reason : 'taken-by-holder', duration_ms: system.clock.now() - started }, 'event queued for the running holder');
-      reporter.item({ hook: HOOK, key, outcome: 'queued', text: `${key}: another sanhook connect holds this address; it will re-run discovery for this event` });
+    const run = await runLocked(context, { key, verb: HOOK, request, planners: { [HOOK]: (latest: ConnectRequest, mode) => planConnect(context, key, latest, mode) } });
+    failures.push(...(run.result?.failures ?? []));
+    if (run.queued) {
+      reportQueued(context, HOOK, key, 'another sanhook connect holds this address; it will re-run discovery for this event', {
+        trigger: request.trigger,
+        reason: run.coalesce?.kind === 'handed-over' ? run.coalesce.reason : 'taken-by-holder',
+        duration_ms: system.clock.now() - started,
+      });
     }
   }
   if (failures.length > 0) throw new ActionError(`${failures.length} action(s) failed: ${failures.join('; ')}`, { failures });
 }
 
-interface RunContext {
-  readonly dryRun: boolean;
-  readonly reporter: Reporter;
-  readonly failures: string[];
-}
-
-/** One discovery and connect-all round for one discovery address. Never throws for an action failure. */
-async function connectOnce(system: System, config: Config, key: string, request: ConnectRequest, context: RunContext): Promise<void> {
-  const started = system.clock.now();
-  const { reporter } = context;
+/**
+ * Observe one discovery address, then decide: one discovery round. Reading
+ * the log is observation; on a real run it first re-arms the discovery AEN of
+ * each persistent discovery controller at the address (a read of the log
+ * header, see nvme-cli.ts) and keeps a persistent controller when asked; a
+ * dry run does neither.
+ */
+async function planConnect(context: NvmfContext, key: string, request: ConnectRequest, mode: ObserveMode): Promise<Plan> {
+  const { system } = context;
   const identity = await readHostIdentity(system);
   const hostnqn = request.hostnqn ?? identity.hostnqn;
   const hostid = request.hostid ?? identity.hostid;
   // A device named by an event may be gone by now: then ask the address directly.
   const device = request.device && (await readController(system, request.device)) ? request.device : undefined;
-  const discoverOptions = {
-    ...(device ? { device } : {}),
-    ...(hostnqn ? { hostnqn } : {}),
-    ...(hostid ? { hostid } : {}),
-    persistent: request.persistent && !context.dryRun,
-  };
-  if (!context.dryRun) {
+  const discoverOptions = { ...(device ? { device } : {}), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}), persistent: request.persistent && !mode.readOnly };
+  if (!mode.readOnly) {
     // nvme-cli reads the log through an existing persistent discovery controller for this
     // address even without --device: re-enable AENs on every such controller first.
     for (const c of persistentDiscoveryControllers(await readControllers(system), request.discovery, device)) {
       if (!(await nvmeCli.rearmDiscoveryAen(system, c))) system.log.warn({ hook: HOOK, key, device: c }, 'could not re-enable discovery AENs');
     }
   }
+  const started = system.clock.now();
   let log;
   try {
-    if (context.dryRun) {
-      reporter.item({ hook: HOOK, key, outcome: 'would-observe', argv: ['nvme', ...nvmeCli.discoverArgv(request.discovery, discoverOptions)], text: `nvme ${nvmeCli.discoverArgv(request.discovery, discoverOptions).join(' ')}` });
-    }
     log = await nvmeCli.discover(system, request.discovery, discoverOptions);
   } catch (error) {
     if (!(error instanceof ActionError)) throw error;
-    const duration = system.clock.now() - started;
-    system.log.error({ hook: HOOK, key, trigger: request.trigger, outcome: 'discovery-failed', duration_ms: duration, err: error.message }, 'discovery failed');
-    reporter.item({ hook: HOOK, key, outcome: 'failed', text: `${key}: ${error.message}` });
-    context.failures.push(`${key}: discovery failed`);
-    return;
-  }
-  const controllers = await readControllers(system);
-  const disconnected = await listDisconnected(system);
-  const plan = decideConnect(
-    { log, controllers, disconnected, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
-    request,
-    { exclude: nvmfSettings(config).exclude, ...optionalNumber('reconnectDelay', nvmfSettings(config).reconnectDelay), ...optionalNumber('ctrlLossTmo', nvmfSettings(config).ctrlLossTmo) },
-  );
-  if (plan.decisions.length === 0) {
-    reporter.item({ hook: HOOK, key, outcome: 'nothing-to-do', text: `${key}: the discovery log is empty` });
-  }
-  for (const decision of plan.decisions) {
-    const recordText = `${decision.record.subnqn} at ${decision.record.trtype} ${decision.record.traddr}:${decision.record.trsvcid}`;
-    const base = { hook: HOOK, key, trigger: request.trigger, subnqn: decision.record.subnqn, traddr: decision.record.traddr, trsvcid: decision.record.trsvcid };
-    // Records the path as managed (clearing its tombstone after a connect). A state dir that
-    // cannot be written fails this record only: the rest of the log is still connected (issue 9).
-    const record = async (params: IoConnectParams, clear: boolean): Promise<void> => {
-      try {
-        await recordManaged(system, params);
-        if (clear) await clearDisconnected(system, ioKey(params));
-      } catch (error) {
-        if (!(error instanceof EnvironmentError)) throw error;
-        system.log.error({ ...base, outcome: 'not-recorded', err: error.message }, 'could not record the path as managed');
-        reporter.item({ ...base, outcome: 'failed', text: `${recordText}: not recorded as managed, so it will not be brought back if lost: ${error.message}` });
-        context.failures.push(`${decision.record.subnqn}: not recorded as managed`);
-      }
+    return {
+      hook: HOOK,
+      key,
+      trigger: request.trigger,
+      actions: [act.note('failed', error.message, { level: 'error', fails: true, failure: 'discovery failed', fields: { reason: 'discovery-failed', duration_ms: system.clock.now() - started } })],
     };
-    if (decision.action === 'skip') {
-      system.log.info({ ...base, outcome: 'skipped', reason: decision.reason, detail: decision.detail }, 'record skipped');
-      reporter.item({ ...base, outcome: 'skipped', reason: decision.reason, text: `${recordText}: ${decision.reason}: ${decision.detail}` });
-      // Found connected at an address sanhook is responsible for: bring it back if it is lost.
-      if (decision.params && !context.dryRun) await record(decision.params, false);
-      continue;
-    }
-    const argv = ['nvme', ...nvmeCli.connectArgv(decision.params)];
-    if (context.dryRun) {
-      reporter.item({ ...base, outcome: 'would-connect', argv, text: argv.join(' ') });
-      continue;
-    }
-    const recordStarted = system.clock.now();
-    const result = await nvmeCli.connect(system, decision.params);
-    const duration = system.clock.now() - recordStarted;
-    switch (result.outcome) {
-      case 'connected':
-        system.log.info({ ...base, outcome: 'connected', device: result.device, duration_ms: duration }, 'connected');
-        reporter.item({ ...base, outcome: 'connected', device: result.device, text: `${recordText}: connected${result.device ? ` as ${result.device}` : ''}` });
-        await record(decision.params, true);
-        break;
-      case 'already-connected':
-        system.log.info({ ...base, outcome: 'skipped', reason: 'already-connected', duration_ms: duration }, 'nvme reports already connected');
-        reporter.item({ ...base, outcome: 'skipped', reason: 'already-connected', text: `${recordText}: already-connected (reported by nvme connect)` });
-        await record(decision.params, false);
-        break;
-      case 'failed':
-        system.log.error({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'connect failed');
-        reporter.item({ ...base, outcome: 'failed', exitCode: result.exitCode, text: `${recordText}: nvme connect failed (exit ${result.exitCode}): ${result.message}` });
-        context.failures.push(`${decision.record.subnqn}: connect failed`);
-        break;
-    }
   }
-  system.log.info({ hook: HOOK, key, trigger: request.trigger, outcome: context.dryRun ? 'planned' : 'done', genctr: plan.genctr, records: plan.decisions.length, duration_ms: system.clock.now() - started }, 'discovery round finished');
+  const settings = nvmfSettings(context.config);
+  const verdicts = decideConnect(
+    { log, controllers: await readControllers(system), disconnected: await listDisconnected(system), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
+    request,
+    { exclude: settings.exclude, ...optionalNumber('reconnectDelay', settings.reconnectDelay), ...optionalNumber('ctrlLossTmo', settings.ctrlLossTmo) },
+  );
+  return connectPlan(key, request, verdicts);
+}
+
+/**
+ * Pure: the plan of one discovery round from decideConnect()'s verdict per
+ * record: `nvme connect` for each record to connect, then record the path as
+ * managed (and clear its tombstone when the admin named the subsystem);
+ * a skipped record that is connected at an address sanhook is responsible
+ * for is recorded as managed too, so it is brought back if it is lost.
+ */
+export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts): Plan {
+  const actions: Action[] = [];
+  if (verdicts.decisions.length === 0) actions.push(act.note('nothing-to-do', 'the discovery log is empty'));
+  for (const decision of verdicts.decisions) {
+    const { record } = decision;
+    const subject = `${record.subnqn} at ${record.trtype} ${record.traddr}:${record.trsvcid}`;
+    const fields = { subnqn: record.subnqn, traddr: record.traddr, trsvcid: record.trsvcid };
+    // A state dir that cannot be written fails this record only: the path is connected (issue 9).
+    const unwritable = { text: 'not recorded as managed, so it will not be brought back if lost', failure: `${record.subnqn}: not recorded as managed` };
+    const manage = (params: IoConnectParams, clear: boolean): Action[] => [
+      act.record(MANAGED, managedRecord(params), { key: ioKey(params), subject, fields, unwritable, then: clear ? [act.forget(DISCONNECTED, { key: ioKey(params), subject, fields, unwritable })] : [] }),
+    ];
+    if (decision.action === 'skip') {
+      actions.push(act.note('skipped', `${decision.reason}: ${decision.detail}`, { subject, fields: { ...fields, reason: decision.reason } }));
+      if (decision.params) actions.push(...manage(decision.params, false));
+      continue;
+    }
+    actions.push(
+      act.run('connect', ['nvme', ...nvmeCli.connectArgv(decision.params)], 'connected', {
+        interpret: 'nvme-connect',
+        already: 'already-connected',
+        failure: `${record.subnqn}: connect failed`,
+        subject,
+        fields,
+        then: manage(decision.params, true),
+      }),
+    );
+  }
+  return { hook: HOOK, key, trigger: request.trigger, actions };
 }
 
 /** Live discovery controllers at this discovery address (and `device`, if given). */

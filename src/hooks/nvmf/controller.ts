@@ -23,13 +23,17 @@ import { nvmfSettings, type NvmfSettings } from './settings.js';
 import type { Config } from '../../core/config.js';
 import { ActionError, UsageError } from '../../core/errors.js';
 import { endpointKey } from './keys.js';
-import { isDisconnected, markDisconnected } from './endpoint-state.js';
-import { fabricsToolFor, type ReconnectAddress } from './fabrics-tool.js';
-import { devlist, reconnectArgv, type DevlistController } from './nvmecontrol.js';
+import { connectRequests, type ConnectOptions } from './connect.js';
+import type { ConnectRequest } from './connect-request.js';
+import { readHostIdentity } from './host-identity.js';
+import { DISCONNECTED, isDisconnected } from './endpoint-state.js';
+import { reportQueued, runLocked, type Planner } from '../../core/hook-runner.js';
+import { act, type Action, type Plan } from '../../core/plan.js';
+import { nvmfContext, triggerOf, type NvmfContext } from './context.js';
+import { connectAllArgv, devlist, disconnectArgv, reconnectArgv, type DevlistController, type ReconnectAddress } from './nvmecontrol.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import * as validate from './validate.js';
-import { attemptUnderLock, disarmQuietly, type AttemptOutcome } from './reconnect.js';
 
 /** Options of the controller form, in nvme-cli/nvmecontrol names (the address options only for kernels that need them). */
 export const CONTROLLER_OPTIONS = ['device', 'traddr', 'trsvcid', 'hostnqn', 'reconnect-delay', 'ctrl-loss-tmo'] as const;
@@ -83,61 +87,32 @@ export function controllerOptions(request: ControllerRequest): Record<string, st
   };
 }
 
-export type ControllerDecision =
-  | { readonly action: 'reconnect' }
-  | { readonly action: 'done'; readonly reason: 'connected' | 'gone' | 'disconnected-by-admin'; readonly detail: string };
+export interface ControllerFacts {
+  readonly request: ControllerRequest;
+  /** What `nvmecontrol devlist` shows for the controller (absent: gone). */
+  readonly observed: DevlistController | undefined;
+  readonly tombstoned: boolean;
+  readonly fromTimerd: boolean;
+  readonly trigger: string;
+}
 
-/** Pure: what one attempt does, given what devlist shows for the controller. */
-export function decideControllerReconnect(device: string, observed: DevlistController | undefined, tombstoned: boolean): ControllerDecision {
-  if (tombstoned) return { action: 'done', reason: 'disconnected-by-admin', detail: 'disconnected on purpose with sanhook disconnect; not reconnecting' };
-  if (!observed) return { action: 'done', reason: 'gone', detail: `${device} no longer exists (detached at ctrl-loss, or disconnected): nothing to reconnect` };
-  if (observed.association.state === 'connected') {
-    const a = observed.association;
-    return { action: 'done', reason: 'connected', detail: `${device} is connected (${a.transport} ${a.traddr}:${a.trsvcid})` };
+/** Pure: what one reconnect attempt does, given what devlist shows for the controller. */
+export function decideControllerReconnect(facts: ControllerFacts): Plan {
+  const { device, address } = facts.request;
+  const key = controllerKey(device);
+  const settle = facts.fromTimerd ? [] : [act.disarm()];
+  const plan = (...actions: Plan['actions']): Plan => ({ hook: 'reconnect', key, trigger: facts.trigger, actions });
+  const done = (reason: string, detail: string) => plan(act.note(reason, detail, { fields: { device } }), ...settle);
+  if (facts.tombstoned) return done('disconnected-by-admin', 'disconnected on purpose with sanhook disconnect; not reconnecting');
+  if (!facts.observed) return done('gone', `${device} no longer exists (detached at ctrl-loss, or disconnected): nothing to reconnect`);
+  if (facts.observed.association.state === 'connected') {
+    const a = facts.observed.association;
+    return done('connected', `${device} is connected (${a.transport} ${a.traddr}:${a.trsvcid})`);
   }
   // disconnected, or a devlist without association info: only the attempt can tell.
-  return { action: 'reconnect' };
-}
-
-export interface ControllerHookInput {
-  readonly request: ControllerRequest;
-  readonly dryRun: boolean;
-  /** Why this runs: `devd` (a RECONNECT notification), else manual or timer (from SANHOOK_TIMER_ID). */
-  readonly trigger?: 'devd';
-}
-
-export async function runControllerReconnect(system: System, config: Config, input: ControllerHookInput, reporter: Reporter): Promise<void> {
-  const { device } = input.request;
-  const key = controllerKey(device);
-  const trigger = system.env.SANHOOK_TIMER_ID !== undefined ? 'timer' : (input.trigger ?? 'manual');
-  const tool = fabricsToolFor('freebsd');
-  const attempt = async (request: ControllerRequest): Promise<AttemptOutcome> => {
-    const started = system.clock.now();
-    const observed = (await devlist(system)).find((c) => c.name === device);
-    const decision = decideControllerReconnect(device, observed, await isDisconnected(system, key));
-    const base = { hook: 'reconnect', key, device, trigger };
-    if (decision.action === 'done') {
-      system.log.info({ ...base, outcome: decision.reason, duration_ms: system.clock.now() - started }, 'reconnect decision');
-      reporter.item({ ...base, outcome: decision.reason, text: `${key}: ${decision.detail}` });
-      return { settled: true };
-    }
-    if (input.dryRun) {
-      const argv = ['nvmecontrol', ...reconnectArgv(device, request.address)];
-      reporter.item({ ...base, outcome: 'would-reconnect', address: request.address ?? null, text: `${key}: would run ${argv.join(' ')}` });
-      return { settled: false };
-    }
-    const result = await tool.reconnect!(system, device, request.address);
-    const duration = system.clock.now() - started;
-    if (!result.ok) {
-      system.log.warn({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'reconnect attempt failed');
-      reporter.item({ ...base, outcome: 'failed', exitCode: result.exitCode, text: `${key}: nvmecontrol reconnect failed (exit ${result.exitCode}): ${result.message}` });
-      return { settled: false, failure: new ActionError(`${key}: nvmecontrol reconnect failed: ${result.message}`, { key, exitCode: result.exitCode }) };
-    }
-    system.log.info({ ...base, outcome: 'reconnected', duration_ms: duration }, 'reconnected');
-    reporter.item({ ...base, outcome: 'reconnected', text: `${key}: reconnected` });
-    return { settled: true };
-  };
-  await attemptUnderLock(system, key, input.request, attempt, { dryRun: input.dryRun, staleMs: config.lockStaleMs });
+  return plan(
+    act.run('reconnect', ['nvmecontrol', ...reconnectArgv(device, address)], 'reconnected', { interpret: 'nvmecontrol', failLevel: 'warn', fields: { device, address: address ?? null }, then: settle }),
+  );
 }
 
 /** The timerd arm request for a controller whose kernel has no reconnect timers. */
@@ -154,62 +129,113 @@ export function controllerArmMessage(request: ControllerRequest, policy: NvmfSet
   };
 }
 
-export async function runControllerLost(system: System, config: Config, input: ControllerHookInput, reporter: Reporter): Promise<void> {
-  const key = controllerKey(input.request.device);
-  const policy = nvmfSettings(config).lost;
-  const base = { hook: 'lost', key, device: input.request.device, trigger: 'manual' };
-  if (await isDisconnected(system, key)) {
-    reporter.item({ ...base, outcome: 'ignored', reason: 'disconnected-by-admin', text: `${key}: not armed: disconnected on purpose with sanhook disconnect` });
-    return;
-  }
-  const message = controllerArmMessage(input.request, policy);
-  if (input.dryRun) {
-    reporter.item({ ...base, outcome: 'would-arm', request: message, text: `${key}: would arm timerd: ${JSON.stringify(message)}` });
-    return;
-  }
-  const reply = await system.timerd.request(message);
-  if (!reply.ok) throw new ActionError(`timerd refused the arm: ${reply.error?.message ?? 'no reason given'}`);
-  const next = reply.next as { event: string; at: string } | null;
-  system.log.info({ ...base, outcome: 'armed', id: reply.id, next, loss_at: reply.lossAt }, 'lost controller armed');
-  reporter.item({ ...base, outcome: 'armed', id: reply.id, text: `${key}: timerd armed (next ${next ? `${next.event} at ${next.at}` : 'none'}, give up ${reply.lossAt ?? 'never'})` });
+/** Pure: arm timerd for a controller, unless it was disconnected on purpose. */
+export function decideControllerLost(request: ControllerRequest, tombstoned: boolean, policy: NvmfSettings['lost']): Plan {
+  const key = controllerKey(request.device);
+  const fields = { device: request.device };
+  return {
+    hook: 'lost',
+    key,
+    trigger: 'manual',
+    actions: [
+      tombstoned
+        ? act.note('ignored', 'not armed: disconnected on purpose with sanhook disconnect', { fields: { ...fields, reason: 'disconnected-by-admin' } })
+        : act.arm(controllerArmMessage(request, policy), { fields }),
+    ],
+  };
 }
 
-export async function runControllerGiveUp(system: System, input: ControllerHookInput, reporter: Reporter): Promise<void> {
-  const { device } = input.request;
+/** Pure: the loss event detaches the controller, as the kernel does at ctrl-loss, unless it is gone or back. */
+export function decideControllerGiveUp(device: string, observed: DevlistController | undefined, trigger: string): Plan {
   const key = controllerKey(device);
-  const base = { hook: 'give-up', key, device };
-  if (input.dryRun) {
-    reporter.item({ ...base, outcome: 'would-detach', text: `${key}: would run nvmecontrol disconnect ${device}` });
-    return;
-  }
-  const observed = (await devlist(system)).find((c) => c.name === device);
-  if (!observed) {
-    reporter.item({ ...base, outcome: 'gone', text: `${key}: gave up reconnecting; ${device} is already gone` });
-    return;
-  }
-  if (observed.association.state === 'connected') {
-    reporter.item({ ...base, outcome: 'connected', text: `${key}: ${device} is connected again; not detaching it` });
-    return;
-  }
-  const result = await fabricsToolFor('freebsd').disconnect(system, device);
-  if (!result.ok) throw new ActionError(`${key}: gave up, but nvmecontrol disconnect failed: ${result.message}`, { key, exitCode: result.exitCode });
-  system.log.warn({ ...base, outcome: 'given-up' }, 'gave up reconnecting; controller detached');
-  reporter.item({ ...base, outcome: 'given-up', text: `${key}: gave up reconnecting at ctrl-loss; ${device} detached (nvmecontrol disconnect)` });
+  const plan = (action: Action): Plan => ({ hook: 'give-up', key, trigger, actions: [action] });
+  if (!observed) return plan(act.note('gone', `gave up reconnecting; ${device} is already gone`, { fields: { device } }));
+  if (observed.association.state === 'connected') return plan(act.note('connected', `${device} is connected again; not detaching it`, { fields: { device } }));
+  return plan(act.run('detach', ['nvmecontrol', ...disconnectArgv(device)], 'given-up', { interpret: 'nvmecontrol', fields: { device } }));
 }
+
+/** Pure: tombstone (durable) first, then disarm and detach. */
+export function decideControllerDisconnect(device: string): Plan {
+  return {
+    hook: 'disconnect',
+    key: controllerKey(device),
+    trigger: 'manual',
+    actions: [act.record(DISCONNECTED, {}, { then: [act.disarm(), act.run('disconnect', ['nvmecontrol', ...disconnectArgv(device)], 'disconnected', { interpret: 'nvmecontrol', fields: { device } })] })],
+  };
+}
+
+interface ControllerRequests {
+  reconnect: ControllerRequest;
+  lost: ControllerRequest;
+  'give-up': ControllerRequest;
+  disconnect: ControllerRequest;
+}
+
+/** Every hook on a FreeBSD controller runs under the controller's lock (like paths.ts on Linux). */
+function controllerPlanners(context: NvmfContext, trigger: string): Readonly<Record<keyof ControllerRequests, Planner<never>>> {
+  const devlistOf = async (device: string) => (await devlist(context.system)).find((c) => c.name === device);
+  const tombstoned = (device: string) => isDisconnected(context.system, controllerKey(device));
+  const planners: { [V in keyof ControllerRequests]: Planner<ControllerRequests[V]> } = {
+    reconnect: async (request) =>
+      decideControllerReconnect({ request, observed: await devlistOf(request.device), tombstoned: await tombstoned(request.device), fromTimerd: context.system.env.SANHOOK_TIMER_ID !== undefined, trigger }),
+    lost: async (request) => decideControllerLost(request, await tombstoned(request.device), nvmfSettings(context.config).lost),
+    'give-up': async (request) => decideControllerGiveUp(request.device, await devlistOf(request.device), trigger),
+    disconnect: async (request) => decideControllerDisconnect(request.device),
+  };
+  return planners as Readonly<Record<keyof ControllerRequests, Planner<never>>>;
+}
+
+export interface ControllerHookInput {
+  readonly request: ControllerRequest;
+  readonly dryRun: boolean;
+  /** Why this runs: `devd` (a RECONNECT notification), else manual or timer (from SANHOOK_TIMER_ID). */
+  readonly trigger?: 'devd';
+}
+
+async function runOnController(system: System, config: Config, verb: keyof ControllerRequests, input: ControllerHookInput, reporter: Reporter): Promise<void> {
+  const context = nvmfContext(system, config, reporter, input.dryRun);
+  const key = controllerKey(input.request.device);
+  const run = await runLocked(context, { key, verb, request: input.request, planners: controllerPlanners(context, triggerOf(system, input.trigger ?? 'manual')) });
+  if (run.queued) reportQueued(context, verb, key, `another hook holds this controller; it runs this ${verb} next`);
+  if (run.queued && verb === 'reconnect' && system.env.SANHOOK_TIMER_ID !== undefined) throw new ActionError(`${key}: another hook holds this controller's lock; its result decides`, { key });
+  if (run.result && run.result.failures.length > 0) throw new ActionError(run.result.failures.join('; '), { key, failures: run.result.failures });
+}
+
+export const runControllerReconnect = (system: System, config: Config, input: ControllerHookInput, reporter: Reporter) => runOnController(system, config, 'reconnect', input, reporter);
+export const runControllerLost = (system: System, config: Config, input: ControllerHookInput, reporter: Reporter) => runOnController(system, config, 'lost', input, reporter);
+export const runControllerGiveUp = (system: System, config: Config, input: ControllerHookInput, reporter: Reporter) => runOnController(system, config, 'give-up', input, reporter);
 
 /** `sanhook disconnect --device nvmeX` on FreeBSD: detach, disarm, and never reconnect it. */
-export async function runControllerDisconnect(system: System, device: string, dryRun: boolean, reporter: Reporter): Promise<void> {
-  const key = controllerKey(validate.device(device));
-  const base = { hook: 'disconnect', key, device };
-  if (dryRun) {
-    reporter.item({ ...base, outcome: 'would-disconnect', text: `${key}: would mark disconnected, disarm, run nvmecontrol disconnect ${device}` });
-    return;
-  }
-  await markDisconnected(system, key);
-  const disarmed = await disarmQuietly(system, key);
-  const result = await fabricsToolFor('freebsd').disconnect(system, device);
-  if (!result.ok) throw new ActionError(`nvmecontrol disconnect failed: ${result.message}`, { key, exitCode: result.exitCode });
-  system.log.info({ ...base, outcome: 'disconnected', disarmed }, 'disconnect');
-  reporter.item({ ...base, outcome: 'disconnected', disarmed, text: `${key}: disconnected (${device})${disarmed ? '; timer disarmed' : ''}; will not be reconnected` });
+export async function runControllerDisconnect(system: System, config: Config, device: string, dryRun: boolean, reporter: Reporter): Promise<void> {
+  await runOnController(system, config, 'disconnect', { request: { device: validate.device(device) }, dryRun }, reporter);
 }
 
+/**
+ * Pure: `sanhook connect` on FreeBSD. nvmecontrol discovers and connects in
+ * one command (`connect-all`); sanhook adds the lock per discovery address
+ * and the report, as on Linux.
+ */
+export function decideFreebsdConnect(request: ConnectRequest, hostnqn: string | undefined): Plan {
+  const key = endpointKey(request.discovery);
+  return {
+    hook: 'connect',
+    key,
+    trigger: request.trigger,
+    actions: [act.run('connect', ['nvmecontrol', ...connectAllArgv(request.discovery, hostnqn)], 'connected', { interpret: 'nvmecontrol' })],
+  };
+}
+
+/** `sanhook connect` on FreeBSD: the same requests as on Linux (options, or --all from discovery.conf), run with nvmecontrol. */
+export async function runFreebsdConnect(system: System, config: Config, options: ConnectOptions, reporter: Reporter): Promise<void> {
+  if (options.uevent) throw new UsageError('--uevent: there are no udev events on FreeBSD (devd runs `sanhook devd`)', '--uevent');
+  const context = nvmfContext(system, config, reporter, options.dryRun);
+  const failures: string[] = [];
+  for (const request of await connectRequests(system, options, reporter)) {
+    const key = endpointKey(request.discovery);
+    const planner = async (latest: ConnectRequest) => decideFreebsdConnect(latest, latest.hostnqn ?? (await readHostIdentity(system)).hostnqn);
+    const run = await runLocked(context, { key, verb: 'connect', request, planners: { connect: planner } });
+    if (run.queued) reportQueued(context, 'connect', key, 'another sanhook connect holds this address; it runs this event next');
+    failures.push(...(run.result?.failures ?? []));
+  }
+  if (failures.length > 0) throw new ActionError(`${failures.length} action(s) failed: ${failures.join('; ')}`, { failures });
+}

@@ -8,19 +8,20 @@
  * The tombstone comes first so the remove uevent's `lost` already sees it.
  * Paths known only from sanhook's records (lost, being retried) are covered too.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { ActionError, UsageError } from '../../core/errors.js';
 import type { IoConnectParams } from './connect-decide.js';
-import { forgetManaged, markDisconnected } from './endpoint-state.js';
+import type { Config } from '../../core/config.js';
+import { act, type Plan } from '../../core/plan.js';
+import { servingController } from './connect-decide.js';
+import { nvmfContext, type NvmfContext } from './context.js';
+import { DISCONNECTED, listManaged, MANAGED } from './endpoint-state.js';
+import { runOnPath } from './paths.js';
 import { ioKey, ioOptionsFromController, ioParamsFromOptions } from './io-request.js';
-import { firstLine, NVME } from './nvme-cli.js';
 import { readControllers, type Controller } from './sysfs.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { canonicalIp } from './validate.js';
 import * as validate from './validate.js';
-import { disarmQuietly } from './reconnect.js';
 
 export interface DisconnectFilter {
   readonly device?: string;
@@ -60,66 +61,57 @@ function paramsOf(controller: Controller): IoConnectParams | undefined {
   }
 }
 
-async function managedPaths(system: System): Promise<IoConnectParams[]> {
-  const dir = path.join(system.paths.state, 'nvmf', 'managed');
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const result: IoConnectParams[] = [];
-  for (const name of names.filter((n) => !n.endsWith('.tmp'))) {
-    try {
-      const record = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as { params: Record<string, string> };
-      result.push(ioParamsFromOptions(record.params));
-    } catch {
-      // unreadable or vanished: not ours to act on
-    }
-  }
-  return result;
+/** One path to disconnect: its identity and, if known when it was chosen, its controller. */
+export interface DisconnectRequest {
+  readonly params: IoConnectParams;
+  readonly device?: string;
 }
 
-export async function runDisconnect(system: System, filter: DisconnectFilter, dryRun: boolean, reporter: Reporter): Promise<void> {
+/**
+ * Pure: tombstone first (durable; the remove uevent's `lost` already sees
+ * it), then forget the managed record, disarm, and disconnect the controller
+ * that serves the path now (observed under the lock: a reconnect that ran
+ * just before may have created a new one).
+ */
+export function decideDisconnect(params: IoConnectParams, serving: string | undefined): Plan {
+  const key = ioKey(params);
+  const last = serving
+    ? act.run('disconnect', ['nvme', 'disconnect', '--device', serving], 'disconnected', { interpret: 'nvme-disconnect', subject: `${key} (${serving})`, fields: { device: serving } })
+    : act.note('disconnected', 'was not connected; it will not be reconnected', { fields: { device: null } });
+  return {
+    hook: 'disconnect',
+    key,
+    trigger: 'manual',
+    actions: [act.record(DISCONNECTED, {}, { then: [act.forget(MANAGED), act.disarm(), last] })],
+  };
+}
+
+export async function planDisconnect(context: NvmfContext, request: DisconnectRequest): Promise<Plan> {
+  const controllers = await readControllers(context.system);
+  return decideDisconnect(request.params, servingController(request.params, controllers)?.name ?? request.device);
+}
+
+export async function runDisconnect(system: System, config: Config, filter: DisconnectFilter, dryRun: boolean, reporter: Reporter): Promise<void> {
   const controllers = (await readControllers(system)).filter((c) => c.cntrltype !== 'discovery');
-  const targets = new Map<string, { device?: string; params: IoConnectParams }>();
+  const targets = new Map<string, DisconnectRequest>();
   for (const controller of controllers) {
     const params = paramsOf(controller);
-    if (params && matches(filter, { device: controller.name, params })) targets.set(controller.name, { device: controller.name, params });
+    if (params && matches(filter, { device: controller.name, params })) targets.set(ioKey(params), { device: controller.name, params });
   }
   if (!filter.device) {
-    const live = new Set([...targets.values()].map((t) => ioKey(t.params)));
-    for (const params of await managedPaths(system)) {
-      if (!live.has(ioKey(params)) && matches(filter, { params })) targets.set(ioKey(params), { params });
+    for (const params of await listManaged(system)) {
+      if (!targets.has(ioKey(params)) && matches(filter, { params })) targets.set(ioKey(params), { params });
     }
   }
   if (targets.size === 0) {
     reporter.item({ hook: 'disconnect', outcome: 'nothing-to-do', text: 'no NVMe-oF I/O controller or sanhook record matches' });
     return;
   }
+  const context = nvmfContext(system, config, reporter, dryRun);
   const failures: string[] = [];
-  for (const target of targets.values()) {
-    const key = ioKey(target.params);
-    const argv = target.device ? ['disconnect', '--device', target.device] : undefined;
-    if (dryRun) {
-      reporter.item({ hook: 'disconnect', key, outcome: 'would-disconnect', text: `${key}: would mark disconnected, disarm${argv ? `, run nvme ${argv.join(' ')}` : ''}` });
-      continue;
-    }
-    await markDisconnected(system, key);
-    await forgetManaged(system, key);
-    const disarmed = await disarmQuietly(system, key);
-    let outcome = 'disconnected';
-    if (argv) {
-      const result = await system.exec(NVME, argv);
-      if (result.exitCode !== 0 || /did not find/i.test(result.stderr)) {
-        outcome = 'failed';
-        failures.push(`${target.device}: ${firstLine(result.stderr) || `exit ${result.exitCode}`}`);
-      }
-    }
-    system.log.info({ hook: 'disconnect', key, device: target.device ?? null, outcome, disarmed }, 'disconnect');
-    reporter.item({
-      hook: 'disconnect',
-      key,
-      device: target.device,
-      outcome,
-      disarmed,
-      text: `${key}: ${outcome}${target.device ? ` (${target.device})` : ' (was not connected)'}${disarmed ? '; timer disarmed' : ''}; will not be reconnected`,
-    });
+  for (const [key, request] of targets) {
+    const run = await runOnPath(context, key, 'disconnect', request);
+    failures.push(...(run.result?.failures ?? []));
   }
   if (failures.length > 0) throw new ActionError(`nvme disconnect failed: ${failures.join('; ')}`, { failures });
 }

@@ -77,7 +77,6 @@ export function ioKey(params: IoConnectParams): string {
   return endpointKey(ioEndpoint(params));
 }
 
-/** `--name value` words for a sanhook command line. */
 /** The I/O path a controller in sysfs stands for, as options (unvalidated: sysfs is data too). */
 export function ioOptionsFromController(controller: Controller, withHostIdentity = false): IoOptions {
   return {

@@ -13,6 +13,10 @@
 import { nvmfSettings, type NvmfSettings } from './settings.js';
 import type { Config, LostPolicy } from '../../core/config.js';
 import { ActionError, UsageError } from '../../core/errors.js';
+import { executePlan } from '../../core/execute.js';
+import { act, type Plan } from '../../core/plan.js';
+import { nvmfContext, type NvmfContext } from './context.js';
+import { runOnPath } from './paths.js';
 import type { IoConnectParams } from './connect-decide.js';
 import { isDisconnected, readManaged } from './endpoint-state.js';
 import { ioKey, ioOptionsFromController, ioParamsFromOptions, ioParamsToOptions, type IoOptions } from './io-request.js';
@@ -47,17 +51,15 @@ export function classifyLostUevent(env: Readonly<Record<string, string | undefin
   return { kind: 'lost', ...(device ? { device } : {}), cntrltype: env.SANHOOK_CNTRLTYPE ?? '', options };
 }
 
-export type LostDecision =
-  | { readonly action: 'arm'; readonly params: IoConnectParams; readonly message: Record<string, unknown> }
-  | { readonly action: 'ignore'; readonly reason: 'discovery-controller' | 'no-subnqn' | 'not-managed' | 'disconnected-by-admin'; readonly detail: string };
-
-export interface LostObservation {
+export interface LostFacts {
   /** From the event: what the kernel said (no timers, maybe no hostnqn). */
   readonly params?: IoConnectParams;
   readonly cntrltype: string;
   /** sanhook's record for this endpoint, with the parameters it connected with. */
   readonly managed?: IoConnectParams;
   readonly tombstoned: boolean;
+  readonly device?: string;
+  readonly trigger: string;
 }
 
 /** The timerd arm request for a lost endpoint. */
@@ -75,21 +77,43 @@ export function armMessage(params: IoConnectParams, policy: LostPolicy): Record<
   };
 }
 
-export function decideLost(observation: LostObservation, policy: LostPolicy): LostDecision {
-  if (observation.cntrltype === 'discovery') return { action: 'ignore', reason: 'discovery-controller', detail: 'discovery controllers are not kept alive by timerd' };
-  const params = observation.managed ?? observation.params;
+/** Pure: arm timerd for a lost path sanhook is responsible for, or say why not. */
+export function decideLost(facts: LostFacts, policy: LostPolicy): Plan {
+  const params = facts.managed ?? facts.params;
+  const key = params ? ioKey(params) : '(unknown)';
+  const fields = { device: facts.device ?? null };
+  const ignore = (reason: string, detail: string): Plan => ({
+    hook: HOOK,
+    key,
+    trigger: facts.trigger,
+    actions: [act.note('ignored', `not armed: ${reason}: ${detail}`, { fields: { ...fields, reason } })],
+  });
+  if (facts.cntrltype === 'discovery') return ignore('discovery-controller', 'discovery controllers are not kept alive by timerd');
   if (!params) {
-    return {
-      action: 'ignore',
-      reason: 'no-subnqn',
-      detail: 'the event has no SANHOOK_SUBNQN: udev never read the controller identified (a transient discovery controller of `nvme discover` is usually gone before), or it predates the sanhook rules',
-    };
+    return ignore(
+      'no-subnqn',
+      'the event has no SANHOOK_SUBNQN: udev never read the controller identified (a transient discovery controller of `nvme discover` is usually gone before), or it predates the sanhook rules',
+    );
   }
-  if (observation.tombstoned) return { action: 'ignore', reason: 'disconnected-by-admin', detail: 'disconnected on purpose with sanhook disconnect' };
-  if (!observation.managed && !policy.reconnectUnmanaged) {
-    return { action: 'ignore', reason: 'not-managed', detail: 'not connected by sanhook (set nvmf.lost.reconnect-unmanaged: true to adopt it)' };
-  }
-  return { action: 'arm', params, message: armMessage(params, policy) };
+  if (facts.tombstoned) return ignore('disconnected-by-admin', 'disconnected on purpose with sanhook disconnect');
+  if (!facts.managed && !policy.reconnectUnmanaged) return ignore('not-managed', 'not connected by sanhook (set nvmf.lost.reconnect-unmanaged: true to adopt it)');
+  return { hook: HOOK, key, trigger: facts.trigger, actions: [act.arm(armMessage(params, policy), { fields })] };
+}
+
+/** What the lost hook locks and observes: the path from the event (if it names one). */
+export interface LostRequest {
+  readonly params?: IoConnectParams;
+  readonly cntrltype: string;
+  readonly device?: string;
+  readonly trigger: string;
+}
+
+/** Observe, then decide (run under the path's lock when the event names a path). */
+export async function planLost(context: NvmfContext, request: LostRequest): Promise<Plan> {
+  const key = request.params ? ioKey(request.params) : undefined;
+  const managed = key ? await readManaged(context.system, key) : undefined;
+  const tombstoned = key ? await isDisconnected(context.system, key) : false;
+  return decideLost({ ...request, ...(managed ? { managed } : {}), tombstoned }, nvmfSettings(context.config).lost);
 }
 
 export interface LostOptions {
@@ -100,7 +124,6 @@ export interface LostOptions {
 }
 
 export async function runLost(system: System, config: Config, input: LostOptions, reporter: Reporter): Promise<void> {
-  const started = system.clock.now();
   let lost: LostInput;
   if (input.uevent) {
     lost = classifyLostUevent(system.env);
@@ -108,12 +131,7 @@ export async function runLost(system: System, config: Config, input: LostOptions
     const device = validate.device(input.device);
     const controller = await readController(system, device);
     if (!controller) throw new UsageError(`--device: ${device} does not exist (give the endpoint with -t/-a/-s/-n instead)`, '--device', device);
-    lost = {
-      kind: 'lost',
-      device,
-      cntrltype: controller.cntrltype,
-      options: ioOptionsFromController(controller, true),
-    };
+    lost = { kind: 'lost', device, cntrltype: controller.cntrltype, options: ioOptionsFromController(controller, true) };
   } else {
     lost = { kind: 'lost', cntrltype: 'io', options: input.options };
   }
@@ -123,23 +141,8 @@ export async function runLost(system: System, config: Config, input: LostOptions
   }
   // A discovery controller is ignored whatever else its event says (do not fail on its values).
   const params = lost.cntrltype === 'discovery' || lost.options.nqn === undefined ? undefined : ioParamsFromOptions(lost.options);
-  const key = params ? ioKey(params) : undefined;
-  const managed = key ? await readManaged(system, key) : undefined;
-  const tombstoned = key ? await isDisconnected(system, key) : false;
-  const decision = decideLost({ ...(params ? { params } : {}), cntrltype: lost.cntrltype, ...(managed ? { managed } : {}), tombstoned }, nvmfSettings(config).lost);
-  const base = { hook: HOOK, key: key ?? '(unknown)', trigger: input.uevent ? 'uevent' : 'manual', device: lost.device ?? null };
-  if (decision.action === 'ignore') {
-    system.log.info({ ...base, outcome: 'ignored', reason: decision.reason, duration_ms: system.clock.now() - started }, 'lost controller not armed');
-    reporter.item({ ...base, outcome: 'ignored', reason: decision.reason, text: `${base.key}: not armed: ${decision.reason}: ${decision.detail}` });
-    return;
-  }
-  if (input.dryRun) {
-    reporter.item({ ...base, outcome: 'would-arm', request: decision.message, text: `${base.key}: would arm timerd: ${JSON.stringify(decision.message)}` });
-    return;
-  }
-  const reply = await system.timerd.request(decision.message);
-  if (!reply.ok) throw new ActionError(`timerd refused the arm: ${reply.error?.message ?? 'no reason given'}`);
-  const next = reply.next as { event: string; at: string } | null;
-  system.log.info({ ...base, outcome: 'armed', id: reply.id, next, loss_at: reply.lossAt, duration_ms: system.clock.now() - started }, 'lost controller armed');
-  reporter.item({ ...base, outcome: 'armed', id: reply.id, text: `${base.key}: timerd armed (next ${next ? `${next.event} at ${next.at}` : 'none'}, give up ${reply.lossAt ?? 'never'})` });
+  const request: LostRequest = { ...(params ? { params } : {}), cntrltype: lost.cntrltype, ...(lost.device ? { device: lost.device } : {}), trigger: input.uevent ? 'uevent' : 'manual' };
+  const context = nvmfContext(system, config, reporter, input.dryRun);
+  const result = params ? (await runOnPath(context, ioKey(params), 'lost', request)).result : await executePlan(await planLost(context, request), context);
+  if (result && result.failures.length > 0) throw new ActionError(result.failures.join('; '), { failures: result.failures });
 }

@@ -6,6 +6,7 @@
  * turns their output into typed results. A failed discovery is an ActionError;
  * a failed connect is a result (the caller reports every record's outcome).
  */
+import type { RunInterpreter } from '../../core/fabric.js';
 import { ActionError } from '../../core/errors.js';
 import { NONE, type NvmfDiscoveryEndpoint } from './keys.js';
 import type { System } from '../../core/system.js';
@@ -100,3 +101,24 @@ export async function connect(system: System, params: IoConnectParams): Promise<
     return device ? { outcome: 'connected', device } : { outcome: 'connected' };
   }
 }
+
+/** How the executor reads `nvme connect` (a plan's `interpret: 'nvme-connect'`): "already connected" is not a failure. */
+export const readConnect: RunInterpreter = (result) => {
+  const message = firstLine(result.stderr) || firstLine(result.stdout);
+  if (/already connected/i.test(result.stderr) || /already connected/i.test(result.stdout)) return { status: 'already' };
+  if (result.exitCode !== 0) return { status: 'failed', message: message || 'no message' };
+  let device: string | undefined;
+  try {
+    const data = JSON.parse(result.stdout) as { device?: unknown };
+    device = typeof data.device === 'string' ? data.device : undefined;
+  } catch {
+    device = /\bnvme[0-9]+\b/.exec(result.stdout)?.[0];
+  }
+  return device ? { status: 'ok', fields: { device } } : { status: 'ok' };
+};
+
+/** `nvme disconnect`: nvme-cli 2.x exits 0 when it "did not find" the device, which is a failure here. */
+export const readDisconnect: RunInterpreter = (result) =>
+  result.exitCode === 0 && !/did not find/i.test(result.stderr)
+    ? { status: 'ok' }
+    : { status: 'failed', message: firstLine(result.stderr) || firstLine(result.stdout) || `exit ${result.exitCode}` };

@@ -18,11 +18,22 @@
  *   ` nvme0: <model> (connected via TCP 10.0.0.5:4420)` or
  *   ` nvme0: <model> (disconnected for 12 seconds)`.
  */
+import type { RunInterpreter } from '../../core/fabric.js';
 import type { NvmfDiscoveryEndpoint } from './keys.js';
 import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
 import type { ConnectResult } from './nvme-cli.js';
-import type { ReconnectAddress, ToolResult } from './fabrics-tool.js';
+
+export type ToolResult = { readonly ok: true } | { readonly ok: false; readonly exitCode: number; readonly message: string };
+
+/** Where to reconnect a controller when the kernel did not keep its parameters (FreeBSD before reconnect timers). */
+export interface ReconnectAddress {
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly hostnqn?: string;
+  readonly reconnectDelay?: number;
+  readonly ctrlLossTmo?: number;
+}
 
 export const NVMECONTROL = 'nvmecontrol';
 
@@ -126,3 +137,7 @@ export async function connect(system: System, params: IoConnectParams): Promise<
   if (run.exitCode !== 0) return { outcome: 'failed', exitCode: run.exitCode, message: toolMessage(run.stderr, run.stdout) || `exit ${run.exitCode}` };
   return { outcome: 'connected' };
 }
+
+/** How the executor reads nvmecontrol's reconnect/disconnect/connect (`interpret: 'nvmecontrol'`). */
+export const readNvmecontrol: RunInterpreter = (run) =>
+  run.exitCode === 0 ? { status: 'ok' } : { status: 'failed', message: toolMessage(run.stderr, run.stdout) || `exit ${run.exitCode}` };

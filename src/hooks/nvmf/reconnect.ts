@@ -1,40 +1,86 @@
 /**
- * `sanhook reconnect`: one attempt to bring one NVMe-oF I/O path back
- * (run by timerd on each reconnect event, or by hand); `sanhook give-up`: the
+ * `sanhook reconnect`: one attempt to bring one NVMe-oF I/O path back (run
+ * by timerd on each reconnect event, or by hand); `sanhook give-up`: the
  * loss event for that path.
  *
- * Contract (DESIGN §3): validate → key (the I/O endpoint) → lock with
- * coalescing → observe (/sys/class/nvme, tombstones) → decideReconnect()
- * (pure) → `nvme connect` → exit 0 when the path is live (timerd then
- * disarms), 1 when it is not yet. Run by hand (not by timerd), a success also
- * disarms any timer for the path.
+ * Contract (DESIGN §3): validate → key (the I/O path) → lock with coalescing
+ * (core/hook-runner.ts; every hook on the path shares the lock: paths.ts) →
+ * observe (/sys/class/nvme, tombstone, host identity) → decideReconnect()
+ * (pure, returns the plan) → the executor. Exit 0 when the path is live
+ * (timerd then disarms), 1 when it is not yet. Run by hand (not by timerd), a
+ * settled path also disarms its timer.
  */
+import { ActionError } from '../../core/errors.js';
+import { act, type Plan } from '../../core/plan.js';
 import type { Config } from '../../core/config.js';
-import { ActionError, EnvironmentError } from '../../core/errors.js';
-import { runCoalesced } from '../../core/lock.js';
-import { servingController, type IoConnectParams } from './connect-decide.js';
-import { isDisconnected, recordManaged } from './endpoint-state.js';
-import { ioKey, ioParamsFromOptions, type IoOptions } from './io-request.js';
-import * as nvmeCli from './nvme-cli.js';
-import { readHostIdentity } from './host-identity.js';
-import { readControllers, type Controller } from './sysfs.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
-
-export type ReconnectDecision =
-  | { readonly action: 'connect' }
-  | { readonly action: 'done'; readonly reason: 'already-live' | 'disconnected-by-admin'; readonly detail: string }
-  | { readonly action: 'wait'; readonly reason: 'kernel-retrying'; readonly detail: string };
+import { servingController, type IoConnectParams } from './connect-decide.js';
+import { nvmfContext, triggerOf, type NvmfContext } from './context.js';
+import { MANAGED, isDisconnected, managedRecord } from './endpoint-state.js';
+import { readHostIdentity } from './host-identity.js';
+import { ioKey, ioParamsFromOptions, type IoOptions } from './io-request.js';
+import * as nvmeCli from './nvme-cli.js';
+import { readControllers, type Controller } from './sysfs.js';
+import { runOnPath } from './paths.js';
 
 /** States in which the kernel itself is still trying this controller. */
 const KERNEL_RETRYING = new Set(['connecting', 'resetting', 'new']);
 
-export function decideReconnect(params: IoConnectParams, controllers: readonly Controller[], tombstoned: boolean): ReconnectDecision {
-  if (tombstoned) return { action: 'done', reason: 'disconnected-by-admin', detail: 'disconnected on purpose; not reconnecting' };
-  const serving = servingController(params, controllers);
-  if (serving && serving.state === 'live') return { action: 'done', reason: 'already-live', detail: `${serving.name} is live` };
-  if (serving && KERNEL_RETRYING.has(serving.state)) return { action: 'wait', reason: 'kernel-retrying', detail: `${serving.name} is ${serving.state}: the kernel is still retrying` };
-  return { action: 'connect' };
+export interface ReconnectFacts {
+  readonly params: IoConnectParams;
+  readonly controllers: readonly Controller[];
+  readonly tombstoned: boolean;
+  /** timerd ran this attempt: it disarms on exit 0 itself. */
+  readonly fromTimerd: boolean;
+  readonly trigger: string;
+}
+
+/** Pure: the plan of one reconnect attempt. */
+export function decideReconnect(facts: ReconnectFacts): Plan {
+  const key = ioKey(facts.params);
+  const plan = (...actions: Plan['actions']) => ({ hook: 'reconnect', key, trigger: facts.trigger, actions });
+  // Run by hand, a settled path also drops its timer: nothing is left to retry.
+  const settle = facts.fromTimerd ? [] : [act.disarm()];
+  if (facts.tombstoned) return plan(act.note('disconnected-by-admin', 'disconnected on purpose; not reconnecting', { fields: { reason: 'disconnected-by-admin' } }), ...settle);
+  const serving = servingController(facts.params, facts.controllers);
+  if (serving && serving.state === 'live') return plan(act.note('already-live', `${serving.name} is live`, { fields: { reason: 'already-live' } }), ...settle);
+  if (serving && KERNEL_RETRYING.has(serving.state)) {
+    return plan(act.note('not-yet', `${serving.name} is ${serving.state}: the kernel is still retrying`, { fields: { reason: 'kernel-retrying' }, fails: true }));
+  }
+  return plan(
+    act.run('connect', ['nvme', ...nvmeCli.connectArgv(facts.params)], 'reconnected', {
+      interpret: 'nvme-connect',
+      failLevel: 'warn',
+      then: [act.record(MANAGED, managedRecord(facts.params)), ...settle],
+    }),
+  );
+}
+
+/** Pure: the loss event. sanhook stops trying; the kernel state is left alone. */
+export function decideGiveUp(params: IoConnectParams, trigger: string): Plan {
+  return {
+    hook: 'give-up',
+    key: ioKey(params),
+    trigger,
+    actions: [act.note('given-up', 'gave up reconnecting (ctrl-loss reached); a discovery event or sanhook connect can still bring it back', { level: 'warn' })],
+  };
+}
+
+/** Observe, then decide: the reconnect round of one path (run under its lock). */
+export async function planReconnect(context: NvmfContext, params: IoConnectParams): Promise<Plan> {
+  const { system } = context;
+  const identity = await readHostIdentity(system);
+  const hostnqn = params.hostnqn ?? identity.hostnqn;
+  const hostid = params.hostid ?? identity.hostid;
+  const full: IoConnectParams = { ...params, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) };
+  return decideReconnect({
+    params: full,
+    controllers: await readControllers(system),
+    tombstoned: await isDisconnected(system, ioKey(params)),
+    fromTimerd: system.env.SANHOOK_TIMER_ID !== undefined,
+    trigger: triggerOf(system, 'manual'),
+  });
 }
 
 export interface ReconnectOptions {
@@ -43,97 +89,18 @@ export interface ReconnectOptions {
 }
 
 export async function runReconnect(system: System, config: Config, input: ReconnectOptions, reporter: Reporter): Promise<void> {
-  const requested = ioParamsFromOptions(input.options);
-  const key = ioKey(requested);
-  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
-  const attempt = async (params: IoConnectParams): Promise<AttemptOutcome> => {
-    const started = system.clock.now();
-    const identity = await readHostIdentity(system);
-    const full: IoConnectParams = {
-      ...params,
-      ...(params.hostnqn ?? identity.hostnqn ? { hostnqn: params.hostnqn ?? identity.hostnqn } : {}),
-      ...(params.hostid ?? identity.hostid ? { hostid: params.hostid ?? identity.hostid } : {}),
-    };
-    const decision = decideReconnect(full, await readControllers(system), await isDisconnected(system, key));
-    const base = { hook: 'reconnect', key, trigger: fromTimerd ? 'timer' : 'manual' };
-    if (decision.action !== 'connect') {
-      const outcome = decision.action === 'done' ? decision.reason : 'not-yet';
-      system.log.info({ ...base, outcome, reason: decision.reason, duration_ms: system.clock.now() - started }, 'reconnect decision');
-      reporter.item({ ...base, outcome, reason: decision.reason, text: `${key}: ${decision.detail}` });
-      return decision.action === 'wait' ? { settled: false, failure: new ActionError(`${key}: ${decision.detail}`, { key }) } : { settled: true };
-    }
-    const argv = ['nvme', ...nvmeCli.connectArgv(full)];
-    if (input.dryRun) {
-      reporter.item({ ...base, outcome: 'would-connect', argv, text: argv.join(' ') });
-      return { settled: false };
-    }
-    const result = await nvmeCli.connect(system, full);
-    const duration = system.clock.now() - started;
-    if (result.outcome === 'failed') {
-      system.log.warn({ ...base, outcome: 'failed', exit_code: result.exitCode, err: result.message, duration_ms: duration }, 'reconnect attempt failed');
-      reporter.item({ ...base, outcome: 'failed', exitCode: result.exitCode, text: `${key}: nvme connect failed (exit ${result.exitCode}): ${result.message}` });
-      return { settled: false, failure: new ActionError(`${key}: nvme connect failed: ${result.message}`, { key, exitCode: result.exitCode }) };
-    }
-    await recordManaged(system, full);
-    const device = result.outcome === 'connected' ? result.device : undefined;
-    system.log.info({ ...base, outcome: 'reconnected', device: device ?? null, duration_ms: duration }, 'reconnected');
-    reporter.item({ ...base, outcome: 'reconnected', device, text: `${key}: reconnected${device ? ` as ${device}` : ''}` });
-    return { settled: true };
-  };
-  await attemptUnderLock(system, key, requested, attempt, { dryRun: input.dryRun, staleMs: config.lockStaleMs });
-}
-
-/** What one reconnect attempt ended with: settled (live, or nothing left to do), or not yet (with why). */
-export type AttemptOutcome = { readonly settled: true } | { readonly settled: false; readonly failure?: ActionError };
-
-/**
- * Runs reconnect attempts for one key under its coalescing lock, with the
- * rules both platforms share. The last attempt decides. Run by timerd
- * (SANHOOK_TIMER_ID) but handed to another holder (a manual reconnect, or a
- * hook left over from a killed timerd): its result is unknown here, and exit
- * 0 would make timerd disarm, so it says "not yet" and the next attempt
- * observes what the holder achieved. Run by hand, a settled outcome also
- * disarms the key's timer.
- */
-export async function attemptUnderLock<R>(system: System, key: string, request: R, attempt: (request: R) => Promise<AttemptOutcome>, options: { dryRun: boolean; staleMs: number }): Promise<void> {
-  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
-  const state: { last: AttemptOutcome } = { last: { settled: false } };
-  const run = async (r: R) => {
-    state.last = await attempt(r);
-  };
-  if (options.dryRun) await run(request);
-  else {
-    const outcome = await runCoalesced(system, key, request, run, { staleMs: options.staleMs });
-    if (fromTimerd && !state.last.settled && (outcome.kind === 'handed-over' || outcome.runs === 0)) {
-      state.last = { settled: false, failure: state.last.failure ?? new ActionError(`${key}: another reconnect holds the lock; its result decides`, { key }) };
-    }
-  }
-  const last = state.last;
-  if (last.settled) {
-    if (!fromTimerd && !options.dryRun) await disarmQuietly(system, key);
-    return;
-  }
-  if (last.failure) throw last.failure;
-}
-
-/** Disarms a timer for `key` if timerd runs; a missing timerd is not an error here. */
-export async function disarmQuietly(system: System, key: string): Promise<boolean> {
-  try {
-    const reply = await system.timerd.request({ op: 'disarm', key });
-    return reply.ok && reply.existed === true;
-  } catch (error) {
-    if (error instanceof EnvironmentError) {
-      system.log.debug({ key, err: error.message }, 'timerd not reachable; nothing to disarm');
-      return false;
-    }
-    throw error;
-  }
-}
-
-/** The loss event: sanhook stops trying. Reports and logs; the kernel state is left alone. */
-export async function runGiveUp(system: System, input: ReconnectOptions, reporter: Reporter): Promise<void> {
   const params = ioParamsFromOptions(input.options);
+  const context = nvmfContext(system, config, reporter, input.dryRun);
   const key = ioKey(params);
-  system.log.warn({ hook: 'give-up', key, outcome: 'given-up', trigger: system.env.SANHOOK_TIMER_ID ? 'timer' : 'manual' }, 'giving up on a lost controller');
-  reporter.item({ hook: 'give-up', key, outcome: 'given-up', text: `${key}: gave up reconnecting (ctrl-loss reached); a discovery event or sanhook connect can still bring it back` });
+  const run = await runOnPath(context, key, 'reconnect', params);
+  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
+  // Run by timerd but handed to another holder: its result is unknown here, and exit 0
+  // would make timerd disarm, so say "not yet"; the next attempt observes what the holder did.
+  if (run.queued && fromTimerd) throw new ActionError(`${key}: another hook holds this path's lock; its result decides`, { key });
+  if (run.result && run.result.failures.length > 0) throw new ActionError(`${run.result.failures.join('; ')}`, { key, failures: run.result.failures });
+}
+
+export async function runGiveUp(system: System, config: Config, input: ReconnectOptions, reporter: Reporter): Promise<void> {
+  const params = ioParamsFromOptions(input.options);
+  await runOnPath(nvmfContext(system, config, reporter, input.dryRun), ioKey(params), 'give-up', params);
 }

@@ -1,0 +1,92 @@
+/**
+ * The disconnect-vs-reconnect race (issue 10). Before every hook on a path
+ * took the path's lock, a timerd `reconnect` that had already decided to
+ * connect ran `nvme connect` after `sanhook disconnect` had written the
+ * tombstone, then recorded the path as managed again: the path came back and
+ * stayed managed, breaking the promise `disconnect` makes.
+ *
+ * Now: the disconnect is queued behind the attempt (same key, same lock); the
+ * holder runs it after its own round, it observes the controller the attempt
+ * created and disconnects that. Ordered by events (the fake `nvme connect`
+ * blocks until the disconnect is queued), never by sleeps.
+ */
+import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/core/config.js';
+import { hasPending } from '../../src/core/lock.js';
+import { collectingReporter } from '../../src/core/report.js';
+import { getRecord, putRecord } from '../../src/core/state.js';
+import type { Exec } from '../../src/core/system.js';
+import { runDisconnect, validateFilter } from '../../src/hooks/nvmf/disconnect.js';
+import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
+import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
+import { tempSystem } from '../support/system.js';
+
+const NQN = 'nqn.2019-08.org.example:subsys1';
+const options = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: NQN, hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:1' };
+const params = ioParamsFromOptions(options);
+const KEY = ioKey(params);
+
+/** Waits for a condition (the event meant), not for a time; the bound only turns a hang into a failure. */
+async function until(condition: () => boolean | Promise<boolean>, boundMs = 10_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('disconnect while a timerd reconnect is connecting the same path', () => {
+  it('the disconnect runs after the attempt, disconnects the controller it created, and nothing is left managed', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const connectMayFinish = new Promise<void>((resolve) => (release = resolve));
+    let sysfs = '';
+    const controller = () => path.join(sysfs, 'class', 'nvme', 'nvme0');
+    const exec: Exec = async (file, args) => {
+      calls.push(`${file} ${args.join(' ')}`);
+      if (args[0] === 'connect') {
+        await connectMayFinish;
+        // what the kernel does: a live controller for the path
+        mkdirSync(controller(), { recursive: true });
+        const attrs = { transport: 'tcp', address: 'traddr=10.0.0.5,trsvcid=4420', subsysnqn: NQN, hostnqn: options.hostnqn, cntrltype: 'io', state: 'live' };
+        for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(controller(), name), `${value}\n`);
+        return { argv: [file, ...args], exitCode: 0, stdout: '{\n  "device":"nvme0"\n}\n', stderr: '' };
+      }
+      if (args[0] === 'disconnect') {
+        rmSync(controller(), { recursive: true, force: true });
+        return { argv: [file, ...args], exitCode: 0, stdout: 'NQN:... disconnected 1 controller(s)\n', stderr: '' };
+      }
+      return { argv: [file, ...args], exitCode: 1, stdout: '', stderr: `unexpected ${args[0]}\n` };
+    };
+    const base = tempSystem(exec);
+    sysfs = base.paths.sysfs;
+    const config = defaultConfig('/etc/sanhook/sanhook.yaml');
+    // sanhook manages the path (it connected it once); the kernel gave up, timerd retries.
+    await putRecord(base, 'managed', KEY, { params: options });
+    const byTimerd = { ...base, env: { SANHOOK_TIMER_ID: '7' } };
+
+    const attempt = runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
+    await until(() => calls.some((c) => c.startsWith('nvme connect')));
+    // The attempt has decided and is connecting. The admin disconnects the subsystem now.
+    const admin = collectingReporter();
+    const disconnect = runDisconnect(base, config, validateFilter({ nqn: NQN }), false, admin);
+    await until(() => hasPending(base, KEY, 'disconnect'));
+    release();
+    await attempt;
+    await disconnect;
+
+    // The disconnect ran after the connect, on the controller the connect created.
+    expect(calls).toEqual([expect.stringMatching(/^nvme connect /), 'nvme disconnect --device nvme0']);
+    expect(existsSync(controller())).toBe(false);
+    // The promise `disconnect` makes: a tombstone, and no managed record for anything to bring back.
+    expect(await getRecord(base, 'disconnected', KEY)).toBeDefined();
+    expect(await getRecord(base, 'managed', KEY)).toBeUndefined();
+    expect(admin.items.map((i) => i.outcome)).toContain('queued');
+    // And a later attempt (timerd's next event, had it still been armed) does nothing.
+    calls.length = 0;
+    await runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
+    expect(calls).toEqual([]);
+  });
+});
