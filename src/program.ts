@@ -105,7 +105,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     if ((all || uevent) && Object.keys(raw).length > 0) {
       throw new UsageError(`--${Object.keys(raw)[0]} cannot be combined with ${all ? '--all' : '--uevent'}`, `--${Object.keys(raw)[0]}`);
     }
-    const config = await loadConfig(system);
+    const config = await loadConfig(system, FABRICS);
     await runConnect(system, config, { raw, all, uevent, dryRun, ...(options.trigger ? { trigger: options.trigger as Trigger } : {}) }, createReporter(output, io.stdout));
   });
 
@@ -135,7 +135,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     new UsageError(`--device: ${hook} --device is for FreeBSD, which keeps a disconnected controller; Linux deletes it, so name the path with -t -a -s -n`, '--device');
   const context = async () => {
     const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
-    return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system) };
+    return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system, FABRICS) };
   };
 
   ioOption(

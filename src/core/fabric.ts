@@ -8,7 +8,7 @@
  * fabric, a key kind or a verb. Like the kernel's `nvmf_transport_ops`, a
  * fabric says what it allows and the core rejects everything else.
  */
-import type { Config } from './config.js';
+import type { Config, ConfigSection } from './config.js';
 import type { Platform } from './platform.js';
 import type { Reporter } from './report.js';
 import type { System } from './system.js';
@@ -92,4 +92,6 @@ export interface Fabric {
   readonly timerHooks: readonly TimerHookSpec[];
   /** How the executor reads the programs this fabric's plans run, by name (a `run` action's `interpret`). */
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
+  /** Its section of sanhook.yaml, named as the fabric: a schema table (core/config.ts). */
+  readonly config: ConfigSection<unknown>;
 }

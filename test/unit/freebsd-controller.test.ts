@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { controllerArmMessage, controllerKey, controllerOptions, controllerRequest, decideControllerReconnect } from '../../src/hooks/nvmf/controller.js';
-import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
 import { NONE } from '../../src/hooks/nvmf/keys.js';
 import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/hooks/nvmf/nvmecontrol.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
 import { matches } from '../../src/hooks/nvmf/disconnect.js';
 import { armMessage, classifyLostUevent, decideLost } from '../../src/hooks/nvmf/lost.js';
 import { decideReconnect } from '../../src/hooks/nvmf/reconnect.js';

@@ -5,6 +5,7 @@
  */
 import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
+import { NVMF_CONFIG } from './config.js';
 
 export const nvmf: Fabric = {
   name: 'nvmf',
@@ -17,4 +18,5 @@ export const nvmf: Fabric = {
   commands: [],
   timerHooks: NVMF_TIMER_HOOKS,
   interpreters: {},
+  config: NVMF_CONFIG,
 };
