@@ -8,6 +8,7 @@
  * fabric, a key kind or a verb. Like the kernel's `nvmf_transport_ops`, a
  * fabric says what it allows and the core rejects everything else.
  */
+import type { CoexistTarget } from './coexist.js';
 import type { Config, ConfigSection } from './config.js';
 import type { Platform } from './platform.js';
 import type { Reporter } from './report.js';
@@ -94,4 +95,6 @@ export interface Fabric {
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
   /** Its section of sanhook.yaml, named as the fabric: a schema table (core/config.ts). */
   readonly config: ConfigSection<unknown>;
+  /** Vendor files that must not run next to sanhook; `sanhook coexist` masks them (core/coexist.ts). */
+  readonly coexist: readonly CoexistTarget[];
 }

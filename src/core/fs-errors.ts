@@ -83,9 +83,9 @@ export interface FsTarget {
   readonly top: string;
 }
 
-/** A location under these paths: its path (`*` left as is) and its FsTarget. */
-export function locate(paths: Paths, name: LocationName): FsTarget & { readonly path: string } {
-  const location: Location = LOCATIONS[name];
+/** A location (one of these by name, or any declared `Location`) under these paths: its path (`*` left as is) and its FsTarget. */
+export function locate(paths: Paths, which: LocationName | Location): FsTarget & { readonly path: string } {
+  const location: Location = typeof which === 'string' ? LOCATIONS[which] : which;
   const base = { run: paths.run, state: paths.state, etc: paths.etc, dev: '/dev', sys: paths.sysfs }[location.base];
   const full = path.join(base, ...location.sub);
   // run/state: sanhook's own directory; etc: the directory the file goes in.

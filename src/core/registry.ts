@@ -6,6 +6,7 @@
  * one name, two key kinds of one name) are programming errors, found by the
  * registry test rather than at a user's prompt.
  */
+import type { CoexistTarget } from './coexist.js';
 import type { Fabric, TimerHookSpec, TimerHookTable } from './fabric.js';
 
 /** timerd's hook table: every fabric's timer hooks by name. */
@@ -24,4 +25,9 @@ export function timerHookTable(fabrics: readonly Fabric[]): TimerHookTable {
 export function fabricOfKey(fabrics: readonly Fabric[], key: string): Fabric | undefined {
   const kind = key.slice(0, key.indexOf(':') < 0 ? key.length : key.indexOf(':'));
   return fabrics.find((f) => f.keyKinds.some((k) => k.kind === kind));
+}
+
+/** Every fabric's coexistence targets, in the fabric list's order (what `sanhook coexist` handles). */
+export function coexistTargets(fabrics: readonly Fabric[]): readonly CoexistTarget[] {
+  return fabrics.flatMap((f) => f.coexist);
 }

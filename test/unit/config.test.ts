@@ -87,6 +87,7 @@ const demo: Fabric = {
   timerHooks: [],
   interpreters: {},
   config: DEMO_CONFIG,
+  coexist: [],
 };
 const DEMO = [demo];
 

@@ -15,7 +15,8 @@ import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { TimerStore } from '../../src/timerd/store.js';
 import { runTimerd } from '../../src/timerd/main.js';
-import { setNvmeCliAutoconnect } from '../../src/core/coexist.js';
+import { setMask } from '../../src/core/coexist.js';
+import { NVMF_AUTOCONNECT_RULES } from '../../src/hooks/nvmf/coexist.js';
 import { silentLogger } from '../../src/core/log.js';
 import { tempSystem } from '../support/system.js';
 
@@ -353,7 +354,7 @@ describe("every writer of sanhook's files explains a failure", () => {
 
   it('coexist.ts: the mask directory', async () => {
     const { system, file } = blocked('etc/udev');
-    const error = await setNvmeCliAutoconnect(system, 'mask').catch((e: unknown) => e);
+    const error = await setMask(system, NVMF_AUTOCONNECT_RULES, 'mask').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toBe(
       `cannot create ${file}/rules.d (udev rules directory for the mask of nvme-cli's autoconnect rule): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,

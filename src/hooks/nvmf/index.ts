@@ -5,6 +5,7 @@
  */
 import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
+import { NVMF_COEXIST } from './coexist.js';
 import { NVMF_CONFIG } from './config.js';
 
 export const nvmf: Fabric = {
@@ -19,4 +20,5 @@ export const nvmf: Fabric = {
   timerHooks: NVMF_TIMER_HOOKS,
   interpreters: {},
   config: NVMF_CONFIG,
+  coexist: NVMF_COEXIST,
 };
