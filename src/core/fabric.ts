@@ -10,6 +10,7 @@
  */
 import type { CoexistTarget } from './coexist.js';
 import type { Config, ConfigSection } from './config.js';
+import type { CommandWrites, Location } from './fs-errors.js';
 import type { Platform } from './platform.js';
 import type { Reporter } from './report.js';
 import type { System } from './system.js';
@@ -97,4 +98,8 @@ export interface Fabric {
   readonly config: ConfigSection<unknown>;
   /** Vendor files that must not run next to sanhook; `sanhook coexist` masks them (core/coexist.ts). */
   readonly coexist: readonly CoexistTarget[];
+  /** The places it writes, by a name unique across fabrics and the core (core/fs-errors.ts). */
+  readonly locations: Readonly<Record<string, Location>>;
+  /** What each of its commands writes on Linux (core locations or its own); timerd's hooks are commands too. */
+  readonly commandWrites: CommandWrites;
 }

@@ -88,6 +88,8 @@ const demo: Fabric = {
   interpreters: {},
   config: DEMO_CONFIG,
   coexist: [],
+  locations: {},
+  commandWrites: {},
 };
 const DEMO = [demo];
 

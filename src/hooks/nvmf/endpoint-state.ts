@@ -12,21 +12,22 @@ import { fsError, fsStep, locate, makeDir } from '../../core/fs-errors.js';
 import { keyFileName } from '../../core/keys.js';
 import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
+import { NVMF_LOCATIONS } from './locations.js';
 import { ioKey, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 
-/** Also the names of their locations in fs-errors.ts (which says what each is for). */
+/** Also the names of their locations in locations.ts (which says what each is for). */
 type Kind = 'managed' | 'disconnected';
 
 /** No such record: the file is missing, or a file sits where a directory on its path would be. */
 const absent = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
 
 function fileFor(system: System, kind: Kind, key: string): string {
-  return path.join(locate(system.paths, kind).path, keyFileName(key));
+  return path.join(locate(system.paths, NVMF_LOCATIONS[kind]).path, keyFileName(key));
 }
 
 /** Writes a record; a file-system failure is an EnvironmentError naming the path and why (fs-errors.ts). */
 async function put(system: System, kind: Kind, key: string, record: unknown): Promise<void> {
-  const where = locate(system.paths, kind);
+  const where = locate(system.paths, NVMF_LOCATIONS[kind]);
   const file = fileFor(system, kind, key);
   await makeDir(where.path, where);
   const temp = `${file}.${process.pid}.tmp`;
@@ -41,7 +42,7 @@ async function get(system: System, kind: Kind, key: string): Promise<Record<stri
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (absent(error)) return undefined;
-    throw fsError(error, 'read', file, locate(system.paths, kind));
+    throw fsError(error, 'read', file, locate(system.paths, NVMF_LOCATIONS[kind]));
   }
   return JSON.parse(text) as Record<string, unknown>;
 }
@@ -53,7 +54,7 @@ async function drop(system: System, kind: Kind, key: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (absent(error)) return false;
-    throw fsError(error, 'remove', file, locate(system.paths, kind));
+    throw fsError(error, 'remove', file, locate(system.paths, NVMF_LOCATIONS[kind]));
   }
 }
 
@@ -87,7 +88,7 @@ export const clearDisconnected = (system: System, key: string) => drop(system, '
 
 /** Keys of every endpoint disconnected on purpose. */
 export async function listDisconnected(system: System): Promise<Set<string>> {
-  const where = locate(system.paths, 'disconnected');
+  const where = locate(system.paths, NVMF_LOCATIONS.disconnected);
   const dir = where.path;
   let names: string[];
   try {

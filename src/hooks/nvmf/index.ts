@@ -7,6 +7,7 @@ import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
 import { NVMF_COEXIST } from './coexist.js';
 import { NVMF_CONFIG } from './config.js';
+import { NVMF_COMMAND_WRITES, NVMF_LOCATIONS } from './locations.js';
 
 export const nvmf: Fabric = {
   name: 'nvmf',
@@ -21,4 +22,6 @@ export const nvmf: Fabric = {
   interpreters: {},
   config: NVMF_CONFIG,
   coexist: NVMF_COEXIST,
+  locations: NVMF_LOCATIONS,
+  commandWrites: NVMF_COMMAND_WRITES,
 };
