@@ -17,7 +17,7 @@ import { PLATFORMS, platformOf, type Platform } from './core/platform.js';
 import { classifyDevdEvent, parseDevdEvent } from './hooks/nvmf/devd-event.js';
 import { controllerRequest, runControllerDisconnect, runControllerGiveUp, runControllerLost, runControllerReconnect } from './hooks/nvmf/controller.js';
 import { prefetchExec, realClock, realExec, resolvePaths, spawnExec, systemdBooted, type System } from './core/system.js';
-import { setNvmeCliAutoconnect, setNvmeCliBootService, type MaskMode } from './core/coexist.js';
+import { setMasks, type MaskMode } from './core/coexist.js';
 import { showValue } from './core/validate.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
 import { IO_OPTIONS, type IoOptions } from './hooks/nvmf/io-request.js';
@@ -27,7 +27,7 @@ import { runConnected } from './hooks/nvmf/connected.js';
 import { runDisconnect, validateFilter } from './hooks/nvmf/disconnect.js';
 import { armTimer, disarmTimer, listTimers, status } from './commands/timers.js';
 import { runTimerd } from './timerd/main.js';
-import { timerHookTable } from './core/registry.js';
+import { coexistTargets, timerHookTable } from './core/registry.js';
 import { FABRICS } from './hooks/index.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT } from './timerd/daemon.js';
 import { GROWTHS } from './timerd/schedule.js';
@@ -105,7 +105,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     if ((all || uevent) && Object.keys(raw).length > 0) {
       throw new UsageError(`--${Object.keys(raw)[0]} cannot be combined with ${all ? '--all' : '--uevent'}`, `--${Object.keys(raw)[0]}`);
     }
-    const config = await loadConfig(system);
+    const config = await loadConfig(system, FABRICS);
     await runConnect(system, config, { raw, all, uevent, dryRun, ...(options.trigger ? { trigger: options.trigger as Trigger } : {}) }, createReporter(output, io.stdout));
   });
 
@@ -135,7 +135,7 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     new UsageError(`--device: ${hook} --device is for FreeBSD, which keeps a disconnected controller; Linux deletes it, so name the path with -t -a -s -n`, '--device');
   const context = async () => {
     const { system, output, dryRun } = await buildSystem(program.opts<GlobalOptions>(), io);
-    return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system) };
+    return { system, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(system, FABRICS) };
   };
 
   ioOption(
@@ -305,12 +305,8 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .action(async (mode: MaskMode) => {
       const { system, reporter, dryRun } = await context();
       if (dryRun && mode !== 'status') throw new UsageError('--dry-run: use `sanhook coexist status` to see what mask/unmask would change', '--dry-run');
-      const targets = [
-        ['udev rule', await setNvmeCliAutoconnect(system, mode)],
-        ['boot service', await setNvmeCliBootService(system, mode)],
-      ] as const;
-      for (const [what, result] of targets) {
-        reporter.item({ hook: 'coexist', outcome: result.state, target: what, path: result.path, text: `nvme-cli ${what}: ${result.state} (${result.path})` });
+      for (const result of await setMasks(system, coexistTargets(FABRICS), mode)) {
+        reporter.item({ hook: 'coexist', outcome: result.state, target: result.target.description, path: result.path, text: `${result.target.description}: ${result.state} (${result.path})` });
       }
       if (mode !== 'status') {
         const reload = async (file: string, args: string[]) => {

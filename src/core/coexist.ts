@@ -1,35 +1,37 @@
 /**
- * Coexistence with nvme-cli's own autoconnect (docs/udev.md).
+ * Coexistence with a fabric tool's own autoconnect (docs/udev.md): masking
+ * the udev rules and systemd units that would race sanhook's hooks.
  *
- * Debian's nvme-cli ships /lib/udev/rules.d/70-nvmf-autoconnect.rules, which
- * starts `nvmf-connect@<args>.service` (`nvme connect-all`) on the very events
- * sanhook handles, and nvmf-autoconnect.service, which runs `nvme connect-all`
- * at boot like sanhook-connect-boot.service. Both must not run together, so
- * sanhook masks nvme-cli's copies the way udev and systemd define masking: a
- * symlink to /dev/null with the same name in the /etc directory, which
- * overrides every lower-priority directory. The vendor files stay untouched
- * (package upgrades keep working) and unmasking is removing the link.
+ * A fabric lists the vendor files that must not run next to sanhook
+ * (`Fabric.coexist`: a tool's udev rule that acts on the very events sanhook
+ * handles, its unit that connects at boot as sanhook's boot unit does; each
+ * fabric's folder says which and why). sanhook masks them the
+ * way udev and systemd define masking: a symlink to /dev/null with the same
+ * name in the /etc directory, which overrides every lower-priority directory.
+ * The vendor files stay untouched (package upgrades keep working) and
+ * unmasking is removing the link.
  *
  * Contract: file-system work only, under `system.paths` (tests use a temp
- * root); nothing is executed. The caller tells udevd / systemd afterwards
- * (`udevadm control --reload`, `systemctl daemon-reload`) when they run.
- * An administrator's own file at the mask path is never replaced or removed:
- * that is an ActionError naming the file. A file-system failure (read-only
- * /etc, not root) is an EnvironmentError naming the path and why
+ * root); nothing is executed. `setMasks()` handles a list of targets in order
+ * (`FABRICS.flatMap((f) => f.coexist)`); the caller tells udevd / systemd
+ * afterwards (`udevadm control --reload`, `systemctl daemon-reload`) when they
+ * run. An administrator's own file at the mask path is never replaced or
+ * removed: that is an ActionError naming the file. A file-system failure
+ * (read-only /etc, not root) is an EnvironmentError naming the path and why
  * (fs-errors.ts).
  */
 import { lstat, readlink, realpath, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ActionError } from './errors.js';
-import { fsError, fsStep, locate, makeDir, type FsTarget, type LocationName } from './fs-errors.js';
+import { fsError, fsStep, locate, makeDir, type FsTarget, type Location } from './fs-errors.js';
 import type { System } from './system.js';
 
 export type MaskMode = 'mask' | 'unmask' | 'status';
 
 /**
  * masked: the file in effect is a mask (a link to /dev/null or an empty file);
- * active: nvme-cli's file (or an administrator's override of it) is in effect;
- * absent: no file of that name anywhere (nvme-cli is not installed).
+ * active: the vendor's file (or an administrator's override of it) is in effect;
+ * absent: no file of that name anywhere (the vendor's package is not installed).
  * `path` is the file that decides the state; for `absent`, where a mask goes.
  */
 export interface MaskStatus {
@@ -37,42 +39,48 @@ export interface MaskStatus {
   readonly path: string;
 }
 
-/** A vendor file and the directories that can hold it, highest priority first (the first is /etc). */
-interface Maskable {
-  readonly name: string;
-  /** Where the mask goes (the first of `dirs`), as fs-errors.ts names it in messages. */
-  readonly location: LocationName;
-  readonly dirs: (system: System) => readonly string[];
+/** Who reads the file, which decides the directories that can hold it. */
+export type FileManager = 'udev' | 'systemd';
+
+/** A vendor file that must not run next to sanhook. */
+export interface CoexistTarget {
+  /** What it is, in reports: "<tool> udev rule". */
+  readonly description: string;
+  /** The package that ships it, in messages: "<tool>" ("<tool>'s <file>"). */
+  readonly owner: string;
+  /** The file's name: a file of that name in a higher-priority directory overrides it. */
+  readonly file: string;
+  readonly manager: FileManager;
+  /** What the mask's /etc directory is for, as file-system errors say it. */
+  readonly maskWhat: string;
 }
 
-/** udev's rules directories, highest priority first (udev(7)). */
-export const NVMF_AUTOCONNECT_RULES: Maskable = {
-  name: '70-nvmf-autoconnect.rules',
-  location: 'udevMask',
-  dirs: (system) => [
-    locate(system.paths, 'udevMask').path,
-    ...['run/udev/rules.d', 'usr/local/lib/udev/rules.d', 'usr/lib/udev/rules.d', 'lib/udev/rules.d'].map((d) => path.join(system.paths.root, d)),
-  ],
-};
-
-/** systemd's system unit directories, highest priority first (systemd.unit(5)). */
-export const NVMF_AUTOCONNECT_SERVICE: Maskable = {
-  name: 'nvmf-autoconnect.service',
-  location: 'systemdMask',
-  dirs: (system) => [
-    locate(system.paths, 'systemdMask').path,
-    ...['run/systemd/system', 'usr/local/lib/systemd/system', 'usr/lib/systemd/system', 'lib/systemd/system'].map((d) => path.join(system.paths.root, d)),
-  ],
-};
-
-/** Masks, unmasks or reports nvme-cli's 70-nvmf-autoconnect.rules. */
-export function setNvmeCliAutoconnect(system: System, mode: MaskMode): Promise<MaskStatus> {
-  return setMask(system, NVMF_AUTOCONNECT_RULES, mode);
+/** One target's outcome. */
+export interface CoexistResult extends MaskStatus {
+  readonly target: CoexistTarget;
 }
 
-/** The same for nvme-cli's boot-time nvmf-autoconnect.service (what `systemctl mask` does, offline). */
-export function setNvmeCliBootService(system: System, mode: MaskMode): Promise<MaskStatus> {
-  return setMask(system, NVMF_AUTOCONNECT_SERVICE, mode);
+/** Where each manager reads its files, highest priority first, below the /etc one (udev(7), systemd.unit(5)). */
+const MANAGER_DIRS: Readonly<Record<FileManager, { readonly etc: readonly string[]; readonly lower: readonly string[] }>> = {
+  udev: { etc: ['udev', 'rules.d'], lower: ['run/udev/rules.d', 'usr/local/lib/udev/rules.d', 'usr/lib/udev/rules.d', 'lib/udev/rules.d'] },
+  systemd: { etc: ['systemd', 'system'], lower: ['run/systemd/system', 'usr/local/lib/systemd/system', 'usr/lib/systemd/system', 'lib/systemd/system'] },
+};
+
+/** The /etc directory a target's mask goes in (what `coexist` writes: core/registry.ts `commandWrites()`). */
+export function maskLocation(target: CoexistTarget): Location {
+  return { base: 'etc', sub: MANAGER_DIRS[target.manager].etc, what: target.maskWhat };
+}
+
+/** The directories that can hold the target's file, highest priority first (the first is the mask's). */
+function dirsOf(system: System, target: CoexistTarget): readonly string[] {
+  return [locate(system.paths, maskLocation(target)).path, ...MANAGER_DIRS[target.manager].lower.map((d) => path.join(system.paths.root, d))];
+}
+
+/** Masks, unmasks or reports each target in turn; the first failure stops (its error names the file). */
+export async function setMasks(system: System, targets: readonly CoexistTarget[], mode: MaskMode): Promise<CoexistResult[]> {
+  const results: CoexistResult[] = [];
+  for (const target of targets) results.push({ target, ...(await setMask(system, target, mode)) });
+  return results;
 }
 
 const DEV_NULL = '/dev/null';
@@ -109,31 +117,32 @@ async function inspect(file: string, where: FsTarget): Promise<Entry> {
   return { kind: 'file', what: link.isDirectory() ? 'a directory' : 'not a regular file' };
 }
 
-/** For messages about a file of that name: either nvme-cli's or a mask of it. */
-function maskOrVendor(target: Maskable, dir: string): FsTarget {
-  return { what: `nvme-cli's ${target.name} or its mask`, top: dir };
+/** For messages about a file of that name: either the vendor's or a mask of it. */
+function maskOrVendor(target: CoexistTarget, dir: string): FsTarget {
+  return { what: `${target.owner}'s ${target.file} or its mask`, top: dir };
 }
 
-async function status(system: System, target: Maskable): Promise<MaskStatus> {
-  const dirs = target.dirs(system);
+async function status(system: System, target: CoexistTarget): Promise<MaskStatus> {
+  const dirs = dirsOf(system, target);
   for (const dir of dirs) {
-    const file = path.join(dir, target.name);
+    const file = path.join(dir, target.file);
     const entry = await inspect(file, maskOrVendor(target, dir));
     if (entry.kind === 'none') continue;
     return { state: entry.kind === 'file' ? 'active' : 'masked', path: file };
   }
-  return { state: 'absent', path: path.join(dirs[0] ?? system.paths.etc, target.name) };
+  return { state: 'absent', path: path.join(dirs[0] ?? system.paths.etc, target.file) };
 }
 
-async function setMask(system: System, target: Maskable, mode: MaskMode): Promise<MaskStatus> {
-  const where = locate(system.paths, target.location);
-  const maskPath = path.join(where.path, target.name);
+/** Masks, unmasks or reports one target. */
+export async function setMask(system: System, target: CoexistTarget, mode: MaskMode): Promise<MaskStatus> {
+  const where = locate(system.paths, maskLocation(target));
+  const maskPath = path.join(where.path, target.file);
   if (mode === 'status') return status(system, target);
   const entry = await inspect(maskPath, maskOrVendor(target, where.top));
   if (mode === 'mask') {
     if (entry.kind === 'file') {
       throw new ActionError(
-        `${maskPath} is ${entry.what}, an administrator's override of nvme-cli's ${target.name}: refusing to replace it; move it away (or empty it) and mask again`,
+        `${maskPath} is ${entry.what}, an administrator's override of ${target.owner}'s ${target.file}: refusing to replace it; move it away (or empty it) and mask again`,
         { path: maskPath, found: entry.what },
       );
     }
@@ -154,7 +163,7 @@ async function setMask(system: System, target: Maskable, mode: MaskMode): Promis
   }
   // unmask: remove only the exact link a mask command writes.
   if (entry.kind === 'other-mask') {
-    throw new ActionError(`${maskPath} is ${entry.what}, a mask sanhook did not write: remove it yourself if nvme-cli's ${target.name} should run`, {
+    throw new ActionError(`${maskPath} is ${entry.what}, a mask sanhook did not write: remove it yourself if ${target.owner}'s ${target.file} should run`, {
       path: maskPath,
       found: entry.what,
     });

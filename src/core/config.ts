@@ -1,82 +1,219 @@
 /**
- * sanhook's own settings: /etc/sanhook/sanhook.yaml (YAML 1.2, parsed by `yaml`).
+ * sanhook's own settings: /etc/sanhook/sanhook.yaml (YAML 1.2, parsed by `yaml`),
+ * read through schema tables (DESIGN §3; EXAMPLES "Config as a table").
  *
- * Contract: `loadConfig()` returns fully validated settings with defaults
- * filled in, or throws a ConfigError naming file, line and key. A missing file
- * means "all defaults"; an unknown key is an error (a typo must not silently
- * change nothing).
+ * Each top-level key is a section: `lock:` is the core's (below); every
+ * fabric declares its own (`Fabric.config`, named as the fabric) in its
+ * folder. A section is a `Table`: one row per setting (YAML key, converter,
+ * default, one-line description), keyed by the field it fills. A row may be
+ * a nested table (a mapping: `<fabric>.lost.*`) or a list of small records
+ * (`<fabric>.exclude[]`, each record a table too); a table may carry one check
+ * across its fields, run once they are read. Adding a setting is adding a row.
+ *
+ * Contract: `loadConfig()` / `parseConfig()` return fully validated settings
+ * with defaults filled in, or throw a ConfigError naming file, line and key
+ * path (`<fabric>.exclude[0].subnqn`). A missing file means "all defaults"; an
+ * unknown section, key or field is an error (a typo must not silently change
+ * nothing) whose message lists the known ones; a key with no value below it
+ * (a section or mapping whose lines are all commented out) means its defaults.
+ * Converters are validators (core/validate.ts or a fabric's validate.ts): raw
+ * text and the key path in, value or UsageError out. `Config` names no fabric:
+ * a fabric reads its section with `settingsOf(config, itsSection)`.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, UsageError } from './errors.js';
+import type { Fabric } from './fabric.js';
 import { DEFAULT_STALE_MS, MIN_STALE_MS } from './lock.js';
 import type { System } from './system.js';
-import * as validate from '../hooks/nvmf/validate.js'; // TEMPORARY: moves to the nvmf section schema
-import { GROWTHS, type Growth } from '../timerd/schedule.js';
+import { secondsAsMs } from './validate.js';
 
-export const HANDOFF_MODES = ['auto', 'systemd-run', 'inline'] as const;
-export type HandoffMode = (typeof HANDOFF_MODES)[number];
+// ---------------------------------------------------------------------------
+// The schema: settings, tables, sections
 
-/** A discovery-log record is skipped when every field given here matches it. */
-export interface ExcludeRule {
-  readonly subnqn?: string;
-  readonly traddr?: string;
-  readonly trsvcid?: string;
-  readonly transport?: validate.Transport;
+/** Turns one scalar's text into a value, or throws a UsageError `<option>: <why>, got "<value>"` (validate.ts). */
+export type Converter<V> = (raw: string, option: string) => V;
+
+interface SettingBase {
+  /** The YAML key. */
+  readonly key: string;
+  /** One line for the docs: what it does, and its allowed values. */
+  readonly describe: string;
 }
+
+/** One value. Without a default the field is left out when the key is absent (an optional field). */
+export interface ScalarSetting<V> extends SettingBase {
+  readonly kind: 'scalar';
+  readonly convert: Converter<V>;
+  readonly default?: V;
+  /** The default as the docs show it, in the file's units (`10` for 10 000 ms). */
+  readonly shown: string;
+}
+
+/** A nested mapping read by its own table; absent, it is the table's defaults. */
+export interface MappingSetting<V> extends SettingBase {
+  readonly kind: 'mapping';
+  readonly table: Table<V>;
+}
+
+/** A list of small records, each read by `table`; absent, it is empty. */
+export interface ListSetting<E> extends SettingBase {
+  readonly kind: 'list';
+  readonly table: Table<E>;
+  /** What one record is called in messages ("rule": "must be a list of rules"). */
+  readonly item: string;
+}
+
+type ListOf<V> = V extends readonly (infer E)[] ? ListSetting<E> : never;
+export type Setting<V> = ScalarSetting<V> | MappingSetting<V> | ListOf<V>;
+/** A setting that always yields a value: what a required field needs. */
+export type DefaultedSetting<V> = (ScalarSetting<V> & { readonly default: V }) | MappingSetting<V> | ListOf<V>;
+
+/**
+ * One row per field of T, in the order the docs list them. An optional field
+ * may have a setting without a default; a required one must have a default.
+ */
+export type Rows<T> = {
+  readonly [F in keyof T]-?: object extends Pick<T, F> ? Setting<Exclude<T[F], undefined>> : DefaultedSetting<T[F]>;
+};
+
+export interface Table<T> {
+  readonly rows: Rows<T>;
+  /** A check across the fields once they are read (defaults filled in): the problem, or undefined. */
+  check?(value: T): string | undefined;
+}
+
+/** A top-level section of the file. */
+export interface ConfigSection<T> extends Table<T> {
+  /** Its key: `lock`, or the fabric's name. */
+  readonly name: string;
+  /** What the section is about, for the docs. */
+  readonly describe: string;
+}
+
+/** A value; the default is shown as `shown` (its String() when not given). */
+export function value<V>(key: string, convert: Converter<V>, defaultValue: V, describe: string, shown = String(defaultValue)): ScalarSetting<V> & { readonly default: V } {
+  return { kind: 'scalar', key, convert, default: defaultValue, describe, shown };
+}
+
+/** A value that is left out when absent; `shown` says what absence means (`the kernel's`). */
+export function optional<V>(key: string, convert: Converter<V>, describe: string, shown: string): ScalarSetting<V> {
+  return { kind: 'scalar', key, convert, describe, shown };
+}
+
+export function mapping<V>(key: string, table: Table<V>, describe: string): MappingSetting<V> {
+  return { kind: 'mapping', key, table, describe };
+}
+
+export function list<E>(key: string, table: Table<E>, item: string, describe: string): ListSetting<E> {
+  return { kind: 'list', key, table, item, describe };
+}
+
+/** The rows as the loader walks them: field name and setting, erased. */
+type AnySetting = ScalarSetting<unknown> | MappingSetting<unknown> | ListSetting<unknown>;
+function rowsOf(table: Table<unknown>): [field: string, setting: AnySetting][] {
+  return Object.entries(table.rows as Readonly<Record<string, AnySetting>>);
+}
+
+/** A table's value when nothing is given. */
+export function defaults<T>(table: Table<T>): T {
+  const result: Record<string, unknown> = {};
+  for (const [field, setting] of rowsOf(table as Table<unknown>)) {
+    const value = defaultOf(setting);
+    if (value !== undefined) result[field] = value;
+  }
+  return result as T;
+}
+
+function defaultOf(setting: AnySetting): unknown {
+  switch (setting.kind) {
+    case 'scalar':
+      return setting.default;
+    case 'mapping':
+      return defaults(setting.table);
+    case 'list':
+      return [];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The core's own section
+
+export interface LockSettings {
+  /** proper-lockfile's stale bound, in milliseconds. */
+  readonly staleMs: number;
+}
+
+export const LOCK_SECTION: ConfigSection<LockSettings> = {
+  name: 'lock',
+  describe: 'per-key locks (DESIGN §5)',
+  rows: {
+    staleMs: value(
+      'stale-seconds',
+      (raw, option) => secondsAsMs(raw, option, MIN_STALE_MS, 3_600_000, `must be seconds ${MIN_STALE_MS / 1000}-3600`),
+      DEFAULT_STALE_MS,
+      `a lock not refreshed for this long was left by a dead hook (seconds, ${MIN_STALE_MS / 1000}-3600)`,
+      String(DEFAULT_STALE_MS / 1000),
+    ),
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Config
 
 export interface Config {
   readonly file: string;
+  /** The `lock:` section's stale bound (also `settingsOf(config, LOCK_SECTION).staleMs`). */
   readonly lockStaleMs: number;
-  readonly nvmf: {
-    /** Passed to `nvme connect -c` when set; otherwise the kernel default. */
-    readonly reconnectDelay?: number;
-    /** Passed to `nvme connect -l` when set; otherwise the kernel default. */
-    readonly ctrlLossTmo?: number;
-    readonly exclude: readonly ExcludeRule[];
-    /** Under udev: hand network work to `systemd-run` (auto = when systemd is PID 1). */
-    readonly udevHandoff: HandoffMode;
-    /** sanhook's own timers after the kernel gave up on a controller (timerd). */
-    readonly lost: LostPolicy;
-  };
+  /** Every section's validated settings with defaults, by section name. */
+  readonly sections: ReadonlyMap<string, unknown>;
 }
 
-/** Defaults as Linux's and FreeBSD's nvmf: attempt every 10 s, give up after 600 s. */
-export interface LostPolicy {
-  /** Seconds between reconnect attempts; 0 disables attempts. */
-  readonly reconnectDelay: number;
-  /** Seconds until sanhook gives up; -1 never; 0 disables the loss timer (also never). */
-  readonly ctrlLossTmo: number;
-  readonly growth: Growth;
-  /** Give up after this many failed attempts; 0: no limit by count. */
-  readonly maxAttempts: number;
-  /** Also bring back controllers sanhook did not connect (found by remove events). */
-  readonly reconnectUnmanaged: boolean;
+/** The core's section and then each fabric's, in the fabric list's order. */
+export function configSections(fabrics: readonly Fabric[]): readonly ConfigSection<unknown>[] {
+  const sections: ConfigSection<unknown>[] = [LOCK_SECTION as ConfigSection<unknown>];
+  for (const fabric of fabrics) {
+    if (fabric.config.name !== fabric.name) throw new Error(`fabric ${fabric.name} declares a config section named ${fabric.config.name}`);
+    if (sections.some((s) => s.name === fabric.config.name)) throw new Error(`config section ${fabric.config.name} is registered twice`);
+    sections.push(fabric.config);
+  }
+  return sections;
 }
 
-export const DEFAULT_LOST_POLICY: LostPolicy = { reconnectDelay: 10, ctrlLossTmo: 600, growth: 'fixed', maxAttempts: 0, reconnectUnmanaged: false };
+/** A section's settings, typed by its table. Asking for a section that was not loaded is a bug. */
+export function settingsOf<T>(config: Config, section: ConfigSection<T>): T {
+  if (!config.sections.has(section.name)) {
+    throw new Error(`config section ${section.name} was not loaded (loadConfig was not given its fabric)`);
+  }
+  return config.sections.get(section.name) as T;
+}
+
+function makeConfig(file: string, sections: ReadonlyMap<string, unknown>): Config {
+  return { file, lockStaleMs: (sections.get(LOCK_SECTION.name) as LockSettings).staleMs, sections };
+}
 
 export function configPath(system: System): string {
   return path.join(system.paths.etc, 'sanhook', 'sanhook.yaml');
 }
 
-export function defaultConfig(file: string): Config {
-  return { file, lockStaleMs: DEFAULT_STALE_MS, nvmf: { exclude: [], udevHandoff: 'auto', lost: DEFAULT_LOST_POLICY } };
+export function defaultConfig(file: string, fabrics: readonly Fabric[]): Config {
+  return makeConfig(file, new Map(configSections(fabrics).map((s) => [s.name, defaults(s)])));
 }
 
-export async function loadConfig(system: System): Promise<Config> {
+export async function loadConfig(system: System, fabrics: readonly Fabric[]): Promise<Config> {
   const file = configPath(system);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig(file);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig(file, fabrics);
     throw new ConfigError(file, undefined, undefined, `cannot read: ${(error as Error).message}`, { cause: error });
   }
-  return parseConfig(file, text);
+  return parseConfig(file, text, fabrics);
 }
 
-export async function parseConfig(file: string, text: string): Promise<Config> {
+export async function parseConfig(file: string, text: string, fabrics: readonly Fabric[]): Promise<Config> {
+  const known = configSections(fabrics);
   // yaml is CommonJS: its exports are the default export both under node and in the bundle.
   const { default: YAML } = await import('yaml');
   const lines = new YAML.LineCounter();
@@ -93,145 +230,92 @@ export async function parseConfig(file: string, text: string): Promise<Config> {
   const fail = (node: unknown, key: string, problem: string): never => {
     throw new ConfigError(file, lineOf(node), key, problem);
   };
+  /** `key:` with nothing below it (every line commented out). */
+  const isEmpty = (node: unknown) => node === null || node === undefined || (YAML.isScalar(node) && node.value === null);
+  const keyOf = (key: unknown) => (YAML.isScalar(key) ? String(key.value) : '?');
 
-  const config = defaultConfig(file);
-  let lockStaleMs = config.lockStaleMs;
-  const nvmf: { -readonly [K in keyof Config['nvmf']]: Config['nvmf'][K] } = { ...config.nvmf };
-
-  const root = doc.contents;
-  if (root === null || root === undefined) return config;
-  if (!YAML.isMap(root)) return fail(root, '(top level)', 'must be a mapping of sections');
-
-  /** Runs a validator on a scalar's text, turning its UsageError into a ConfigError at that line. */
-  const scalar = <V>(node: unknown, key: string, check: (raw: string) => V): V => {
+  /** Runs a converter on a scalar's text, turning its UsageError into a ConfigError at that line. */
+  const scalar = (node: unknown, where: string, convert: Converter<unknown>): unknown => {
     if (!YAML.isScalar(node) || node.value === null || typeof node.value === 'object') {
-      return fail(node, key, 'must be a single value');
+      return fail(node, where, 'must be a single value');
     }
     try {
-      return check(String(node.value));
+      return convert(String(node.value), where);
     } catch (error) {
-      if (error instanceof UsageError) return fail(node, key, error.message.replace(/^[^:]+: /, ''));
+      if (error instanceof UsageError) {
+        const prefix = `${where}: `;
+        return fail(node, where, error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message);
+      }
       throw error;
     }
   };
 
-  const entries = (node: unknown, section: string) => {
-    if (!YAML.isMap(node)) return fail(node, section, 'must be a mapping');
-    return node.items.map((pair) => {
-      const name = YAML.isScalar(pair.key) ? String(pair.key.value) : '?';
-      return { name, path: `${section}.${name}`, keyNode: pair.key, value: pair.value };
-    });
+  /** A mapping read by `table`: a mapping's keys are settings, a record's are fields. */
+  const readTable = (node: unknown, where: string, table: Table<unknown>, noun: 'setting' | 'field'): unknown => {
+    if (!isEmpty(node) && !YAML.isMap(node)) return fail(node, where, 'must be a mapping');
+    const rows = rowsOf(table);
+    const result = defaults(table) as Record<string, unknown>;
+    for (const pair of YAML.isMap(node) ? node.items : []) {
+      const name = keyOf(pair.key);
+      const at = `${where}.${name}`;
+      const row = rows.find(([, setting]) => setting.key === name);
+      if (!row) return fail(pair.key, at, `unknown ${noun} (known: ${rows.map(([, s]) => s.key).join(', ')})`);
+      result[row[0]] = readSetting(pair.value, at, row[1]);
+    }
+    const problem = table.check?.(result);
+    if (problem !== undefined) fail(node, where, problem);
+    return result;
   };
 
-  for (const section of entries(root, '').map((e) => ({ ...e, path: e.name }))) {
-    switch (section.name) {
-      case 'lock':
-        for (const item of entries(section.value, 'lock')) {
-          if (item.name !== 'stale-seconds') fail(item.keyNode, item.path, 'unknown setting');
-          lockStaleMs = scalar(item.value, item.path, (raw) => {
-            if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || Number(raw) * 1000 < MIN_STALE_MS || Number(raw) > 3600) {
-              throw new UsageError(`x: must be seconds ${MIN_STALE_MS / 1000}-3600, got ${validate.showValue(raw)}`);
-            }
-            return Math.round(Number(raw) * 1000);
-          });
-        }
-        break;
-      case 'nvmf':
-        for (const item of entries(section.value, 'nvmf')) {
-          switch (item.name) {
-            case 'reconnect-delay':
-              nvmf.reconnectDelay = scalar(item.value, item.path, (raw) => validate.reconnectDelay(raw, item.path));
-              break;
-            case 'ctrl-loss-tmo':
-              nvmf.ctrlLossTmo = scalar(item.value, item.path, (raw) => validate.ctrlLossTmo(raw, item.path));
-              break;
-            case 'udev-handoff':
-              nvmf.udevHandoff = scalar(item.value, item.path, (raw) => {
-                if ((HANDOFF_MODES as readonly string[]).includes(raw)) return raw as HandoffMode;
-                throw new UsageError(`x: must be one of ${HANDOFF_MODES.join(', ')}, got ${validate.showValue(raw)}`);
-              });
-              break;
-            case 'exclude':
-              nvmf.exclude = parseExcludes(item.value, item.path);
-              break;
-            case 'lost':
-              nvmf.lost = parseLost(item.value, item.path);
-              break;
-            default:
-              fail(item.keyNode, item.path, 'unknown setting');
-          }
-        }
-        break;
-      default:
-        fail(section.keyNode, section.name, 'unknown section (known: lock, nvmf)');
+  const readSetting = (node: unknown, where: string, setting: AnySetting): unknown => {
+    switch (setting.kind) {
+      case 'scalar':
+        return scalar(node, where, setting.convert);
+      case 'mapping':
+        return readTable(node, where, setting.table, 'setting');
+      case 'list':
+        if (isEmpty(node)) return [];
+        if (!YAML.isSeq(node)) return fail(node, where, `must be a list of ${setting.item}s`);
+        return node.items.map((item, index) => readTable(item, `${where}[${index}]`, setting.table, 'field'));
     }
-  }
+  };
 
-  function parseLost(node: unknown, where: string): LostPolicy {
-    const policy: { -readonly [K in keyof LostPolicy]: LostPolicy[K] } = { ...DEFAULT_LOST_POLICY };
-    const count = (max: number, what: string) => (raw: string) => {
-      if (/^[0-9]{1,9}$/.test(raw) && Number(raw) <= max) return Number(raw);
-      throw new UsageError(`x: must be ${what}, got ${validate.showValue(raw)}`);
-    };
-    for (const item of entries(node, where)) {
-      switch (item.name) {
-        case 'reconnect-delay':
-          policy.reconnectDelay = scalar(item.value, item.path, count(86_400, 'whole seconds 0-86400 (0 disables attempts)'));
-          break;
-        case 'ctrl-loss-tmo':
-          policy.ctrlLossTmo = scalar(item.value, item.path, (raw) => validate.ctrlLossTmo(raw, item.path));
-          break;
-        case 'growth':
-          policy.growth = scalar(item.value, item.path, (raw) => {
-            if ((GROWTHS as readonly string[]).includes(raw)) return raw as Growth;
-            throw new UsageError(`x: must be one of ${GROWTHS.join(', ')}, got ${validate.showValue(raw)}`);
-          });
-          break;
-        case 'max-attempts':
-          policy.maxAttempts = scalar(item.value, item.path, count(1_000_000, 'a count 0-1000000 (0: no limit)'));
-          break;
-        case 'reconnect-unmanaged':
-          policy.reconnectUnmanaged = scalar(item.value, item.path, (raw) => {
-            if (raw === 'true' || raw === 'false') return raw === 'true';
-            throw new UsageError(`x: must be true or false, got ${validate.showValue(raw)}`);
-          });
-          break;
-        default:
-          fail(item.keyNode, item.path, 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, growth, max-attempts, reconnect-unmanaged)');
-      }
-    }
-    if (policy.reconnectDelay === 0 && policy.ctrlLossTmo <= 0) fail(node, where, 'reconnect-delay 0 with ctrl-loss-tmo 0/-1 would keep a timer that never does anything');
-    return policy;
+  const sections = new Map(known.map((s) => [s.name, defaults(s)]));
+  const root = doc.contents;
+  if (isEmpty(root)) return makeConfig(file, sections);
+  if (!YAML.isMap(root)) return fail(root, '(top level)', 'must be a mapping of sections');
+  for (const pair of root.items) {
+    const name = keyOf(pair.key);
+    const section = known.find((s) => s.name === name);
+    if (!section) return fail(pair.key, name, `unknown section (known: ${known.map((s) => s.name).join(', ')})`);
+    sections.set(name, readTable(pair.value, name, section, 'setting'));
   }
+  return makeConfig(file, sections);
+}
 
-  function parseExcludes(node: unknown, where: string): ExcludeRule[] {
-    if (!YAML.isSeq(node)) return fail(node, where, 'must be a list of rules');
-    return node.items.map((ruleNode, index) => {
-      const rule: { -readonly [K in keyof ExcludeRule]: ExcludeRule[K] } = {};
-      const rulePath = `${where}[${index}]`;
-      const items = entries(ruleNode, rulePath);
-      if (items.length === 0) fail(ruleNode, rulePath, 'an empty rule would exclude everything');
-      for (const item of items) {
-        switch (item.name) {
-          case 'subnqn':
-            rule.subnqn = scalar(item.value, item.path, (raw) => validate.nqn(raw, item.path));
-            break;
-          case 'traddr':
-            rule.traddr = scalar(item.value, item.path, (raw) => raw.toLowerCase());
-            break;
-          case 'trsvcid':
-            rule.trsvcid = scalar(item.value, item.path, (raw) => validate.port(raw, item.path));
-            break;
-          case 'transport':
-            rule.transport = scalar(item.value, item.path, (raw) => validate.transport(raw, item.path));
-            break;
-          default:
-            fail(item.keyNode, item.path, 'unknown field (known: subnqn, traddr, trsvcid, transport)');
-        }
+// ---------------------------------------------------------------------------
+// Docs
+
+/** One documented setting: its key path (`<fabric>.exclude[].subnqn`), default as written, and description. */
+export interface SettingDoc {
+  readonly key: string;
+  readonly default: string;
+  readonly describe: string;
+}
+
+/** Every setting of every section, in table order: the list docs show (README, "Configuration"). */
+export function describeSettings(sections: readonly ConfigSection<unknown>[]): readonly SettingDoc[] {
+  const walk = (table: Table<unknown>, prefix: string): SettingDoc[] =>
+    rowsOf(table).flatMap(([, setting]) => {
+      const key = `${prefix}.${setting.key}`;
+      switch (setting.kind) {
+        case 'scalar':
+          return [{ key, default: setting.shown, describe: setting.describe }];
+        case 'mapping':
+          return [{ key, default: '', describe: setting.describe }, ...walk(setting.table, key)];
+        case 'list':
+          return [{ key: `${key}[]`, default: '(none)', describe: setting.describe }, ...walk(setting.table, `${key}[]`)];
       }
-      return rule;
     });
-  }
-
-  return { file, lockStaleMs, nvmf };
+  return sections.flatMap((section) => walk(section, section.name));
 }

@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError } from './errors.js';
 import type { RunInterpretation, RunInterpreter } from './fabric.js';
+import type { Location } from './fs-errors.js';
 import type { Action, Plan } from './plan.js';
 import type { Reporter } from './report.js';
 import { dropRecord, putRecord } from './state.js';
@@ -33,6 +34,8 @@ export interface ExecuteContext {
   readonly dryRun: boolean;
   /** How to read the result of the programs plans run, by name (the fabrics' interpreters). */
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
+  /** The state stores `record`/`forget` actions name, by name (the fabric's locations). */
+  readonly stores: Readonly<Record<string, Location>>;
 }
 
 export interface PlanResult {
@@ -181,12 +184,14 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
     case 'record':
     case 'forget': {
       let outcome: string;
+      const store = context.stores[action.store];
+      if (!store) throw new Error(`plan names an unknown state store ${action.store}`);
       try {
         if (action.kind === 'record') {
-          await putRecord(system, action.store, key ?? '', { at: new Date(system.clock.now()).toISOString(), ...action.data });
+          await putRecord(system, store, key ?? '', { at: new Date(system.clock.now()).toISOString(), ...action.data });
           outcome = 'recorded';
         } else {
-          outcome = (await dropRecord(system, action.store, key ?? '')) ? 'forgotten' : 'not-recorded';
+          outcome = (await dropRecord(system, store, key ?? '')) ? 'forgotten' : 'not-recorded';
         }
       } catch (error) {
         if (!(error instanceof EnvironmentError) || !action.unwritable) throw error;

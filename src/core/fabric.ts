@@ -8,7 +8,9 @@
  * fabric, a key kind or a verb. Like the kernel's `nvmf_transport_ops`, a
  * fabric says what it allows and the core rejects everything else.
  */
-import type { Config } from './config.js';
+import type { CoexistTarget } from './coexist.js';
+import type { Config, ConfigSection } from './config.js';
+import type { CommandWrites, Location } from './fs-errors.js';
 import type { Platform } from './platform.js';
 import type { Reporter } from './report.js';
 import type { System } from './system.js';
@@ -92,4 +94,12 @@ export interface Fabric {
   readonly timerHooks: readonly TimerHookSpec[];
   /** How the executor reads the programs this fabric's plans run, by name (a `run` action's `interpret`). */
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
+  /** Its section of sanhook.yaml, named as the fabric: a schema table (core/config.ts). */
+  readonly config: ConfigSection<unknown>;
+  /** Vendor files that must not run next to sanhook; `sanhook coexist` masks them (core/coexist.ts). */
+  readonly coexist: readonly CoexistTarget[];
+  /** The places it writes, by a name unique across fabrics and the core (core/fs-errors.ts). */
+  readonly locations: Readonly<Record<string, Location>>;
+  /** What each of its commands writes on Linux (core locations or its own); timerd's hooks are commands too. */
+  readonly commandWrites: CommandWrites;
 }

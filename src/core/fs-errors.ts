@@ -3,18 +3,21 @@
  * becomes an error that explains itself.
  *
  * Contract:
- * - `LOCATIONS` names every place sanhook (or nvme-cli on its behalf) writes,
- *   with what it is for; `COMMAND_WRITES` says which command writes which
- *   (Linux). The shipped systemd units are checked against both
+ * - `LOCATIONS` names every place the core writes (run directory, locks,
+ *   pending events, timerd's socket and table), with what it is for;
+ *   `COMMAND_WRITES` says which core command writes which (Linux). A fabric
+ *   declares its own places and its commands' writes (`Fabric.locations`,
+ *   `Fabric.commandWrites`); core/registry.ts merges them with these. The
+ *   shipped systemd units are checked against the merged list
  *   (test/unit/units.test.ts): a unit that runs a command must make each of
  *   its locations writable.
  * - `fsError()` turns an errno error (mkdir/open/write/rename/unlink/...) on
  *   one of sanhook's own files into an EnvironmentError (exit 3) whose
  *   one-line message names the path, what it is for, the errno and, where
  *   there is one, the likely cause and the unit setting that fixes it:
- *     cannot create /var/lib/sanhook (state directory for managed NVMe-oF
- *     paths): read-only file system (EROFS); under systemd the unit needs
- *     StateDirectory=sanhook or ReadWritePaths=/var/lib/sanhook
+ *     cannot create /run/sanhook/locks (lock directory): read-only file
+ *     system (EROFS); under systemd the unit needs RuntimeDirectory=sanhook
+ *     or ReadWritePaths=/run/sanhook
  *   The original error stays as `cause`. Anything that is not an errno error
  *   (a bug, one of our own errors) is returned unchanged.
  */
@@ -29,51 +32,44 @@ export type Base = 'run' | 'state' | 'etc' | 'dev' | 'sys';
 
 export interface Location {
   readonly base: Base;
-  /** Below the base; `*` stands for any one name (a controller). */
+  /** Below the base; `*` stands for any one name (a device). */
   readonly sub: readonly string[];
   /** What it is for, as the error message says it. */
   readonly what: string;
-  /** Written by this program on sanhook's behalf, not by sanhook itself. */
-  readonly by?: 'nvme-cli';
+  /** Written by this program on sanhook's behalf, not by sanhook itself (a fabric's tool). */
+  readonly by?: string;
 }
 
+/** The core's places; a fabric's are in its folder (`Fabric.locations`). */
 export const LOCATIONS = {
   runDir: { base: 'run', sub: [], what: 'run directory for locks, pending events and the timerd socket' },
   locks: { base: 'run', sub: ['locks'], what: 'lock directory' },
   pending: { base: 'run', sub: ['pending'], what: 'pending-event directory' },
   timerdSocket: { base: 'run', sub: ['timerd.sock'], what: 'timerd socket' },
   timersArmedFlag: { base: 'run', sub: ['timers-armed'], what: 'armed-timers flag the udev rules test' },
-  managed: { base: 'state', sub: ['nvmf', 'managed'], what: 'state directory for managed NVMe-oF paths' },
-  disconnected: { base: 'state', sub: ['nvmf', 'disconnected'], what: 'state directory for NVMe-oF paths disconnected on purpose' },
   timerTable: { base: 'state', sub: [], what: 'timerd state directory' },
   timerdSnapshot: { base: 'state', sub: ['timers.json'], what: 'timerd snapshot' },
   timerdJournal: { base: 'state', sub: ['timers.journal'], what: 'timerd journal' },
-  udevMask: { base: 'etc', sub: ['udev', 'rules.d'], what: "udev rules directory for the mask of nvme-cli's autoconnect rule" },
-  systemdMask: { base: 'etc', sub: ['systemd', 'system'], what: "systemd unit directory for the mask of nvme-cli's nvmf-autoconnect.service" },
-  fabricsDevice: { base: 'dev', sub: ['nvme-fabrics'], what: 'NVMe-oF controller creation', by: 'nvme-cli' },
-  deleteController: { base: 'sys', sub: ['class', 'nvme', '*', 'delete_controller'], what: 'NVMe controller deletion', by: 'nvme-cli' },
 } as const satisfies Record<string, Location>;
 
+/** The name of one of the core's places. */
 export type LocationName = keyof typeof LOCATIONS;
 
+/** Which places a command writes, by command (verb). */
+export type CommandWrites = Readonly<Record<string, readonly Location[]>>;
+
 /**
- * What each command writes on Linux (timerd's hooks are commands too: see
- * src/timerd/hooks.ts). Reads, and connecting to timerd's socket (which needs
- * no writable file system), are not listed.
+ * What each core command writes on Linux. Reads, and connecting to timerd's
+ * socket (which needs no writable file system), are not listed. A fabric's
+ * commands (timerd's hooks among them) are listed by the fabric; `coexist`
+ * also writes each coexistence target's mask directory, which the registry
+ * adds (core/registry.ts `commandWrites()`).
  */
-export const COMMAND_WRITES: Readonly<Record<string, readonly LocationName[]>> = {
-  // locks + pending markers; managed records, tombstones cleared by `connect --nqn`;
-  // nvme-cli creates controllers and deletes its temporary discovery controller.
-  connect: ['runDir', 'locks', 'pending', 'managed', 'disconnected', 'fabricsDevice', 'deleteController'],
-  reconnect: ['runDir', 'locks', 'pending', 'managed', 'fabricsDevice'],
-  'give-up': [],
-  lost: [],
-  connected: [],
-  disconnect: ['managed', 'disconnected', 'deleteController'],
-  timerd: ['runDir', 'timerdSocket', 'timersArmedFlag', 'timerTable', 'timerdSnapshot', 'timerdJournal'],
+export const COMMAND_WRITES: CommandWrites = {
+  timerd: [LOCATIONS.runDir, LOCATIONS.timerdSocket, LOCATIONS.timersArmedFlag, LOCATIONS.timerTable, LOCATIONS.timerdSnapshot, LOCATIONS.timerdJournal],
   timers: [],
   status: [],
-  coexist: ['udevMask', 'systemdMask'],
+  coexist: [],
 };
 
 /** What `fsError` needs to know about the file: what it is for, and sanhook's directory it lives in. */
@@ -83,9 +79,9 @@ export interface FsTarget {
   readonly top: string;
 }
 
-/** A location under these paths: its path (`*` left as is) and its FsTarget. */
-export function locate(paths: Paths, name: LocationName): FsTarget & { readonly path: string } {
-  const location: Location = LOCATIONS[name];
+/** A location (a core one by name, or any declared `Location`) under these paths: its path (`*` left as is) and its FsTarget. */
+export function locate(paths: Paths, which: LocationName | Location): FsTarget & { readonly path: string } {
+  const location: Location = typeof which === 'string' ? LOCATIONS[which] : which;
   const base = { run: paths.run, state: paths.state, etc: paths.etc, dev: '/dev', sys: paths.sysfs }[location.base];
   const full = path.join(base, ...location.sub);
   // run/state: sanhook's own directory; etc: the directory the file goes in.

@@ -1,8 +1,8 @@
 /**
  * Durable per-key records in the state dir: what `record` and `forget`
  * actions write, and what hooks observe (a path sanhook manages, a path
- * disconnected on purpose, ...). A fabric names its stores; each store is a
- * location in fs-errors.ts, so a failure explains itself.
+ * disconnected on purpose, ...). A fabric declares its stores as locations
+ * (core/fs-errors.ts), so a failure explains itself.
  *
  * Contract: one small JSON file per key (write to a temp file, then rename),
  * so concurrent hooks never see a half-written record; reading a missing
@@ -11,22 +11,22 @@
  */
 import { readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, fsStep, locate, makeDir, type LocationName } from './fs-errors.js';
+import { fsError, fsStep, locate, makeDir, type Location } from './fs-errors.js';
 import { keyFileName } from './keys.js';
 import type { System } from './system.js';
 
 /** No such record: the file is missing, or a file sits where a directory on its path would be. */
 const absent = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
 
-function where(system: System, store: string) {
-  return locate(system.paths, store as LocationName);
+function where(system: System, store: Location) {
+  return locate(system.paths, store);
 }
 
-function fileFor(system: System, store: string, key: string): string {
+function fileFor(system: System, store: Location, key: string): string {
   return path.join(where(system, store).path, keyFileName(key));
 }
 
-export async function putRecord(system: System, store: string, key: string, record: Readonly<Record<string, unknown>>): Promise<void> {
+export async function putRecord(system: System, store: Location, key: string, record: Readonly<Record<string, unknown>>): Promise<void> {
   const target = where(system, store);
   const file = fileFor(system, store, key);
   await makeDir(target.path, target);
@@ -35,7 +35,7 @@ export async function putRecord(system: System, store: string, key: string, reco
   await fsStep('write', file, target, () => rename(temp, file));
 }
 
-export async function getRecord(system: System, store: string, key: string): Promise<Record<string, unknown> | undefined> {
+export async function getRecord(system: System, store: Location, key: string): Promise<Record<string, unknown> | undefined> {
   const file = fileFor(system, store, key);
   let text: string;
   try {
@@ -48,7 +48,7 @@ export async function getRecord(system: System, store: string, key: string): Pro
 }
 
 /** Removes a record; true if there was one. */
-export async function dropRecord(system: System, store: string, key: string): Promise<boolean> {
+export async function dropRecord(system: System, store: Location, key: string): Promise<boolean> {
   const file = fileFor(system, store, key);
   try {
     await unlink(file);
@@ -60,7 +60,7 @@ export async function dropRecord(system: System, store: string, key: string): Pr
 }
 
 /** Every record of a store; a record removed while listing is simply not there. */
-export async function listRecords(system: System, store: string): Promise<Record<string, unknown>[]> {
+export async function listRecords(system: System, store: Location): Promise<Record<string, unknown>[]> {
   const dir = where(system, store).path;
   let names: string[];
   try {

@@ -15,7 +15,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMAND_WRITES, locate, type LocationName } from '../../src/core/fs-errors.js';
+import { locate } from '../../src/core/fs-errors.js';
+import { commandWrites } from '../../src/core/registry.js';
+import { FABRICS } from '../../src/hooks/index.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { BIN, expectExit, logLines, messageLines, Sandbox, SUBSYS1, SUBSYS2, type RunResult } from './harness.js';
 
@@ -115,10 +117,10 @@ describe('connect whose managed records cannot be written (issue 9)', () => {
     expect(readdirSync(path.join(box.root, 'var', 'lib', 'sanhook', 'nvmf', 'managed')).filter((n) => !n.endsWith('.tmp'))).toHaveLength(3);
   });
 
-  it("writes nothing outside the locations COMMAND_WRITES lists for connect (what the units' test relies on)", async () => {
+  it("writes nothing outside the locations commandWrites() lists for connect (what the units' test relies on)", async () => {
     threeSubsystems();
     expectExit(await box.run(CONNECT), 0);
-    const allowed = COMMAND_WRITES.connect!.map((name: LocationName) => locate(resolvePaths(box.root, box.sysfs), name).path);
+    const allowed = commandWrites(FABRICS).get('connect')!.map((location) => locate(resolvePaths(box.root, box.sysfs), location).path);
     const written: string[] = [];
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {

@@ -1,12 +1,17 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { setNvmeCliAutoconnect, setNvmeCliBootService } from '../../src/core/coexist.js';
+import { setMask, setMasks, type MaskMode } from '../../src/core/coexist.js';
+import { coexistTargets } from '../../src/core/registry.js';
+import { FABRICS } from '../../src/hooks/index.js';
+import { NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE } from '../../src/hooks/nvmf/coexist.js';
 import { ActionError } from '../../src/core/errors.js';
 import type { System } from '../../src/core/system.js';
 import { tempSystem } from '../support/system.js';
 
 const RULES = '70-nvmf-autoconnect.rules';
+const setNvmeCliAutoconnect = (system: System, mode: MaskMode) => setMask(system, NVMF_AUTOCONNECT_RULES, mode);
+const setNvmeCliBootService = (system: System, mode: MaskMode) => setMask(system, NVMF_AUTOCONNECT_SERVICE, mode);
 const VENDOR_RULES = `# nvme-cli's rules\nACTION!="change", GOTO="autoconnect_end"\n`;
 
 function at(system: System, ...parts: string[]): string {
@@ -162,5 +167,37 @@ describe('setNvmeCliBootService', () => {
     expect(await setNvmeCliBootService(system, 'mask')).toEqual({ state: 'masked', path: mask });
     expect(readlinkSync(mask)).toBe('/dev/null');
     expect(await setNvmeCliBootService(system, 'unmask')).toEqual({ state: 'active', path: vendor });
+  });
+});
+
+describe('setMasks: every registered target, in order', () => {
+  it("nvme-cli's rule and boot service are NVMe-oF's targets; one call masks, reports and unmasks both", async () => {
+    expect(coexistTargets(FABRICS)).toEqual([NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE]);
+    const { system, vendor } = withNvmeCli();
+    const service = put(at(system, 'usr/lib/systemd/system/nvmf-autoconnect.service'), '[Service]\n');
+    const rulesMask = path.join(system.paths.etc, 'udev/rules.d', RULES);
+    const serviceMask = path.join(system.paths.etc, 'systemd/system/nvmf-autoconnect.service');
+    const summary = async (mode: MaskMode) => (await setMasks(system, coexistTargets(FABRICS), mode)).map((r) => [r.target.description, r.state, r.path]);
+    expect(await summary('status')).toEqual([
+      ['nvme-cli udev rule', 'active', vendor],
+      ['nvme-cli boot service', 'active', service],
+    ]);
+    expect(await summary('mask')).toEqual([
+      ['nvme-cli udev rule', 'masked', rulesMask],
+      ['nvme-cli boot service', 'masked', serviceMask],
+    ]);
+    expect(await summary('unmask')).toEqual([
+      ['nvme-cli udev rule', 'active', vendor],
+      ['nvme-cli boot service', 'active', service],
+    ]);
+  });
+
+  it("a target of another fabric is masked the same way, with its owner's name in messages", async () => {
+    const system = tempSystem();
+    const target = { description: 'acme udev rule', owner: 'acme-tools', file: '60-acme.rules', manager: 'udev', maskWhat: 'udev rules directory for the mask of acme' } as const;
+    const mask = put(path.join(system.paths.etc, 'udev/rules.d/60-acme.rules'), '# mine\n');
+    const error = await setMasks(system, [target], 'mask').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ActionError);
+    expect((error as Error).message).toBe(`${mask} is a regular file, an administrator's override of acme-tools's 60-acme.rules: refusing to replace it; move it away (or empty it) and mask again`);
   });
 });

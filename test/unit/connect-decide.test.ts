@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExcludeRule } from '../../src/core/config.js';
+import type { ExcludeRule } from '../../src/hooks/nvmf/settings.js';
 import { decideConnect, type ConnectObservation } from '../../src/hooks/nvmf/connect-decide.js';
 import type { ConnectRequest } from '../../src/hooks/nvmf/connect-request.js';
 import { parseDiscoveryLog, type RawRecord } from '../../src/hooks/nvmf/discovery-log.js';

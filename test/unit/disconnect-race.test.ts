@@ -18,7 +18,9 @@ import { hasPending } from '../../src/core/lock.js';
 import { collectingReporter } from '../../src/core/report.js';
 import { getRecord, putRecord } from '../../src/core/state.js';
 import type { Exec } from '../../src/core/system.js';
+import { FABRICS } from '../../src/hooks/index.js';
 import { runDisconnect, validateFilter } from '../../src/hooks/nvmf/disconnect.js';
+import { NVMF_STORES } from '../../src/hooks/nvmf/endpoint-state.js';
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
 import { tempSystem } from '../support/system.js';
@@ -62,9 +64,9 @@ describe('disconnect while a timerd reconnect is connecting the same path', () =
     };
     const base = tempSystem(exec);
     sysfs = base.paths.sysfs;
-    const config = defaultConfig('/etc/sanhook/sanhook.yaml');
+    const config = defaultConfig('/etc/sanhook/sanhook.yaml', FABRICS);
     // sanhook manages the path (it connected it once); the kernel gave up, timerd retries.
-    await putRecord(base, 'managed', KEY, { params: options });
+    await putRecord(base, NVMF_STORES.managed, KEY, { params: options });
     const byTimerd = { ...base, env: { SANHOOK_TIMER_ID: '7' } };
 
     const attempt = runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
@@ -81,8 +83,8 @@ describe('disconnect while a timerd reconnect is connecting the same path', () =
     expect(calls).toEqual([expect.stringMatching(/^nvme connect /), 'nvme disconnect --device nvme0']);
     expect(existsSync(controller())).toBe(false);
     // The promise `disconnect` makes: a tombstone, and no managed record for anything to bring back.
-    expect(await getRecord(base, 'disconnected', KEY)).toBeDefined();
-    expect(await getRecord(base, 'managed', KEY)).toBeUndefined();
+    expect(await getRecord(base, NVMF_STORES.disconnected, KEY)).toBeDefined();
+    expect(await getRecord(base, NVMF_STORES.managed, KEY)).toBeUndefined();
     expect(admin.items.map((i) => i.outcome)).toContain('queued');
     // And a later attempt (timerd's next event, had it still been armed) does nothing.
     calls.length = 0;

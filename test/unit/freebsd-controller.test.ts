@@ -12,7 +12,7 @@ import {
   decideControllerReconnect,
   decideFreebsdConnect,
 } from '../../src/hooks/nvmf/controller.js';
-import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
 import { NONE } from '../../src/hooks/nvmf/keys.js';
 import { addressWord, connectAllArgv, connectArgv, disconnectArgv, parseDevlist, reconnectArgv, toolMessage, type DevlistController } from '../../src/hooks/nvmf/nvmecontrol.js';
 

@@ -8,14 +8,20 @@ import * as fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EnvironmentError, ExitCode, UsageError, describeError, exitCodeFor } from '../../src/core/errors.js';
-import { COMMAND_WRITES, LOCATIONS, fsError, locate, makeDir, unitSettingFor, type FsOp, type FsTarget } from '../../src/core/fs-errors.js';
+import { COMMAND_WRITES, LOCATIONS, fsError, locate, makeDir, unitSettingFor, type FsOp, type FsTarget, type Location } from '../../src/core/fs-errors.js';
 import { ensureRunDirs, runCoalesced, writePending } from '../../src/core/lock.js';
 import { putRecord } from '../../src/core/state.js';
+import { NVMF_STORES } from '../../src/hooks/nvmf/endpoint-state.js';
 import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { TimerStore } from '../../src/timerd/store.js';
 import { runTimerd } from '../../src/timerd/main.js';
-import { setNvmeCliAutoconnect } from '../../src/core/coexist.js';
+import { maskLocation, setMask } from '../../src/core/coexist.js';
+import { commandWrites, locations } from '../../src/core/registry.js';
+import type { Fabric } from '../../src/core/fabric.js';
+import { FABRICS } from '../../src/hooks/index.js';
+import { NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE } from '../../src/hooks/nvmf/coexist.js';
+import { NVMF_LOCATIONS } from '../../src/hooks/nvmf/locations.js';
 import { silentLogger } from '../../src/core/log.js';
 import { tempSystem } from '../support/system.js';
 
@@ -186,27 +192,61 @@ describe('fsError: one line naming path, purpose, errno and likely cause', () =>
   });
 });
 
-describe('locate / COMMAND_WRITES', () => {
+describe('locate / COMMAND_WRITES and the registry', () => {
   it('puts each location under its base directory, with sanhook directory as top', () => {
     const paths = resolvePaths('/', '/sys');
-    expect(locate(paths, 'managed')).toEqual({ path: '/var/lib/sanhook/nvmf/managed', what: LOCATIONS.managed.what, top: '/var/lib/sanhook' });
+    expect(locate(paths, NVMF_LOCATIONS.managed)).toEqual({ path: '/var/lib/sanhook/nvmf/managed', what: NVMF_LOCATIONS.managed.what, top: '/var/lib/sanhook' });
     expect(locate(paths, 'locks')).toEqual({ path: '/run/sanhook/locks', what: 'lock directory', top: '/run/sanhook' });
-    expect(locate(paths, 'udevMask')).toMatchObject({ path: '/etc/udev/rules.d', top: '/etc/udev/rules.d' });
-    expect(locate(paths, 'fabricsDevice').path).toBe('/dev/nvme-fabrics');
+    expect(locate(paths, LOCATIONS.locks)).toEqual(locate(paths, 'locks'));
+    expect(locate(paths, maskLocation(NVMF_AUTOCONNECT_RULES))).toMatchObject({ path: '/etc/udev/rules.d', top: '/etc/udev/rules.d' });
+    expect(locate(paths, maskLocation(NVMF_AUTOCONNECT_SERVICE))).toMatchObject({ path: '/etc/systemd/system', top: '/etc/systemd/system' });
+    expect(locate(paths, NVMF_LOCATIONS.fabricsDevice).path).toBe('/dev/nvme-fabrics');
+    expect(locate(paths, NVMF_LOCATIONS.deleteController)).toMatchObject({ path: '/sys/class/nvme/*/delete_controller', top: '/sys/class/nvme/*' });
     expect(locate(resolvePaths('/', '/sys', 'freebsd'), 'timerdJournal')).toMatchObject({ path: '/var/db/sanhook/timers.journal', top: '/var/db/sanhook' });
   });
 
-  it('names only known locations', () => {
-    for (const [command, names] of Object.entries(COMMAND_WRITES)) {
-      for (const name of names) expect(Object.keys(LOCATIONS), `${command}: ${name}`).toContain(name);
+  it("the core's rows name no fabric", () => {
+    expect(JSON.stringify({ LOCATIONS, COMMAND_WRITES })).not.toMatch(/nvm/i);
+  });
+
+  it("a fabric's commands write only declared places: the core's or the fabric's own", () => {
+    const core = new Set<Location>(Object.values(LOCATIONS));
+    for (const fabric of FABRICS) {
+      const own = new Set<Location>(Object.values(fabric.locations));
+      for (const [command, writes] of Object.entries(fabric.commandWrites)) {
+        for (const location of writes) expect(core.has(location) || own.has(location), `${fabric.name} ${command}: ${location.what}`).toBe(true);
+      }
     }
+  });
+
+  it("merges the core's and every fabric's, and coexist's mask directories", () => {
+    const writes = commandWrites(FABRICS);
+    const paths = (command: string) => writes.get(command)!.map((l) => locate(resolvePaths('/', '/sys'), l).path);
+    expect(paths('timerd')).toContain('/var/lib/sanhook/timers.journal');
+    expect(paths('connect')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending', '/var/lib/sanhook/nvmf/managed', '/var/lib/sanhook/nvmf/disconnected', '/dev/nvme-fabrics', '/sys/class/nvme/*/delete_controller']);
+    expect(paths('coexist')).toEqual(['/etc/udev/rules.d', '/etc/systemd/system']);
+    // lost takes the path's lock (paths.ts): run dir, locks, pending
+    expect(paths('lost')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending']);
+    expect(writes.has('frobnicate')).toBe(false);
+    expect([...locations(FABRICS).keys()]).toEqual([...Object.keys(LOCATIONS), ...FABRICS.flatMap((f) => Object.keys(f.locations))]);
+  });
+
+  it('a verb two fabrics provide writes what either writes; a location name used twice is a bug', () => {
+    const other: Fabric = { ...FABRICS[0]!, name: 'other', locations: { scratch: { base: 'state', sub: ['other'], what: 'scratch' } }, coexist: [] };
+    const scratch = other.locations.scratch!;
+    const both = commandWrites([FABRICS[0]!, { ...other, commandWrites: { lost: [scratch], connect: [LOCATIONS.locks, scratch] } }]);
+    expect(both.get('lost')).toEqual([LOCATIONS.runDir, LOCATIONS.locks, LOCATIONS.pending, scratch]);
+    expect(both.get('connect')!.filter((l) => l === LOCATIONS.locks)).toHaveLength(1);
+    expect(both.get('connect')!.at(-1)).toBe(scratch);
+    expect(() => locations([FABRICS[0]!, { ...other, locations: { managed: scratch } }])).toThrow(/location managed is registered twice/);
+    expect(() => locations([{ ...other, locations: { locks: scratch } }])).toThrow(/location locks is registered twice/);
   });
 });
 
 describe('makeDir', () => {
   it('creates the directory and its parents', async () => {
     const system = tempSystem();
-    const where = locate(system.paths, 'managed');
+    const where = locate(system.paths, NVMF_LOCATIONS.managed);
     await makeDir(where.path, where);
     expect((await fsPromises.stat(where.path)).isDirectory()).toBe(true);
     await makeDir(where.path, where);
@@ -216,7 +256,7 @@ describe('makeDir', () => {
     const system = tempSystem();
     mkdirSync(path.join(system.paths.root, 'var'), { recursive: true });
     writeFileSync(path.join(system.paths.root, 'var', 'lib'), 'not a directory');
-    const where = locate(system.paths, 'managed');
+    const where = locate(system.paths, NVMF_LOCATIONS.managed);
     const error = await makeDir(where.path, where).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toBe(
@@ -226,7 +266,7 @@ describe('makeDir', () => {
 
   it("read-only: node's recursive mkdir says ENOENT; the single mkdir of that directory gets EROFS for the message", async () => {
     const paths = resolvePaths('/', '/sys');
-    const where = locate(paths, 'managed');
+    const where = locate(paths, NVMF_LOCATIONS.managed);
     const calls: [string, unknown][] = [];
     scripted.mkdir = (async (dir: import('node:fs').PathLike, options?: unknown) => {
       calls.push([String(dir), options]);
@@ -307,10 +347,10 @@ describe("every writer of sanhook's files explains a failure", () => {
   it('core/state.ts: managed records and tombstones', async () => {
     const { system, file } = blocked('var/lib');
     const params = ioParamsFromOptions({ transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2026-11.io.sanhook:x' });
-    await expect(putRecord(system, 'managed', 'k', { params })).rejects.toThrow(
+    await expect(putRecord(system, NVMF_STORES.managed, 'k', { params })).rejects.toThrow(
       `cannot create ${file}/sanhook/nvmf/managed (state directory for managed NVMe-oF paths): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,
     );
-    await expect(putRecord(system, 'disconnected', 'k', {})).rejects.toThrow(
+    await expect(putRecord(system, NVMF_STORES.disconnected, 'k', {})).rejects.toThrow(
       `cannot create ${file}/sanhook/nvmf/disconnected (state directory for NVMe-oF paths disconnected on purpose): not a directory (ENOTDIR); ${file} is in its way`,
     );
   });
@@ -353,7 +393,7 @@ describe("every writer of sanhook's files explains a failure", () => {
 
   it('coexist.ts: the mask directory', async () => {
     const { system, file } = blocked('etc/udev');
-    const error = await setNvmeCliAutoconnect(system, 'mask').catch((e: unknown) => e);
+    const error = await setMask(system, NVMF_AUTOCONNECT_RULES, 'mask').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toBe(
       `cannot create ${file}/rules.d (udev rules directory for the mask of nvme-cli's autoconnect rule): not a directory (ENOTDIR); ${file} is in its way and is not a directory`,

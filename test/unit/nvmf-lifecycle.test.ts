@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOST_POLICY } from '../../src/core/config.js';
+import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
 import type { Action, Plan } from '../../src/core/plan.js';
 import { decideConnected } from '../../src/hooks/nvmf/connected.js';
 import { decideDisconnect, matches } from '../../src/hooks/nvmf/disconnect.js';

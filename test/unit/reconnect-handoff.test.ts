@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
+import { FABRICS } from '../../src/hooks/index.js';
 import { ActionError } from '../../src/core/errors.js';
 import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
 import { collectingReporter } from '../../src/core/report.js';
@@ -30,7 +31,7 @@ describe('reconnect: timerd run handed over to another holder', () => {
     const connects: string[] = [];
     const manual = tempSystem(slowConnect(connects));
     const byTimerd = { ...manual, env: { SANHOOK_TIMER_ID: '7' } };
-    const config = defaultConfig('/etc/sanhook/sanhook.yaml');
+    const config = defaultConfig('/etc/sanhook/sanhook.yaml', FABRICS);
     const holder = runReconnect(manual, config, { options, dryRun: false }, collectingReporter());
     await sleep(100);
     const timed = runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
@@ -44,7 +45,7 @@ describe('reconnect: timerd run handed over to another holder', () => {
   it('alone, a successful timerd run exits 0', async () => {
     const connects: string[] = [];
     const system = { ...tempSystem(slowConnect(connects)), env: { SANHOOK_TIMER_ID: '7' } };
-    await expect(runReconnect(system, defaultConfig('/etc/sanhook/sanhook.yaml'), { options, dryRun: false }, collectingReporter())).resolves.toBeUndefined();
+    await expect(runReconnect(system, defaultConfig('/etc/sanhook/sanhook.yaml', FABRICS), { options, dryRun: false }, collectingReporter())).resolves.toBeUndefined();
     expect(connects).toHaveLength(1);
   });
 });

@@ -3,9 +3,9 @@
  *
  * The table is derived from the source: each unit's ExecStart names a sanhook
  * command (timerd also runs the hooks of src/timerd/hooks.ts inside its unit),
- * COMMAND_WRITES (src/fs-errors.ts) says what that command writes, and
- * locate() turns it into a host path (the Linux directories of
- * src/platform.ts). Each row is checked against the unit's sandbox settings
+ * commandWrites() (src/core/registry.ts: the core's COMMAND_WRITES and
+ * every fabric's commandWrites) says what that command writes, and locate()
+ * turns it into a host path (the Linux directories of src/core/platform.ts). Each row is checked against the unit's sandbox settings
  * (systemd.exec(5): ProtectSystem=, Runtime/StateDirectory=, ReadWritePaths=,
  * PrivateDevices=, ProtectKernelTunables=, ...). The transient unit the udev
  * rule starts with systemd-run is checked the same way.
@@ -14,10 +14,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_WRITES, LOCATIONS, locate, type LocationName } from '../../src/core/fs-errors.js';
+import { locate, type Location } from '../../src/core/fs-errors.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { socketPathFor } from '../../src/timerd/client.js';
-import { timerHookTable } from '../../src/core/registry.js';
+import { commandWrites, timerHookTable } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,6 +25,7 @@ const UNITS = path.join(REPO, 'systemd');
 const RULES = path.join(REPO, 'rules.d', '70-sanhook-nvmf.rules');
 const SANHOOK = '/usr/bin/sanhook';
 const HOST = resolvePaths('/', '/sys', 'linux');
+const WRITES = commandWrites(FABRICS);
 
 type Settings = readonly (readonly [string, string])[];
 
@@ -137,14 +138,14 @@ function transientUnits(): Sandbox[] {
 interface Row {
   readonly unit: string;
   readonly command: string;
-  readonly location: LocationName;
+  readonly location: Location;
   readonly file: string;
 }
 
 function rowsFor(sandbox: Sandbox): Row[] {
   return commandsOf(sandbox.settings).flatMap((command) => {
-    const writes = COMMAND_WRITES[command];
-    if (!writes) throw new Error(`${sandbox.name} runs \`sanhook ${command}\`, which COMMAND_WRITES (src/fs-errors.ts) does not list`);
+    const writes = WRITES.get(command);
+    if (!writes) throw new Error(`${sandbox.name} runs \`sanhook ${command}\`, which commandWrites() (src/core/registry.ts) does not list`);
     return writes.map((location) => ({ unit: sandbox.name, command, location, file: locate(HOST, location).path.replaceAll('*', 'nvme0') }));
   });
 }
@@ -152,7 +153,7 @@ function rowsFor(sandbox: Sandbox): Row[] {
 function violations(sandbox: Sandbox): string[] {
   return rowsFor(sandbox).flatMap((row) => {
     const why = denial(sandbox.settings, row.file);
-    return why ? [`${row.unit}: \`sanhook ${row.command}\` writes ${row.file} (${LOCATIONS[row.location].what}): ${why}`] : [];
+    return why ? [`${row.unit}: \`sanhook ${row.command}\` writes ${row.file} (${row.location.what}): ${why}`] : [];
   });
 }
 
@@ -178,7 +179,7 @@ describe('every write a process under a unit makes is allowed by that unit', () 
     expect(TRANSIENT.length).toBeGreaterThan(0);
     expect(ROWS.filter((r) => r.unit === TRANSIENT[0]!.name).map((r) => r.command)).toContain('connect');
     // No unit runs `sanhook coexist`: /etc stays read-only everywhere.
-    expect(ROWS.filter((r) => LOCATIONS[r.location].base === 'etc')).toEqual([]);
+    expect(ROWS.filter((r) => r.location.base === 'etc')).toEqual([]);
   });
 });
 
@@ -221,7 +222,7 @@ describe('the check fails when a unit misses a writable path', () => {
     ]);
   });
 
-  it('a command COMMAND_WRITES does not know is an error, not a silent pass', () => {
+  it('a command commandWrites() does not know is an error, not a silent pass', () => {
     expect(() => rowsFor({ name: 'y.service', settings: [['ExecStart', '/usr/bin/sanhook frobnicate']] })).toThrow(/does not list/);
   });
 });

@@ -6,7 +6,7 @@
  * A record is never connected twice: not if a live-or-recovering controller
  * already serves that path, and not if the log lists it twice.
  */
-import type { ExcludeRule } from '../../core/config.js';
+import type { ExcludeRule } from './settings.js';
 import { NONE } from './keys.js';
 import { canonicalIp, type Transport } from './validate.js';
 import { checkRecord, SUBTYPE_NVME, SUBTYPE_REFERRAL, SUBTYPES_DISCOVERY, type DiscoveryLog, type RawRecord } from './discovery-log.js';

@@ -9,6 +9,7 @@ import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { readConnect, readDisconnect } from './nvme-cli.js';
 import { readNvmecontrol } from './nvmecontrol.js';
+import { NVMF_STORES } from './endpoint-state.js';
 
 export interface NvmfContext extends HookRunContext {
   readonly config: Config;
@@ -22,7 +23,7 @@ export const NVMF_INTERPRETERS = {
 } as const;
 
 export function nvmfContext(system: System, config: Config, reporter: Reporter, dryRun: boolean): NvmfContext {
-  return { system, config, reporter, dryRun, interpreters: NVMF_INTERPRETERS, staleMs: config.lockStaleMs };
+  return { system, config, reporter, dryRun, interpreters: NVMF_INTERPRETERS, stores: NVMF_STORES, staleMs: config.lockStaleMs };
 }
 
 /** Why a hook runs, for its log lines: timerd sets SANHOOK_TIMER_ID in every hook it starts. */

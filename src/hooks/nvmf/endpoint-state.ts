@@ -10,11 +10,13 @@
 import { getRecord, listRecords } from '../../core/state.js';
 import type { System } from '../../core/system.js';
 import type { IoConnectParams } from './connect-decide.js';
+import { NVMF_LOCATIONS } from './locations.js';
 import { ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 
-/** The stores, by their location names in core/fs-errors.ts. */
+/** The stores, by their names in locations.ts (which says what each is for). */
 export const MANAGED = 'managed';
 export const DISCONNECTED = 'disconnected';
+export const NVMF_STORES = { [MANAGED]: NVMF_LOCATIONS.managed, [DISCONNECTED]: NVMF_LOCATIONS.disconnected };
 
 /** The data of a managed record: the full parameters sanhook connected with. */
 export function managedRecord(params: IoConnectParams): Record<string, unknown> {
@@ -23,7 +25,7 @@ export function managedRecord(params: IoConnectParams): Record<string, unknown> 
 
 /** The full connect parameters sanhook used for this endpoint, if it manages it. */
 export async function readManaged(system: System, key: string): Promise<IoConnectParams | undefined> {
-  const record = await getRecord(system, MANAGED, key);
+  const record = await getRecord(system, NVMF_STORES.managed, key);
   if (!record) return undefined;
   try {
     return ioParamsFromOptions(record.params as Record<string, string>);
@@ -35,7 +37,7 @@ export async function readManaged(system: System, key: string): Promise<IoConnec
 /** Every managed path (unreadable records are not ours to act on). */
 export async function listManaged(system: System): Promise<IoConnectParams[]> {
   const result: IoConnectParams[] = [];
-  for (const record of await listRecords(system, MANAGED)) {
+  for (const record of await listRecords(system, NVMF_STORES.managed)) {
     try {
       result.push(ioParamsFromOptions(record.params as Record<string, string>));
     } catch {
@@ -46,10 +48,10 @@ export async function listManaged(system: System): Promise<IoConnectParams[]> {
 }
 
 export async function isDisconnected(system: System, key: string): Promise<boolean> {
-  return (await getRecord(system, DISCONNECTED, key)) !== undefined;
+  return (await getRecord(system, NVMF_STORES.disconnected, key)) !== undefined;
 }
 
 /** Keys of every endpoint disconnected on purpose. */
 export async function listDisconnected(system: System): Promise<Set<string>> {
-  return new Set((await listRecords(system, DISCONNECTED)).map((r) => r.key).filter((k): k is string => typeof k === 'string'));
+  return new Set((await listRecords(system, NVMF_STORES.disconnected)).map((r) => r.key).filter((k): k is string => typeof k === 'string'));
 }

@@ -5,6 +5,9 @@
  */
 import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
+import { NVMF_COEXIST } from './coexist.js';
+import { NVMF_CONFIG } from './config.js';
+import { NVMF_COMMAND_WRITES, NVMF_LOCATIONS } from './locations.js';
 
 export const nvmf: Fabric = {
   name: 'nvmf',
@@ -17,4 +20,8 @@ export const nvmf: Fabric = {
   commands: [],
   timerHooks: NVMF_TIMER_HOOKS,
   interpreters: {},
+  config: NVMF_CONFIG,
+  coexist: NVMF_COEXIST,
+  locations: NVMF_LOCATIONS,
+  commandWrites: NVMF_COMMAND_WRITES,
 };

@@ -10,8 +10,8 @@
  * sanhook manages (or all, with nvmf.lost.reconnect-unmanaged) and never for
  * one disconnected on purpose.
  */
-import { nvmfSettings, type NvmfSettings } from './settings.js';
-import type { Config, LostPolicy } from '../../core/config.js';
+import { nvmfSettings, type LostPolicy, type NvmfSettings } from './settings.js';
+import type { Config } from '../../core/config.js';
 import { ActionError, UsageError } from '../../core/errors.js';
 import { executePlan } from '../../core/execute.js';
 import { act, type Plan } from '../../core/plan.js';
