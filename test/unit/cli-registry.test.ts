@@ -172,7 +172,8 @@ describe('two fabrics on one verb: claims', () => {
     run: async () => {},
     ...extra,
   });
-  const fabric = (name: string, extra: Partial<CommandSpec> = {}): Fabric => ({ name, title: name.toUpperCase(), keyKinds: [], commands: [spec(name, extra)], timerHooks: [], interpreters: {} });
+  // A real fabric's other declarations (whatever Fabric requires) with one command of its own.
+  const fabric = (name: string, extra: Partial<CommandSpec> = {}): Fabric => ({ ...FABRICS[0]!, name, title: name.toUpperCase(), commands: [spec(name, extra)], prefilters: {} });
 
   it('the one whose claims is true runs', () => {
     const [lost] = fabricVerbs([fabric('nvmf'), fabric('srp')]);
