@@ -82,6 +82,7 @@ function verbOf(name: string, providers: readonly Provider[]): Verb {
     for (const option of spec.options) {
       if (!/^[a-z][a-z0-9-]*$/.test(option.name)) fail(`option name ${JSON.stringify(option.name)} is not a long option name`);
       if (seen.has(option.name)) fail(`fabric ${fabric.name} lists --${option.name} twice`);
+      if (option.name === 'help' || option.short === 'h') fail(`--help and -h are commander's`);
       seen.add(option.name);
       const known = options.get(option.name);
       if (known && shape(known.spec) !== shape(option)) fail(`--${option.name} is declared as ${optionFlags(known.spec)} and as ${optionFlags(option)} (or with other choices or visibility)`);

@@ -60,6 +60,15 @@ describe('every fabric verb and where it runs', () => {
     }
   });
 
+  it("no fabric option shadows a global option (commander reads those after the verb too)", () => {
+    const globals = buildProgram(io()).options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined));
+    expect(globals).toContain('--root');
+    for (const v of VERBS) {
+      for (const o of v.options) expect(globals, `${v.name} ${optionFlags(o.spec)}`).not.toContain(`--${o.spec.name}`);
+      for (const o of v.options) if (o.spec.short) expect(globals, `${v.name} ${optionFlags(o.spec)}`).not.toContain(`-${o.spec.short}`);
+    }
+  });
+
   it('no core verb is also a fabric verb', () => {
     const core = CORE_COMMANDS.map((c) => c.verb);
     expect(VERBS.filter((v) => core.includes(v.name))).toEqual([]);
