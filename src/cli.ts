@@ -6,19 +6,21 @@
  * process and never sets `process.exitCode` (bin/sanhook.js does). Every
  * error becomes one line on stderr and a code from `exitCodeFor()`.
  *
- * Fast path: udev runs `connect --uevent` for every event the rules match
- * loosely, and most are not for us. Such an event is recognised by
- * uevent-filter.ts, the ONLY module this file imports statically (it imports
- * nothing itself), so it costs little more than starting node
- * (bench/hook-start.mjs). Everything else, errors.js included, loads on demand.
+ * Fast path: udev runs `connect --uevent` (and `lost --uevent`, `connected
+ * --uevent`) for every event the rules match, and many are not for us. Such
+ * an event is recognised by the fabrics' prefilters (hooks/prefilters.ts, the
+ * ONLY module this file imports statically; it imports nothing but the
+ * fabrics' import-free prefilter modules), so it costs little more than
+ * starting node (bench/hook-start.mjs): exit 0 when every prefilter of the
+ * verb says irrelevant. Everything else, errors.js included, loads on demand.
  */
-import { matchUevent } from './hooks/nvmf/prefilter.js';
+import { ueventIsIrrelevant } from './hooks/prefilters.js';
 
 export interface MainIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** How to run this same program again: [node, script]. */
+  /** How to run this same program again: [node, ...its flags (execArgv), script] (core/self-argv.ts). */
   readonly selfArgv: readonly string[];
   /** Where `sanhook devd -` reads its event line (default: process.stdin). */
   readonly stdin?: AsyncIterable<Uint8Array>;
@@ -30,7 +32,7 @@ export interface MainIo {
 const EXIT_OK = 0;
 
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
-  if (argv.length === 2 && argv[0] === 'connect' && argv[1] === '--uevent' && !matchUevent(io.env).relevant) {
+  if (argv.length === 2 && argv[1] === '--uevent' && ueventIsIrrelevant(argv[0]!, io.env)) {
     return EXIT_OK;
   }
   try {

@@ -22,16 +22,41 @@ export interface KeyKindSpec {
   readonly names: string;
 }
 
-/** A command-line option of a fabric command, in commander's notation. */
+/**
+ * A command-line option of a fabric command, by its long name. The core
+ * builds the commander option from it (`-a, --traddr <value>`), offers a verb
+ * the union of its providers' options, and refuses any option the provider
+ * that runs does not list (the kernel's nvmf allowed-options mask): options
+ * are a provider's allowed set, not just its help.
+ */
 export interface OptionSpec {
-  /** e.g. `-t, --transport <transport>` or `--uevent`. */
-  readonly flags: string;
+  /** The long name without dashes (`traddr`, `host-traddr`): `--traddr`, and the key `run()` gets it under. */
+  readonly name: string;
+  /** The one-letter short form, if any (nvme-cli's `a` for --traddr). */
+  readonly short?: string;
+  /** The value's placeholder (`value`, `nvmeX`); absent: a flag, `true` when given. */
+  readonly value?: string;
   readonly description: string;
   /** Set by hand-offs and timerd, not by people: hidden from --help. */
   readonly hidden?: boolean;
   /** Allowed values: commander rejects anything else (exit 2). */
   readonly choices?: readonly string[];
 }
+
+/** The options a command was given: long name → value (`true` for a flag); options not given are absent. */
+export type GivenOptions = Readonly<Record<string, string | boolean>>;
+
+/** A udev event's environment, as the hooks read it. */
+export type UeventEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The cheap check of `sanhook <verb> --uevent` (cli.ts runs it before
+ * anything else loads): false means the verb's full classifier ignores this
+ * event, so the process exits 0 at once. It must never say false for an event
+ * the verb would act on (test/unit/uevent-filter.test.ts holds each against
+ * its classifier), and its module imports nothing (src/hooks/prefilters.ts).
+ */
+export type UeventPrefilter = (env: UeventEnv) => boolean;
 
 /** What every command gets: the world, the validated settings, where to report, and dry-run. */
 export interface CommandContext {
@@ -45,23 +70,41 @@ export interface CommandContext {
 }
 
 /**
- * One verb a fabric provides on some platforms. Options arrive as commander
- * parsed them (camelCase keys, strings and booleans); the command validates
- * them once, with the validators of its fabric, and runs its hook.
+ * One verb a fabric provides on some platforms (one spec per platform form:
+ * Linux `reconnect -t -a -s -n ...`, FreeBSD `reconnect --device nvmeX`).
+ * The program makes one subcommand per verb whose options are the union of
+ * its providers'; at run time it picks the provider by platform (then by
+ * `claims`), refuses the options that provider does not list (exit 2, naming
+ * the option), and calls `run` with the given options by long name. `run`
+ * validates them once, with the validators of its fabric, and runs its hook.
  */
 export interface CommandSpec {
   readonly verb: string;
   readonly platforms: readonly Platform[];
+  /** One line for `sanhook --help`. */
   readonly summary: string;
   /** Positional arguments, in commander's notation (`[event]`), with their help text. */
   readonly args?: readonly { readonly spec: string; readonly description: string }[];
+  /** Every option this provider takes (its allowed set). */
   readonly options: readonly OptionSpec[];
+  /**
+   * Why this provider refuses an option another provider of the verb takes,
+   * by long name: the message after `--name: ` (default: which options it
+   * does take).
+   */
+  readonly refuses?: Readonly<Record<string, string>>;
   /**
    * When two fabrics provide the same verb on one platform (`lost` for an
    * NVMe-oF controller and an SRP port), the one whose `claims` is true runs.
    */
-  readonly claims?: (options: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>) => boolean;
-  run(context: CommandContext, options: Readonly<Record<string, unknown>>, args: readonly string[]): Promise<void>;
+  readonly claims?: (options: GivenOptions, env: UeventEnv) => boolean;
+  /**
+   * Called once this provider is chosen, before the program builds the System
+   * and reads the config: starts loading what `run` needs (prefetchExec), so
+   * the load overlaps them.
+   */
+  readonly prefetch?: () => void;
+  run(context: CommandContext, options: GivenOptions, args: readonly string[]): Promise<void>;
 }
 
 /** A hook timerd may run, and how it validates the options stored with a timer. */
@@ -91,6 +134,13 @@ export interface Fabric {
   readonly title: string;
   readonly keyKinds: readonly KeyKindSpec[];
   readonly commands: readonly CommandSpec[];
+  /**
+   * Its cheap udev-event checks, by verb (`connect` → ...), for cli.ts's fast
+   * path; the same functions src/hooks/prefilters.ts lists (a test holds the
+   * two together). A verb with a `--uevent` option and no prefilter here
+   * always starts the program.
+   */
+  readonly prefilters?: Readonly<Record<string, UeventPrefilter>>;
   readonly timerHooks: readonly TimerHookSpec[];
   /** How the executor reads the programs this fabric's plans run, by name (a `run` action's `interpret`). */
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ActionError, EnvironmentError } from './errors.js';
 import { PLATFORM_DIRS, type Platform } from './platform.js';
 import type { Logger } from './log.js';
+import type { SelfInvocation } from './self-argv.js';
 import type { TimerdClient } from '../timerd/client.js';
 
 export interface ExecResult {
@@ -55,8 +56,10 @@ export interface System {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
   readonly timerd: TimerdClient;
-  /** Absolute path of the `sanhook` entry, so hand-offs can run sanhook again. */
+  /** How to start this program again: [node, ...#! flags, entry script] (core/self-argv.ts adds the global options). */
   readonly selfArgv: readonly string[];
+  /** The global options this process was given that a run of sanhook by sanhook carries on (absent in tests: defaults). */
+  readonly invocation?: SelfInvocation;
 }
 
 /** Default per-command bound: the kernel's own fabrics connect timeout is well under this. */

@@ -68,6 +68,31 @@ const argvCases: [string, string[]][] = [
   ['-o with $(...)', ['-o', '$(reboot)', 'connect', ...OK]],
 ];
 
+/** Options a command does not take where it runs, and its other checks: [name, argv, how the one line starts]. */
+const NQN = 'nqn.2026-11.io.sanhook:subsys1';
+const FREEBSD = ['--platform', 'freebsd'];
+const refusedCases: [string, string[], string][] = [
+  ['reconnect --device on Linux', ['reconnect', '--device', 'nvme1'], 'sanhook: --device: reconnect --device is for FreeBSD'],
+  ['give-up --device on Linux', ['give-up', '--device', 'nvme1', '-t', 'tcp'], 'sanhook: --device: give-up --device is for FreeBSD'],
+  ['reconnect -t on FreeBSD', [...FREEBSD, 'reconnect', '--device', 'nvme1', '-t', 'tcp'], 'sanhook: --transport: not used with --device on FreeBSD'],
+  ['give-up --nqn on FreeBSD', [...FREEBSD, 'give-up', '--device', 'nvme1', '--nqn', NQN], 'sanhook: --nqn: not used with --device on FreeBSD'],
+  ['lost --uevent on FreeBSD', [...FREEBSD, 'lost', '--uevent'], 'sanhook: --uevent: there are no udev events on FreeBSD'],
+  ['lost --hostid on FreeBSD', [...FREEBSD, 'lost', '--device', 'nvme1', '-I', '0f7b718b-ca26-43e8-b50a-d4410d1afaf8'], 'sanhook: --hostid: not used with --device on FreeBSD'],
+  ['disconnect --nqn on FreeBSD', [...FREEBSD, 'disconnect', '--nqn', NQN], 'sanhook: --nqn: on FreeBSD, disconnect takes --device nvmeX only'],
+  ['disconnect without --device on FreeBSD', [...FREEBSD, 'disconnect'], 'sanhook: --device: on FreeBSD, disconnect takes --device nvmeX only'],
+  ['devd on Linux', ['devd', '!system=nvme subsystem=controller type=RECONNECT name="nvme1"'], 'sanhook: devd: FreeBSD only (--platform freebsd'],
+  ['connect on FreeBSD', [...FREEBSD, 'connect', ...OK], 'sanhook: connect: Linux only (--platform linux'],
+  ['connected on FreeBSD', [...FREEBSD, 'connected', '--device', 'nvme1'], 'sanhook: connected: Linux only'],
+  ['connected with --uevent and --device', ['connected', '--uevent', '--device', 'nvme1'], 'sanhook: give exactly one of --uevent or --device'],
+  ['lost with --uevent and an endpoint', ['lost', '--uevent', '-t', 'tcp'], 'sanhook: give exactly one of --uevent, --device'],
+  ['--trigger not one of the triggers', ['connect', ...OK, '--trigger', 'reboot'], "sanhook: option '--trigger <trigger>' argument 'reboot' is invalid"],
+  ['timerd --max-concurrent 0', ['timerd', '--max-concurrent', '0'], 'sanhook: --max-concurrent: must be a whole number 1-256, got "0"'],
+  ['timerd --hook-timeout with $(...)', ['timerd', '--hook-timeout', '$(reboot)'], 'sanhook: --hook-timeout: must be a whole number 1-86400'],
+  ['timers arm --param without =', ['timers', 'arm', '--hook', 'reconnect', '--param', 'transport'], 'sanhook: --param: must be name=value, got "transport"'],
+  ['--platform not a platform', ['--platform', 'windows', 'connect', ...OK], "sanhook: option '--platform <platform>' argument 'windows' is invalid"],
+  ['--root empty', ['--root', '', 'connect', ...OK], 'sanhook: --root: must be a directory path'],
+];
+
 const AEN = readUevent('uevent-aen.txt');
 const FC = {
   ACTION: 'change',
@@ -130,6 +155,12 @@ describe('bad input is refused (exit 2, one line, nothing run)', () => {
 
   it.each(argvCases)('argv: %s', async (_name, argv) => {
     expectRefused(await box.run(argv));
+  });
+
+  it.each(refusedCases)('refused: %s', async (_name, argv, start) => {
+    const result = await box.run(argv);
+    expectRefused(result);
+    expect(result.stderr.startsWith(start), result.stderr).toBe(true);
   });
 
   it.each(ueventCases)('uevent: %s', async (_name, env) => {

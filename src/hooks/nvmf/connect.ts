@@ -17,6 +17,7 @@ import type { Config } from '../../core/config.js';
 import { ActionError, ConfigError, EnvironmentError, UsageError } from '../../core/errors.js';
 import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
 import { writePending } from '../../core/lock.js';
+import { selfArgv } from '../../core/self-argv.js';
 import { reportQueued, runLocked, type ObserveMode } from '../../core/hook-runner.js';
 import { act, type Action, type Plan } from '../../core/plan.js';
 import { nvmfContext, type NvmfContext } from './context.js';
@@ -128,7 +129,6 @@ export function transientUnitName(key: string, system: System): string {
 }
 
 export function handOffArgv(system: System, key: string, request: ConnectRequest): string[] {
-  const [node, ...script] = system.selfArgv;
   return [
     '--no-block',
     '--collect',
@@ -138,12 +138,8 @@ export function handOffArgv(system: System, key: string, request: ConnectRequest
     '--description',
     `sanhook connect ${key}`,
     '--',
-    node ?? 'sanhook',
-    ...script,
-    '--root',
-    system.paths.root,
-    '--sysfs',
-    system.paths.sysfs,
+    // the unit's stderr is its own (the journal): a --log-format the admin chose carries on
+    ...selfArgv(system, { stderr: 'own' }),
     'connect',
     ...requestToArgv(request),
   ];

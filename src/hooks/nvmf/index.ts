@@ -3,6 +3,8 @@
  * FreeBSD (devd, nvmecontrol). Everything the core knows about NVMe-oF is
  * in this object.
  */
+import { NVMF_COMMANDS } from './commands/index.js';
+import { NVMF_PREFILTERS } from './prefilter.js';
 import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
 import { NVMF_COEXIST } from './coexist.js';
@@ -17,7 +19,8 @@ export const nvmf: Fabric = {
     { kind: 'nvmf', names: 'one I/O controller path (the discovery address fields plus the subsystem NQN)' },
     { kind: 'nvmf-ctrl', names: 'a FreeBSD controller by name (nvmeX), which the kernel keeps while disconnected' },
   ],
-  commands: [],
+  commands: NVMF_COMMANDS,
+  prefilters: NVMF_PREFILTERS,
   timerHooks: NVMF_TIMER_HOOKS,
   interpreters: {},
   config: NVMF_CONFIG,
