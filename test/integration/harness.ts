@@ -42,11 +42,3 @@ export function expectExit(result: RunResult, code: number): void {
   expect(result.signal, `killed by ${result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBeNull();
   expect(result.exitCode, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(code);
 }
-
-/** Parsed pino log lines of a sanhook stderr. */
-export function logLines(stderr: string): Record<string, unknown>[] {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{"level":'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
