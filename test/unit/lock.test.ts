@@ -3,10 +3,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasPending, runCoalesced, takePending, writePending } from '../../src/core/lock.js';
 import { keyFileName } from '../../src/core/keys.js';
+import { waitFor } from '../support/sandbox.mjs';
 import { tempSystem } from '../support/system.js';
 
 const KEY = 'nvmf-disc:tcp:10.0.0.5:8009:none:none';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Spreads events and stretches runs (load, not ordering: orders are read from `tick`). */
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('pending markers', () => {
   it('coalesce: the latest request wins and taking is exactly-once', async () => {
@@ -31,6 +33,8 @@ describe('runCoalesced', () => {
 
   it('concurrent events: no overlap, the last event is followed by a run, fewer runs than events', async () => {
     const system = tempSystem();
+    // a logical clock: every event and every run start takes the next tick (no ties, no wall clock)
+    let tick = 0;
     const runs: { start: number; end: number; request: number }[] = [];
     let active = 0;
     let overlapped = false;
@@ -38,15 +42,15 @@ describe('runCoalesced', () => {
     const action = async (request: number) => {
       active += 1;
       if (active > 1) overlapped = true;
-      const start = performance.now();
-      await sleep(15);
-      runs.push({ start, end: performance.now(), request });
+      const start = ++tick;
+      await pause(15);
+      runs.push({ start, end: ++tick, request });
       active -= 1;
     };
     await Promise.all(
       Array.from({ length: 60 }, async (_, i) => {
-        await sleep(Math.random() * 150);
-        eventTimes.push(performance.now());
+        await pause(Math.random() * 150);
+        eventTimes.push(++tick);
         return runCoalesced(system, KEY, i, action, { staleMs: 2000 });
       }),
     );
@@ -68,8 +72,14 @@ describe('runCoalesced', () => {
       1,
       async (r) => {
         seen.push(r);
-        if (!second) second = runCoalesced(system, KEY, 2, async (x) => void seen.push(x), { staleMs: 2000 });
-        await sleep(50);
+        if (!second) {
+          second = runCoalesced(system, KEY, 2, async (x) => void seen.push(x), { staleMs: 2000 });
+          // the run ends once the second event is on disk (our own marker was taken before this run)
+          await waitFor('the second event to be recorded', () => hasPending(system, KEY));
+        } else {
+          // the round for the second event keeps the lock until that hook has seen its marker taken
+          await second;
+        }
       },
       { staleMs: 2000 },
     );
@@ -84,11 +94,12 @@ describe('runCoalesced', () => {
     mkdirSync(lockDir, { recursive: true });
     const old = new Date(Date.now() - 1000);
     utimesSync(lockDir, old, old);
-    const started = Date.now();
-    const outcome = await runCoalesced(system, KEY, 1, async () => {}, { staleMs: 2000 });
+    let ranAt = 0;
+    const outcome = await runCoalesced(system, KEY, 1, async () => void (ranAt = Date.now()), { staleMs: 2000 });
+    // within the bound: it got the lock itself (a hook still facing a fresh lock after
+    // 2 × stale gives up and reports handed-over/holder-busy) ...
     expect(outcome).toEqual({ kind: 'held', runs: 1 });
-    const waited = Date.now() - started;
-    expect(waited).toBeGreaterThanOrEqual(900);
-    expect(waited).toBeLessThan(2000 + 1000);
+    // ... and only once the lock was stale (its mtime older than staleMs)
+    expect(ranAt).toBeGreaterThan(old.getTime() + 2000);
   });
 });
