@@ -469,7 +469,12 @@ export class Sandbox {
         await this.unitResult(name.slice(0, -'.active'.length), 10_000).catch(() => {});
       }
     }
-    if (!options.keep && !process.env.SANHOOK_IT_KEEP) rmSync(this.dir, { recursive: true, force: true });
+    if (!options.keep && !process.env.SANHOOK_IT_KEEP) this.remove();
+  }
+
+  /** Removes the temp dir now (for a script that exits at once; cleanup() first stops what runs). */
+  remove() {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
