@@ -14,8 +14,8 @@
  * with FLAGS from the entry's #! line (as udev runs it; the baseline gets them too)
  *
  * Every sanhook run must exit 0 with empty stdout and stderr and run no
- * external program (a recording `nvme`/`systemd-run` sits first on PATH);
- * otherwise the bench aborts loudly: a fast wrong answer is not a result.
+ * external program (the sandbox's recording fakes, test/support/sandbox.mjs, sit
+ * first on PATH); otherwise the bench aborts loudly: a fast wrong answer is not a result.
  *
  * Usage: node bench/hook-start.mjs [--runs N] [--warmup N] [--json] [--strict] [--bin PATH]...
  *   --strict   exit 1 when a p50 or mean ratio is above the target (1.3x)
@@ -25,14 +25,13 @@
  * Run through `npm run bench:hook-start`, which builds dist/ first.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BIN, Sandbox, shebangFlags } from '../test/support/sandbox.mjs';
 
 const TARGET_RATIO = 1.3;
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +49,7 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(warmup) || warmup <
   console.error('hook-start: --runs must be an integer >= 1 and --warmup >= 0');
   process.exit(2);
 }
-const bins = (args.bin ?? [`sanhook=${path.resolve(here, '..', 'bin', 'sanhook.js')}`]).map((spec) => {
+const bins = (args.bin ?? [`sanhook=${BIN}`]).map((spec) => {
   const eq = spec.indexOf('=');
   return eq > 0 ? { label: spec.slice(0, eq), bin: path.resolve(spec.slice(eq + 1)) } : { label: spec, bin: path.resolve(spec) };
 });
@@ -61,21 +60,12 @@ for (const { bin } of bins) {
   }
 }
 
-// A sentinel PATH: if the hook ever ran an external program, we would know.
-const sentinelDir = mkdtempSync(path.join(os.tmpdir(), 'sanhook-bench-'));
-const sentinelLog = path.join(sentinelDir, 'called');
-for (const name of ['nvme', 'systemd-run', 'nvmecontrol']) {
-  const file = path.join(sentinelDir, name);
-  writeFileSync(file, `#!/bin/sh\necho "${name} $*" >> '${sentinelLog}'\nexit 1\n`);
-  chmodSync(file, 0o755);
-}
-
-// One base environment for every command: the parent's, minus anything that
-// looks like a udev event or could change sanhook's behaviour.
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !/^(SUBSYSTEM|ACTION|DEVPATH|DEVNAME|SEQNUM|INTERFACE|IFINDEX|NVME_|NVMEFC_|FC_EVENT|SANHOOK_|NODE_OPTIONS$)/.test(name)),
-);
-baseEnv.PATH = `${sentinelDir}${path.delimiter}${process.env.PATH ?? ''}`;
+// The sandbox's fakes (nvme, systemd-run, nvmecontrol) record every call: if the hook
+// ever ran an external program, we would know. One base environment for every command:
+// the sandbox's (fakes first on PATH, nothing of a udev event or of NODE_OPTIONS).
+const box = new Sandbox({ prefix: 'sanhook-bench-' });
+const baseEnv = box.env();
+const externalCalls = () => [...box.calls(), ...box.systemdRunCalls(), ...box.controlCalls()].map((c) => c.argv.join(' '));
 
 const events = [
   { name: 'net add', env: { SUBSYSTEM: 'net', ACTION: 'add', INTERFACE: 'v0', IFINDEX: '7', DEVPATH: '/devices/virtual/net/v0', SEQNUM: '4242' } },
@@ -96,16 +86,7 @@ const events = [
     },
   },
 ];
-/**
- * The node flags of an entry's `#!/usr/bin/env -S node FLAGS` line: udev and
- * the units run the file itself, so node gets them (bin/sanhook.js: --jitless
- * --no-expose-wasm); the baseline runs with the first entry's flags too.
- */
-function shebangFlags(bin) {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
-  const match = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
-  return match ? match[1].trim().split(/\s+/) : [];
-}
+// The node flags of each entry's #! line, as udev and the units run it; the baseline gets the first entry's.
 const baseFlags = shebangFlags(bins[0].bin);
 const commands = [
   { name: ['node', ...baseFlags, '-e', '0'].join(' '), argv: [...baseFlags, '-e', '0'], env: baseEnv, check: false },
@@ -121,14 +102,14 @@ function runOnce(command) {
   if (command.check) {
     if (result.stdout !== '') fail(command, `stdout not empty: ${JSON.stringify(result.stdout)}`);
     if (result.stderr !== '') fail(command, `stderr not empty: ${JSON.stringify(result.stderr)}`);
-    if (existsSync(sentinelLog)) fail(command, `ran an external program: ${readFileSync(sentinelLog, 'utf8').trim()}`);
+    if (externalCalls().length > 0) fail(command, `ran an external program: ${externalCalls().join('; ')}`);
   }
   return ms;
 }
 
 function fail(command, problem) {
   console.error(`\nhook-start: ABORT: ${command.name} (${command.argv.join(' ')}): ${problem}`);
-  rmSync(sentinelDir, { recursive: true, force: true });
+  box.remove();
   process.exit(1);
 }
 
@@ -159,7 +140,7 @@ for (let round = 0; round < warmup + runs; round += 1) {
     if (round >= warmup) samples[index].push(ms);
   }
 }
-rmSync(sentinelDir, { recursive: true, force: true });
+box.remove();
 
 const results = commands.map((command, i) => ({ command: command.name, ...stats(samples[i]) }));
 const baseline = results[0];

@@ -20,8 +20,9 @@
  *                      baseline is bare `setTimeout` in a fresh node for the
  *                      same schedule (run during the idle phase)
  *
- * timerd runs the real program (`node bin/sanhook.js ... timerd`) in a temp
- * root whose state dir is on os.tmpdir() (or --dir): the file system type is
+ * timerd runs the real program (`node bin/sanhook.js ... timerd`) in the tests'
+ * sandbox (test/support/sandbox.mjs: temp root, socket client, readiness by ping)
+ * whose state dir is on os.tmpdir() (or --dir): the file system type is
  * printed, because fsync on tmpfs costs nothing and flatters arms/s. Hooks are
  * a `#!/bin/sh` script that exits 0 (a reconnect that succeeds: the entry is
  * removed after one event).
@@ -36,17 +37,12 @@
  *                  "--jitless --trace-gc" (its output lands in the kept log with --keep)
  * Run through `npm run bench:timerd`, which builds dist/ first.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const sanhook = path.resolve(here, '..', 'bin', 'sanhook.js');
+import { cleanEnv, logRecords, REPO, runProcess, Sandbox, TimerdClient, timerdRequest, waitForPing } from '../test/support/sandbox.mjs';
 
 const TABLE_SIZE = 10_000;
 const SEQUENTIAL_MAX = 2_000;
@@ -92,7 +88,7 @@ const K = Number(args.clients);
 const nodeFlags = args['node-flags'].split(/\s+/).filter(Boolean);
 if (nodeFlags.some((f) => !f.startsWith('--'))) usage('--node-flags takes node/V8 flags (--...) only');
 if (!Number.isInteger(K) || K < 1 || K > 1024) usage('--clients must be an integer 1..1024');
-if (!existsSync(path.resolve(here, '..', 'dist', 'bundle', 'cli.js'))) usage('dist/bundle/cli.js is missing; run `npm run bench:timerd` (it builds first)');
+if (!existsSync(path.join(REPO, 'dist', 'bundle', 'cli.js'))) usage('dist/bundle/cli.js is missing; run `npm run bench:timerd` (it builds first)');
 if (process.platform !== 'linux') usage('needs Linux (/proc/<pid>/status, /proc/<pid>/task)');
 
 function usage(message) {
@@ -107,15 +103,11 @@ const check = (condition, message) => {
 
 // ---------------------------------------------------------------- setup
 
-const parent = args.dir ? path.resolve(args.dir) : os.tmpdir();
-const root = mkdtempSync(path.join(parent, 'sanhook-timerd-bench-'));
-const sysfs = path.join(root, 'sys');
-const stateDir = path.join(root, 'var', 'lib', 'sanhook');
-const socketPath = path.join(root, 'run', 'sanhook', 'timerd.sock');
+const box = new Sandbox({ prefix: 'sanhook-timerd-bench-', parent: args.dir ? path.resolve(args.dir) : os.tmpdir() });
+const root = box.dir;
 const logPath = path.join(root, 'timerd.log');
 const hookPath = path.join(root, 'fake-hook');
-mkdirSync(sysfs, { recursive: true });
-mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+mkdirSync(box.stateDir, { recursive: true, mode: 0o700 });
 writeFileSync(hookPath, '#!/bin/sh\nexit 0\n');
 chmodSync(hookPath, 0o755);
 
@@ -123,23 +115,16 @@ const FS_TYPES = { 0xef53: 'ext2/3/4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0
 const fsMagic = statfsSync(root).type;
 const fsType = FS_TYPES[fsMagic] ?? `0x${fsMagic.toString(16)}`;
 
-let daemon; // { child, pid, spawnedAt, exited }
+let daemon; // a TimerdProcess (pid, exit, proc.spawnedAt)
 
 function startTimerd() {
-  const fd = openSync(logPath, 'a');
-  const spawnedAt = Date.now();
-  const child = spawn(
-    process.execPath,
-    [...nodeFlags, sanhook, '--root', root, '--sysfs', sysfs, 'timerd', '--sanhook-bin', hookPath, '--max-concurrent', String(MAX_CONCURRENT)],
+  daemon = box.startTimerd({
+    args: ['--sanhook-bin', hookPath, '--max-concurrent', String(MAX_CONCURRENT)],
+    nodeFlags,
     // stderr to a file, never a pipe: a slow reader must not block timerd's synchronous log writes.
-    { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: '' } },
-  );
-  closeSync(fd);
-  const d = { child, pid: child.pid, spawnedAt, exit: undefined };
-  d.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve((d.exit = { code, signal }))));
-  child.once('error', (error) => (d.exit = { code: -1, signal: null, error }));
-  daemon = d;
-  return d;
+    stderrFile: logPath,
+  });
+  return daemon;
 }
 
 function alive() {
@@ -157,100 +142,28 @@ function tailLog() {
 async function stopTimerd() {
   const d = daemon;
   if (!d || d.exit) return d?.exit;
-  d.child.kill('SIGTERM');
-  const result = await Promise.race([d.exited, sleep(10_000).then(() => undefined)]);
+  const result = await d.stop('SIGTERM', 10_000).catch(() => undefined);
   if (!result) {
-    d.child.kill('SIGKILL');
+    d.proc.kill('SIGKILL');
     throw new HarnessError('timerd did not stop within 10 s of SIGTERM');
   }
-  check(result.code === 0, `timerd exited with ${JSON.stringify(result)} after SIGTERM`);
-  return result;
+  check(result.exitCode === 0, `timerd exited with ${JSON.stringify(d.exit)} after SIGTERM`);
+  return d.exit;
 }
 
-function readLog() {
-  const records = [];
-  for (const line of readFileSync(logPath, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      records.push(JSON.parse(line));
-    } catch {
-      // a partial last line while timerd is still writing
-    }
-  }
-  return records;
-}
+/** Every timerd's records so far (all runs append to one log). */
+const readLog = () => logRecords(readFileSync(logPath, 'utf8'));
 
-// ---------------------------------------------------------------- client
+// ---------------------------------------------------------------- client (the sandbox's: one NDJSON connection, replies in request order)
 
-/** One persistent NDJSON connection; replies come back in request order. */
-class Connection {
-  static open(file) {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(file);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new Connection(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
+const once = (message) => timerdRequest(box.socketPath, message);
 
-  constructor(socket) {
-    this.socket = socket;
-    this.waiting = [];
-    this.buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk) => {
-      this.buffer += chunk;
-      for (let nl = this.buffer.indexOf('\n'); nl >= 0; nl = this.buffer.indexOf('\n')) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        this.waiting.shift()?.resolve(JSON.parse(line));
-      }
-    });
-    const fail = (error) => {
-      for (const w of this.waiting.splice(0)) w.reject(error ?? new HarnessError('timerd closed the connection'));
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail());
-  }
-
-  request(message) {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.socket.write(`${JSON.stringify(message)}\n`);
-    });
-  }
-
-  close() {
-    this.socket.end();
-    return new Promise((resolve) => this.socket.once('close', resolve));
-  }
-}
-
-async function once(message) {
-  const connection = await Connection.open(socketPath);
-  try {
-    return await connection.request(message);
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Polls until timerd answers ping; returns the time it first did. */
-async function waitForPing(timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    alive();
-    try {
-      const reply = await once({ op: 'ping' });
-      if (reply.ok) return { at: Date.now(), reply };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new HarnessError(`timerd did not answer ping within ${timeoutMs} ms`);
-    await sleep(2);
-  }
+/** Polls (every 2 ms) until timerd answers ping; returns the time it first did. */
+function pinged(timeoutMs) {
+  return waitForPing(box.socketPath, { timeoutMs, everyMs: 2, alive }).catch((error) => {
+    if (error instanceof HarnessError) throw error;
+    throw new HarnessError(`timerd did not answer ping within ${timeoutMs} ms`);
+  });
 }
 
 const params = (name) => ({ transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: `nqn.2026-11.io.sanhook:${name}` });
@@ -258,7 +171,7 @@ const armRequest = (name, delay, extra = {}) => ({ op: 'arm', hook: 'reconnect',
 
 /** Sends `requests` over `k` connections, each keeping one request in flight; returns replies in input order. */
 async function closedLoop(requests, k, sendAt) {
-  const connections = await Promise.all(Array.from({ length: Math.min(k, requests.length) }, () => Connection.open(socketPath)));
+  const connections = await Promise.all(Array.from({ length: Math.min(k, requests.length) }, () => TimerdClient.connect(box.socketPath)));
   const replies = new Array(requests.length);
   let next = 0;
   const started = process.hrtime.bigint();
@@ -438,23 +351,14 @@ for (const offset of offsets) {
   setTimeout(() => { late.push(Date.now() - due); if (late.length === offsets.length) process.stdout.write(JSON.stringify(late)); }, due - Date.now());
 }`;
 
-function runBaseline(offsets) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', BASELINE_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new HarnessError(`baseline node exited ${code}`));
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new HarnessError(`baseline printed ${JSON.stringify(out.slice(0, 200))}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(offsets));
-  });
+async function runBaseline(offsets) {
+  const result = await runProcess(process.execPath, ['-e', BASELINE_SCRIPT], { stdin: JSON.stringify(offsets), env: cleanEnv() });
+  if (result.exitCode !== 0) throw new HarnessError(`baseline node exited ${result.exitCode ?? result.signal}: ${result.stderr.trim()}`);
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    throw new HarnessError(`baseline printed ${JSON.stringify(result.stdout.slice(0, 200))}`);
+  }
 }
 
 // ---------------------------------------------------------------- phases
@@ -470,7 +374,7 @@ async function bench() {
   const began = Date.now();
   details.loadavgStart = os.loadavg();
   startTimerd();
-  await waitForPing(10_000);
+  await pinged(10_000);
 
   // 1. durable arms/s, K concurrent clients, 10,000 distinct keys
   progress(`arming ${TABLE_SIZE} timers from ${K} concurrent clients ...`);
@@ -487,7 +391,7 @@ async function bench() {
   // 2. one sequential client: re-arms (replaces) existing keys, so the table stays at 10,000
   progress('arming from one sequential client ...');
   {
-    const connection = await Connection.open(socketPath);
+    const connection = await TimerdClient.connect(box.socketPath);
     let done = 0;
     const started = process.hrtime.bigint();
     let ms = 0;
@@ -520,11 +424,12 @@ async function bench() {
     await stopTimerd();
     const stopMs = Date.now() - stopStarted;
     const d = startTimerd();
-    const { at } = await waitForPing(10_000);
+    const { at } = await pinged(10_000);
     const loaded = readLog().find((r) => r.pid === d.pid && r.msg === 'timer table loaded');
     check(loaded, `no "timer table loaded" line from pid ${d.pid}`);
     check(loaded.entries === TABLE_SIZE, `reload found ${loaded.entries} entries, expected ${TABLE_SIZE}`);
-    reloads.push({ loadMs: loaded.duration_ms, replayed: loaded.replayed, spawnToLoadedMs: Date.parse(loaded.time) - d.spawnedAt, spawnToPingMs: at - d.spawnedAt, stopMs });
+    const spawnedAt = Math.round(d.proc.spawnedAt);
+    reloads.push({ loadMs: loaded.duration_ms, replayed: loaded.replayed, spawnToLoadedMs: Date.parse(loaded.time) - spawnedAt, spawnToPingMs: at - spawnedAt, stopMs });
   }
   details.reloads = reloads;
   const loadMs = median(reloads.map((r) => r.loadMs));
@@ -630,7 +535,7 @@ function print() {
 
 const watchdog = setTimeout(() => {
   console.error(`bench/timerd: ABORT: still running after ${WATCHDOG_MS / 1000} s`);
-  daemon?.child.kill('SIGKILL');
+  daemon?.proc.killGroup('SIGKILL');
   process.exit(1);
 }, WATCHDOG_MS);
 
@@ -641,10 +546,9 @@ try {
 } catch (error) {
   status = 1;
   console.error(`\nbench/timerd: ABORT: ${error instanceof HarnessError ? error.message : error.stack}`);
-  if (daemon && !daemon.exit) daemon.child.kill('SIGKILL');
 } finally {
   clearTimeout(watchdog);
+  await box.cleanup({ keep: args.keep || status !== 0 }); // kills a timerd still running
   if (args.keep || status !== 0) console.error(`bench/timerd: temp root kept: ${root}`);
-  else rmSync(root, { recursive: true, force: true });
 }
 process.exitCode = status;

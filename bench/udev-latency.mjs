@@ -25,16 +25,18 @@
  * alphanumeric synthetic variables. $DIR/bin/hook is switched per event
  * between:
  *   sanhook    #!/bin/sh  SUBSYSTEM=nvme DEVPATH=.../nvme1 (what the veth event
- *              lacks), PATH with a fake nvme first; exec node bin/sanhook.js
- *              --root $DIR/root --sysfs $DIR/sys connect --uevent
+ *              lacks), PATH with a fake nvme first; exec node FLAGS bin/sanhook.js
+ *              --root $DIR/root --sysfs $DIR/sys connect --uevent, FLAGS from
+ *              the entry's #! line (what /usr/bin/sanhook runs)
  *              (the real CLI, inline as on a host without systemd; the fake
  *              sysfs has the persistent discovery controller nvme1, so the
  *              hook does what it does on a real AEN: get-log, discover
  *              --device nvme1; the log has nothing new to connect);
  *   /bin/true  #!/bin/bash  records its start, then exec /bin/true;
- *   node       #!/bin/sh  exec node mark.cjs, whose first statement records
+ *   node       #!/bin/sh  exec node FLAGS mark.cjs, whose first statement records
  *              the time: the floor any node program pays on this machine
  *              (sanhook - node = sanhook's own cost).
+ * $DIR (temp root, fake sysfs, host NQN) is the tests' sandbox (test/support/sandbox.mjs).
  * The fake nvme (#!/bin/bash) records $EPOCHREALTIME as its first act; the
  * baseline wrapper does the same, so both action starts are "a bash reading
  * the clock" (converted to CLOCK_MONOTONIC with an offset measured here).
@@ -50,14 +52,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HOSTNQN, REPO, Sandbox, shebangFlags, waitFor, within } from '../test/support/sandbox.mjs';
 
 const TARGET_P50_MS = 80;
 const EVENT_TIMEOUT_MS = 15_000;
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SHIPPED = path.join(REPO, 'rules.d/70-sanhook-nvmf.rules');
 
 const { values: args } = parseArgs({
@@ -90,10 +91,12 @@ const NET = `shb${ID}a`;
 const PEER = `shb${ID}b`;
 const RULES = `/etc/udev/rules.d/70-sanhook-bench-${ID}.rules`;
 const IMPORT_RULES = `/etc/udev/rules.d/69-sanhook-bench-${ID}-import.rules`;
-const DIR = mkdtempSync('/run/sanhook-udev-bench-');
+// under /run: udevd's RUN programs must reach it
+const box = new Sandbox({ parent: '/run', prefix: 'sanhook-udev-bench-' });
+const DIR = box.dir;
 const BIN = path.join(DIR, 'bin');
 const MARKS = path.join(DIR, 'marks');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const NODE_FLAGS = shebangFlags().join(' ');
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 const run = (file, argv) => {
   const r = spawnSync(file, argv, { encoding: 'utf8', timeout: 30_000 });
@@ -117,7 +120,7 @@ function cleanup() {
   }
   if (udevd) spawnSync(UDEVADM, ['control', '--exit', '--timeout=10'], { stdio: 'ignore' });
   else spawnSync(UDEVADM, ['control', '--reload'], { stdio: 'ignore' });
-  rmSync(DIR, { recursive: true, force: true });
+  box.remove();
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => (cleanup(), process.exit(130)));
 
@@ -133,11 +136,9 @@ const DISCOVERY_LOG = JSON.stringify(
   2,
 );
 function setup() {
-  for (const d of [BIN, MARKS, path.join(DIR, 'root/etc/nvme'), path.join(DIR, 'sys/class/nvme/nvme1')]) mkdirSync(d, { recursive: true });
-  writeFileSync(path.join(DIR, 'root/etc/nvme/hostnqn'), 'nqn.2014-08.org.nvmexpress:uuid:0f7b718b-ca26-43e8-b50a-d4410d1afaf8\n');
-  // the persistent discovery controller the AEN came from (real 6.1 attribute formats)
-  const ctrl = { transport: 'tcp', address: 'traddr=127.0.0.1,trsvcid=8009,src_addr=127.0.0.1', subsysnqn: 'nqn.2014-08.org.nvmexpress.discovery', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:0f7b718b-ca26-43e8-b50a-d4410d1afaf8', cntrltype: 'discovery', state: 'live' };
-  for (const [k, v] of Object.entries(ctrl)) writeFileSync(path.join(DIR, 'sys/class/nvme/nvme1', k), `${v}\n`);
+  for (const d of [BIN, MARKS]) mkdirSync(d, { recursive: true });
+  // the sandbox wrote root/etc/nvme/hostnqn; the persistent discovery controller the AEN came from (real 6.1 attribute formats)
+  box.addController('nvme1', { transport: 'tcp', address: 'traddr=127.0.0.1,trsvcid=8009,src_addr=127.0.0.1', subsysnqn: 'nqn.2014-08.org.nvmexpress.discovery', hostnqn: HOSTNQN, cntrltype: 'discovery', state: 'live' });
   writeFileSync(path.join(DIR, 'discovery.json'), `${DISCOVERY_LOG}\n`);
   const script = (name, text) => {
     writeFileSync(path.join(BIN, name), text);
@@ -161,7 +162,7 @@ esac
 # what the shipped rule runs, on a veth standing in for nvme1
 SUBSYSTEM=nvme DEVPATH=/devices/virtual/nvme-fabrics/ctl/nvme1 PATH=${BIN}:/usr/sbin:/usr/bin:/sbin:/bin
 export SUBSYSTEM DEVPATH PATH
-exec ${process.execPath} ${path.join(REPO, 'bin/sanhook.js')} --root ${DIR}/root --sysfs ${DIR}/sys connect --uevent 2>>${DIR}/sanhook.log >>${DIR}/sanhook.out
+exec ${process.execPath} ${box.argv(['connect', '--uevent']).join(' ')} 2>>${DIR}/sanhook.log >>${DIR}/sanhook.out
 `,
   );
   script(
@@ -175,7 +176,7 @@ exec /bin/true
     path.join(BIN, 'mark.cjs'),
     `require('node:fs').appendFileSync(${JSON.stringify(path.join(MARKS, 'node'))}, \`\${process.env.SYNTH_ARG_SANHOOKBENCH} \${(performance.timeOrigin + performance.now()) / 1000} node\\n\`);\n`,
   );
-  script('hook-node', `#!/bin/sh\nexec ${process.execPath} ${path.join(BIN, 'mark.cjs')}\n`);
+  script('hook-node', `#!/bin/sh\nexec ${process.execPath} ${NODE_FLAGS} ${path.join(BIN, 'mark.cjs')}\n`);
   symlinkSync(path.join(BIN, 'hook-true'), path.join(BIN, 'hook'));
 }
 function useHook(which) {
@@ -191,11 +192,14 @@ async function udevdAlive() {
 async function startUdev() {
   if (!(await udevdAlive())) {
     udevd = spawn(UDEVD, [], { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    while (!(await udevdAlive())) {
-      if (Date.now() > deadline || udevd.exitCode !== null) throw new Error('systemd-udevd did not start');
-      await sleep(20);
-    }
+    await waitFor(
+      'systemd-udevd to answer a ping',
+      async () => {
+        if (udevd.exitCode !== null) throw new Error(`systemd-udevd exited ${udevd.exitCode}`);
+        return udevdAlive();
+      },
+      { timeoutMs: 10_000, everyMs: 20 },
+    );
   }
   const shipped = readFileSync(SHIPPED, 'utf8');
   const mapped = shipped
@@ -217,13 +221,20 @@ SUBSYSTEM=="net", ENV{SYNTH_ARG_SANHOOKBENCH}=="?*", IMPORT{file}="${DIR}/aen.en
   run(UDEVADM, ['settle', '--timeout=10']);
 }
 
-/** Parses `udevadm monitor --kernel --udev --property` blocks into { source, ts, props }. */
+/**
+ * Parses `udevadm monitor --kernel --udev --property` blocks into { source, ts, props };
+ * resolves once it listens: udevadm prints the "KERNEL - the kernel uevent" line of its
+ * banner after it has subscribed to both sources.
+ */
 function startMonitor(onBlock) {
   monitor = spawn(UDEVADM, ['monitor', '--kernel', '--udev', '--property', '--subsystem-match=net'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buffer = '';
   let block;
+  let banner = '';
+  let subscribed = false;
   monitor.stdout.setEncoding('utf8');
   monitor.stdout.on('data', (chunk) => {
+    if (!subscribed) subscribed = /^KERNEL - /m.test((banner += chunk));
     buffer += chunk;
     let nl;
     while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -237,7 +248,11 @@ function startMonitor(onBlock) {
       } else if (block && line.includes('=')) block.props[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
     }
   });
-  return new Promise((resolve) => setTimeout(resolve, 300)); // udevadm prints its banner and subscribes
+  const listening = () => {
+    if (monitor.exitCode !== null) throw new Error(`udevadm monitor exited ${monitor.exitCode}`);
+    return subscribed;
+  };
+  return waitFor('udevadm monitor to subscribe', listening, { timeoutMs: 10_000, everyMs: 5 });
 }
 
 /** Realtime minus monotonic, in ms (median of several readings). */
@@ -295,13 +310,10 @@ async function main() {
     const which = order[(i + round) % order.length];
     useHook(which);
     const token = `e${i}`;
-    const done = new Promise((resolve, reject) => {
-      pending.set(token, { resolve });
-      setTimeout(() => reject(new Error(`event ${token} (${which}): udevd did not finish it within ${EVENT_TIMEOUT_MS} ms`)), EVENT_TIMEOUT_MS).unref();
-    });
+    const done = new Promise((resolve) => pending.set(token, { resolve }));
     const written = monoMs();
     writeFileSync(uevent, `change 00000000-0000-4000-8000-${ID.padStart(12, '0')} SANHOOKBENCH=${token}`);
-    await done;
+    await within(done, EVENT_TIMEOUT_MS, `udevd to finish event ${token} (${which})`);
     const entry = pending.get(token);
     pending.delete(token);
     if (i >= warmups) events.push({ token, which, written, kernel: entry.kernel, udev: entry.udev });

@@ -21,16 +21,17 @@
  * Every claim printed is also checked: the demo exits 1 if any invariant
  * fails, so it doubles as a smoke test.
  *
+ * The temp root, the fakes, the sanhook and timerd processes and the readers of what
+ * they record are the integration tests' sandbox (test/support/sandbox.mjs).
+ *
  * Usage: node scripts/demo.mjs [--events N] [--keep]   (npm run demo builds first)
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { discoveryKey, DISCOVERY_NQN, fixture, HOSTNQN, ioKey, now, parseJsonLines, readAttributes, REPO as repo, Sandbox, SUBSYS3, waitFor } from '../test/support/sandbox.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20' }, keep: { type: 'boolean', default: false } }, strict: true });
 const EVENTS = Number(args.events);
 if (!Number.isInteger(EVENTS) || EVENTS < 10 || EVENTS > 200) {
@@ -45,64 +46,34 @@ if (!existsSync(path.join(repo, 'dist', 'bundle', 'cli.js'))) {
 const DISCOVER_MS = 300;
 const TRADDR = '127.0.0.1';
 const TRSVCID = '4420';
-const KEY = `nvmf-disc:tcp:${TRADDR}:${TRSVCID}:none:none`;
-const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
-const EXCLUDED = 'nqn.2026-11.io.sanhook:subsys3';
+const KEY = discoveryKey(TRADDR, TRSVCID);
+const EXCLUDED = SUBSYS3;
 const LOST_DELAY = 1; // nvmf.lost.reconnect-delay (s) for the timerd story
 const LOST_CTRL_LOSS = 6; // nvmf.lost.ctrl-loss-tmo (s)
-const fixture = (name) => readFileSync(path.join(repo, 'test', 'fixtures', 'nvme-cli', name), 'utf8');
-const now = () => performance.timeOrigin + performance.now(); // wall clock, as the fake nvme records it
 const short = (nqn) => nqn.replace(/^nqn\.2026-11\.io\.sanhook:/, '').replace(DISCOVERY_NQN, 'discovery entry');
 
 // ---------------------------------------------------------------- the fake world
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'sanhook-demo-'));
-const root = path.join(tmp, 'root');
-const sysfs = path.join(tmp, 'sys');
-const state = path.join(tmp, 'fake-nvme');
-const bin = path.join(tmp, 'bin');
-const pendingDir = path.join(root, 'run', 'sanhook', 'pending');
+// The sandbox: root/ (--root), sys/ (--sysfs), state/ (the fake nvme's), the fakes first on PATH.
+const box = new Sandbox({ prefix: 'sanhook-demo-', env: { FAKE_NVME_DISCOVER_MS: String(DISCOVER_MS) } });
+const tmp = box.dir;
 
 function buildWorld() {
-  // /etc/nvme identity and sanhook's config (one excluded subsystem, to show a skip).
-  const hostnqn = /hostnqn=(.*)/.exec(fixture('sysfs-discovery-ctrl.txt'))[1];
+  // /etc/nvme identity (the sandbox wrote the fixture host's hostnqn) and sanhook's config (one excluded subsystem, to show a skip).
   const hostid = /hostid=(.*)/.exec(fixture('sysfs-discovery-ctrl.txt'))[1];
-  mkdirSync(path.join(root, 'etc', 'nvme'), { recursive: true });
-  writeFileSync(path.join(root, 'etc', 'nvme', 'hostnqn'), `${hostnqn}\n`);
-  writeFileSync(path.join(root, 'etc', 'nvme', 'hostid'), `${hostid}\n`);
-  mkdirSync(path.join(root, 'etc', 'sanhook'), { recursive: true });
-  writeFileSync(
-    path.join(root, 'etc', 'sanhook', 'sanhook.yaml'),
-    `# demo\nnvmf:\n  exclude:\n    - subnqn: ${EXCLUDED}\n  lost:\n    reconnect-delay: ${LOST_DELAY}\n    ctrl-loss-tmo: ${LOST_CTRL_LOSS}\n`,
-  );
+  box.writeRootFile('etc/nvme/hostid', `${hostid}\n`);
+  box.writeConfig(`# demo\nnvmf:\n  exclude:\n    - subnqn: ${EXCLUDED}\n  lost:\n    reconnect-delay: ${LOST_DELAY}\n    ctrl-loss-tmo: ${LOST_CTRL_LOSS}\n`);
   // /sys/class/nvme/nvme1: the persistent discovery controller the AENs come from (real attributes).
-  const ctrl = path.join(sysfs, 'class', 'nvme', 'nvme1');
-  mkdirSync(ctrl, { recursive: true });
-  for (const line of fixture('sysfs-discovery-ctrl.txt').split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) writeFileSync(path.join(ctrl, line.slice(0, eq)), `${line.slice(eq + 1)}\n`);
-  }
+  box.addController('nvme1', readAttributes('sysfs-discovery-ctrl.txt'));
   // The discovery log: the real 2-subsystem capture plus a third record, which the config excludes.
   const log = JSON.parse(fixture('discover-2subsys.json'));
   log.records.push({ ...log.records[2], subnqn: EXCLUDED });
-  mkdirSync(path.join(state, 'logs'), { recursive: true });
-  writeFileSync(path.join(state, 'logs', `tcp_${TRADDR}_${TRSVCID}.json`), `${JSON.stringify(log, null, 2)}\n`);
-  // systemd-run must never be reached (no /run/systemd/system in the temp root → inline).
-  mkdirSync(bin);
-  writeFileSync(path.join(bin, 'systemd-run'), `#!/bin/sh\necho "systemd-run $*" >> '${path.join(tmp, 'systemd-run.called')}'\nexit 1\n`);
-  chmodSync(path.join(bin, 'systemd-run'), 0o755);
+  box.writeStateFile(`logs/tcp_${TRADDR}_${TRSVCID}.json`, `${JSON.stringify(log, null, 2)}\n`);
+  // systemd-run must never be reached (no /run/systemd/system in the temp root → inline): the fake records every call.
   // sanhook's run dir (as it would create it), watched below to see the lock protocol's markers.
-  mkdirSync(pendingDir, { recursive: true, mode: 0o700 });
-  mkdirSync(path.join(root, 'run', 'sanhook', 'locks'), { mode: 0o700 });
+  mkdirSync(box.pendingDir, { recursive: true, mode: 0o700 });
+  mkdirSync(box.locksDir, { mode: 0o700 });
   return log;
 }
-
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SUBSYSTEM|ACTION|DEVPATH|DEVNAME|SEQNUM|NVME_|NVMEFC_|FC_EVENT|SANHOOK_|FAKE_)/.test(k))),
-  PATH: [bin, path.join(repo, 'test', 'fakes', 'bin'), process.env.PATH ?? ''].join(path.delimiter),
-  FAKE_NVME_STATE: state,
-  FAKE_SYSFS: sysfs,
-  FAKE_NVME_DISCOVER_MS: String(DISCOVER_MS),
-};
 
 // An AEN exactly as the kernel sends it for nvme1 (test/fixtures/nvme-cli/uevent-aen.txt).
 const aenEnv = (seq) => ({
@@ -124,18 +95,7 @@ function runHook(kind, seq) {
   return sanhook(argv, kind === 'aen' ? aenEnv(seq) : {}, 60_000).then((result) => ({ kind, ...result }));
 }
 
-const jsonLines = (text) =>
-  text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        return { unparsed: l };
-      }
-    });
-const readJsonl = (file) => (existsSync(file) ? jsonLines(readFileSync(file, 'utf8')) : []);
+const jsonLines = (text) => parseJsonLines(text, { lenient: true });
 
 // ---------------------------------------------------------------- checks
 const failures = [];
@@ -151,9 +111,18 @@ function check(ok, what) {
 const markerEvents = [];
 let watcher;
 function watchPending() {
-  watcher = watch(pendingDir, (_type, name) => {
+  watcher = watch(box.pendingDir, (_type, name) => {
     if (name) markerEvents.push({ t: now(), name: String(name) });
   });
+}
+
+/** Waits until the watcher has delivered every event so far: inotify reports in order, so a sentinel's event comes last. */
+let syncs = 0;
+async function watcherCaughtUp() {
+  const name = `demo-sync-${(syncs += 1)}`;
+  writeFileSync(path.join(box.pendingDir, name), '');
+  unlinkSync(path.join(box.pendingDir, name));
+  await waitFor('the pending-dir watcher to catch up', () => markerEvents.some((e) => e.name === name), { timeoutMs: 10_000 });
 }
 
 async function burst(label, previousCalls) {
@@ -162,8 +131,8 @@ async function burst(label, previousCalls) {
   const kinds = Array.from({ length: EVENTS }, (_, i) => (i % 3 === 2 ? 'manual' : 'aen'));
   const results = await Promise.all(kinds.map((kind, i) => runHook(kind, 1000 + i)));
   const wall = now() - t0;
-  await new Promise((r) => setTimeout(r, 50)); // let the last inotify events arrive
-  const calls = readJsonl(path.join(state, 'calls.jsonl')).slice(previousCalls);
+  await watcherCaughtUp();
+  const calls = box.calls().slice(previousCalls);
   const discovers = calls.filter((c) => c.argv[0] === 'discover').sort((a, b) => a.start - b.start);
   const connects = calls.filter((c) => c.argv[0] === 'connect');
   const ms = (t) => `+${Math.round(t - t0)}`;
@@ -214,9 +183,9 @@ async function burst(label, previousCalls) {
   const aen = kinds.filter((k) => k === 'aen').length;
   console.log(`  fired       ${aen} × udev AEN   sanhook connect --uevent  (SUBSYSTEM=nvme ACTION=change NVME_AEN=0x70f002 DEVNAME=/dev/nvme1 ...)`);
   console.log(`              ${EVENTS - aen} × by hand    sanhook connect -t tcp -a ${TRADDR} -s ${TRSVCID}`);
-  const bad = procs.filter((p) => p.code !== 0);
+  const bad = procs.filter((p) => p.exitCode !== 0);
   const loud = procs.flatMap((p) => [...p.logs.filter((l) => l.unparsed !== undefined || l.level >= 40), ...p.items.filter((i) => i.unparsed !== undefined)]);
-  const exitOk = check(bad.length === 0, `${bad.length} hook(s) failed: ${bad.map((p) => `pid ${p.pid} exit ${p.code ?? p.signal}: ${p.stderr.trim().split('\n').pop()}`).join('; ')}`);
+  const exitOk = check(bad.length === 0, `${bad.length} hook(s) failed: ${bad.map((p) => `pid ${p.pid} exit ${p.exitCode ?? p.signal}: ${p.stderr.trim().split('\n').pop()}`).join('; ')}`);
   const silent = procs.filter((p) => p.items.length === 0).length;
   console.log(`  processes   ${procs.length} ran in ${(wall / 1000).toFixed(1)} s, all exit 0: ${exitOk}`);
   console.log(
@@ -258,71 +227,37 @@ async function burst(label, previousCalls) {
 }
 
 // ---------------------------------------------------------------- issue 3: after the kernel gives up (timerd)
-const sleep = (ms, unref = false) => new Promise((r) => (unref ? setTimeout(r, ms).unref() : setTimeout(r, ms)));
 const secs = (ms) => `+${(ms / 1000).toFixed(1)} s`;
-const runDir = path.join(root, 'run', 'sanhook');
-const socketFile = path.join(runDir, 'timerd.sock');
-const stateDir = path.join(root, 'var', 'lib', 'sanhook');
-const ioKeyOf = (nqn) => `nvmf:tcp:${TRADDR}:${TRSVCID}:${nqn}:none:none`;
+const ioKeyOf = (nqn) => ioKey(TRADDR, nqn, TRSVCID);
 
-/** One sanhook command (after the global --root/--sysfs), its pid, exit code, output and end time. */
-function sanhook(argv, extraEnv = {}, timeoutMs = 30_000) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ pid: child.pid, code, signal, stdout, stderr, ended: now() });
-    });
-  });
-}
+/** One sanhook command (after the global --root/--sysfs): its pid, exit code, output and end time. */
+const sanhook = (argv, extraEnv = {}, timeoutMs = 30_000) => box.run(argv, { env: extraEnv, timeoutMs });
 
-async function waitFor(predicate, timeoutMs) {
-  const until = now() + timeoutMs;
-  for (;;) {
-    const value = predicate();
-    if (value || now() > until) return value;
-    await sleep(25);
-  }
-}
+/** Polls until `check` holds; on timeout resolves with undefined (a failed check, not an abort). */
+const until = (what, check, timeoutMs) => waitFor(what, check, { timeoutMs }).catch(() => undefined);
 
-/** `sanhook timerd` in the temp root, its stderr log collected as JSON lines. */
-const timerd = { child: undefined, log: [], text: '', exit: undefined };
+/** `sanhook timerd` in the temp root (a TimerdProcess: its log records, ready(), stop()). */
+let timerd;
 async function startTimerd() {
-  const child = spawn(process.execPath, [path.join(repo, 'bin', 'sanhook.js'), '--root', root, '--sysfs', sysfs, 'timerd'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  timerd.child = child;
-  let partial = '';
-  child.stdout.on('data', (d) => (timerd.text += d));
-  child.stderr.on('data', (d) => {
-    timerd.text += d;
-    partial += d;
-    const lines = partial.split('\n');
-    partial = lines.pop();
-    timerd.log.push(...jsonLines(lines.join('\n')));
-  });
-  timerd.exited = new Promise((resolve) => child.on('close', (code, signal) => resolve((timerd.exit = { code, signal }))));
-  return waitFor(() => timerd.exit === undefined && existsSync(socketFile) && timerd.log.some((l) => l.msg === 'listening'), 10_000);
+  timerd = box.startTimerd();
+  return timerd.ready({ timeoutMs: 10_000 }).then(
+    () => true,
+    () => false,
+  );
 }
-const timerdLog = (msg, key, fields = {}) => timerd.log.filter((l) => l.msg === msg && (key === undefined || l.key === key) && Object.entries(fields).every(([k, v]) => l[k] === v));
+const timerdLog = (msg, key, fields = {}) => timerd.logs(msg, { key, ...fields });
 
 /** `nvme connect` calls for nqn that started after `since` (the bursts connected it once before). */
 const connectCalls = (nqn, since) =>
-  readJsonl(path.join(state, 'calls.jsonl'))
-    .filter((c) => c.argv?.[0] === 'connect' && c.argv.includes(nqn) && c.start > since)
+  box
+    .nvmeCalls('connect')
+    .filter((c) => c.argv.includes(nqn) && c.start > since)
     .sort((a, b) => a.start - b.start);
-const ioController = (nqn) =>
-  readdirSync(path.join(sysfs, 'class', 'nvme')).find((n) => {
-    const attr = (a) => (existsSync(path.join(sysfs, 'class', 'nvme', n, a)) ? readFileSync(path.join(sysfs, 'class', 'nvme', n, a), 'utf8').trim() : '');
-    return attr('subsysnqn') === nqn && attr('cntrltype') === 'io' && attr('state') === 'live';
-  });
-const setFailConnect = (nqns) => writeFileSync(path.join(state, 'fail-connect'), nqns.map((n) => `${n}\n`).join(''));
+const ioController = (nqn) => box.controllers().find((c) => c.subsysnqn === nqn && c.cntrltype === 'io' && c.state === 'live')?.name;
+const setFailConnect = (nqns) => box.failConnects(nqns);
 const timersJson = async () => {
-  const r = await sanhook(['-o', 'json', 'timers']);
-  return { ...r, items: jsonLines(r.stdout) };
+  const { result, items } = await box.runJson(['timers']);
+  return { ...result, items };
 };
 
 /** The kernel gives up on nqn's controller: its sysfs dir goes, udev runs `sanhook lost --uevent`. */
@@ -330,8 +265,7 @@ async function loseController(nqn, seq, down) {
   const device = ioController(nqn);
   if (!device) throw new Error(`no live I/O controller for ${nqn} in the fake sysfs`);
   setFailConnect(down);
-  rmSync(path.join(sysfs, 'class', 'nvme', device), { recursive: true });
-  const hostnqn = readFileSync(path.join(root, 'etc', 'nvme', 'hostnqn'), 'utf8').trim();
+  rmSync(path.join(box.sysfs, 'class', 'nvme', device), { recursive: true });
   // The remove uevent as the kernel sends it (test/fixtures/nvme-cli/uevent-remove.txt), plus
   // the SANHOOK_* properties udev reads back from its database for the rules' `lost` RUN.
   const ueventEnv = {
@@ -347,14 +281,14 @@ async function loseController(nqn, seq, down) {
     SEQNUM: String(seq),
     SANHOOK_SUBNQN: nqn,
     SANHOOK_CNTRLTYPE: 'io',
-    SANHOOK_HOSTNQN: hostnqn,
+    SANHOOK_HOSTNQN: HOSTNQN, // the sandbox's etc/nvme/hostnqn
   };
   const lostAt = now();
   const r = await sanhook(['lost', '--uevent'], ueventEnv);
   console.log(`  kernel      gave up on ${device} (its fake sysfs dir removed); target down (fake nvme: ${short(nqn)} fails to connect)`);
   console.log(`  udev        remove → sanhook lost --uevent  SUBSYSTEM=nvme ACTION=remove DEVPATH=${ueventEnv.DEVPATH} NVME_TRTYPE=tcp ... SANHOOK_SUBNQN=…:${short(nqn)} SANHOOK_CNTRLTYPE=io`);
-  const armed = check(r.code === 0 && /^armed\s/.test(r.stdout), `sanhook lost --uevent for ${short(nqn)}: exit ${r.code ?? r.signal}: ${(r.stdout + r.stderr).trim()}`);
-  console.log(`              exit ${r.code}: ${armed}  │ ${r.stdout.trim()}`);
+  const armed = check(r.exitCode === 0 && /^armed\s/.test(r.stdout), `sanhook lost --uevent for ${short(nqn)}: exit ${r.exitCode ?? r.signal}: ${(r.stdout + r.stderr).trim()}`);
+  console.log(`              exit ${r.exitCode}: ${armed}  │ ${r.stdout.trim()}`);
   return { device, lostAt, giveUpAt: Date.parse(/give up (\S+)\)/.exec(r.stdout)?.[1] ?? '') };
 }
 
@@ -365,24 +299,12 @@ function attemptTimes(calls, lostAt) {
 }
 
 /** The durable table as a restarted timerd would load it: timers.json, then timers.journal if its gen matches. */
-function durableTable() {
-  const snapshotFile = path.join(stateDir, 'timers.json');
-  const snapshot = existsSync(snapshotFile) ? JSON.parse(readFileSync(snapshotFile, 'utf8')) : { gen: 0, entries: [] };
-  const table = new Map(snapshot.entries.map((e) => [e.key, e]));
-  const [header, ...ops] = readJsonl(path.join(stateDir, 'timers.journal'));
-  if (header?.gen === snapshot.gen) {
-    for (const op of ops) {
-      if (op.op === 'arm') table.set(op.entry.key, op.entry);
-      if (op.op === 'disarm' && table.get(op.key)?.id === op.id) table.delete(op.key);
-    }
-  }
-  return { snapshotEntries: snapshot.entries.length, ops: ops.length, table };
-}
+const durableTable = () => box.table({ missingOk: true });
 
 async function timerdStory(back, gone) {
   console.log(`\nissue 3: after the kernel gives up, sanhook timerd brings the path back (SIMULATED kernel: the demo removes the fake sysfs dir)`);
   const up = await startTimerd();
-  console.log(`  timerd      sanhook timerd (pid ${timerd.child.pid}) on ${path.relative(tmp, socketFile)}, running: ${check(Boolean(up), `timerd did not start: ${timerd.text.trim().split('\n').pop()}`)}`);
+  console.log(`  timerd      sanhook timerd (pid ${timerd.pid}) on ${path.relative(tmp, box.socketPath)}, running: ${check(Boolean(up), `timerd did not start: ${timerd.stderr.trim().split('\n').pop()}`)}`);
   console.log(`              etc/sanhook/sanhook.yaml nvmf.lost: reconnect-delay ${LOST_DELAY}, ctrl-loss-tmo ${LOST_CTRL_LOSS} (s); its hooks use the same fake nvme`);
   console.log('  note        the remove event arrives at once here; on a real host the kernel sends it when its own ctrl_loss_tmo');
   console.log('              expires, and rules.d/70-sanhook-nvmf.rules runs `sanhook lost --uevent` with this environment');
@@ -395,9 +317,9 @@ async function timerdStory(back, gone) {
   const list = await sanhook(['timers']);
   console.log('  $ sanhook timers');
   for (const line of list.stdout.trim().split('\n')) console.log(`              ${line}`);
-  check(list.code === 0 && list.stdout.includes(key1), `sanhook timers does not list ${key1}: ${list.stdout}${list.stderr}`);
+  check(list.exitCode === 0 && list.stdout.includes(key1), `sanhook timers does not list ${key1}: ${list.stdout}${list.stderr}`);
   const FAILS = 3;
-  await waitFor(() => connectCalls(back, one.lostAt).length >= FAILS, (LOST_DELAY + 2) * 1000 * FAILS + 2000);
+  await until(`${FAILS} failed attempts`, () => connectCalls(back, one.lostAt).length >= FAILS, (LOST_DELAY + 2) * 1000 * FAILS + 2000);
   setFailConnect([]);
   const backAt = now();
   const failed = connectCalls(back, one.lostAt);
@@ -407,7 +329,7 @@ async function timerdStory(back, gone) {
       check(failed.length === FAILS && failed.every((c) => c.exit === 1) && fails.spaced, `expected ${FAILS} failed attempts ~${LOST_DELAY} s apart: ${JSON.stringify(failed.map((c) => [Math.round(c.start - one.lostAt), c.exit]))}`),
   );
   console.log(`  target back at ${secs(backAt - one.lostAt).slice(1)} (fail-connect cleared)`);
-  const disarmed = await waitFor(() => timerdLog('timer reconnected', key1).length > 0, (LOST_DELAY + 5) * 1000);
+  const disarmed = await until('"timer reconnected"', () => timerdLog('timer reconnected', key1).length > 0, (LOST_DELAY + 5) * 1000);
   const success = connectCalls(back, backAt).find((c) => c.exit === 0);
   const device = ioController(back);
   const took = success ? success.end - backAt : Infinity;
@@ -418,17 +340,17 @@ async function timerdStory(back, gone) {
   const after1 = await timersJson();
   console.log(
     `  timerd      disarmed it (log "timer reconnected"), \`sanhook timers -o json\` has no entry for the key: ` +
-      check(Boolean(disarmed) && after1.code === 0 && !after1.items.some((i) => i.key === key1), `timer for ${key1} still armed: ${after1.stdout}${after1.stderr}`),
+      check(Boolean(disarmed) && after1.exitCode === 0 && !after1.items.some((i) => i.key === key1), `timer for ${key1} still armed: ${after1.stdout}${after1.stderr}`),
   );
 
   // ---- target stays gone
   console.log(`\ntarget stays gone: ${short(gone)}`);
   const two = await loseController(gone, 2002, [gone]);
   const key2 = ioKeyOf(gone);
-  const lostLog = await waitFor(() => timerdLog('timer lost', key2)[0], (LOST_CTRL_LOSS + 5) * 1000);
+  const lostLog = await until('"timer lost"', () => timerdLog('timer lost', key2)[0], (LOST_CTRL_LOSS + 5) * 1000);
   const lossFired = timerdLog('event fired', key2, { event: 'loss' });
   const lossAt = lossFired[0] ? Date.parse(lossFired[0].time) : NaN;
-  await sleep((LOST_DELAY + 0.5) * 1000); // would timerd try again after the loss?
+  await sleep((LOST_DELAY + 0.5) * 1000); // would timerd try again after the loss? (a window to see nothing happen, not an ordering)
   const tries = connectCalls(gone, two.lostAt);
   const spaced = attemptTimes(tries, two.lostAt);
   const reconnectEvents = timerdLog('event fired', key2, { event: 'reconnect' });
@@ -453,21 +375,20 @@ async function timerdStory(back, gone) {
   const after2 = await timersJson();
   console.log(
     `  after       no nvme connect for ${short(gone)} after the loss: ${check(afterLoss.length === 0, `${afterLoss.length} nvme connect for ${short(gone)} after the loss`)}` +
-      `; timerd's table is empty (\`sanhook timers -o json\`: ${after2.items.map((i) => i.outcome).join(', ')}): ${check(after2.code === 0 && after2.items.length === 1 && after2.items[0].outcome === 'empty', `timers after give-up: ${after2.stdout}${after2.stderr}`)}`,
+      `; timerd's table is empty (\`sanhook timers -o json\`: ${after2.items.map((i) => i.outcome).join(', ')}): ${check(after2.exitCode === 0 && after2.items.length === 1 && after2.items[0].outcome === 'empty', `timers after give-up: ${after2.stdout}${after2.stderr}`)}`,
   );
   check(!ioController(gone), `${short(gone)} came back although its target stayed down`);
 }
 
 async function stopTimerd() {
-  if (!timerd.child || timerd.exit) return;
-  const journal = durableTable().ops;
-  timerd.child.kill('SIGTERM');
-  const exit = await Promise.race([timerd.exited, sleep(10_000, true).then(() => undefined)]);
+  if (!timerd || timerd.exit) return;
+  const journal = durableTable().journalOps;
+  const exit = await timerd.stop('SIGTERM', 10_000).catch(() => undefined);
   const disk = durableTable();
   console.log(
-    `  stop        SIGTERM → timerd exit ${exit ? (exit.code ?? exit.signal) : '(still running)'}: ${check(exit?.code === 0, `timerd did not exit 0 on SIGTERM: ${JSON.stringify(exit)}`)}` +
-      `; socket removed: ${check(!existsSync(socketFile), `${socketFile} left behind`)}` +
-      `; on disk (timers.json ${disk.snapshotEntries} entries + ${journal} journal ops replayed) no timers: ${check(disk.snapshotEntries === 0 && disk.table.size === 0 && journal > 0, `durable table after SIGTERM: ${[...disk.table.keys()].join(', ')}`)}`,
+    `  stop        SIGTERM → timerd exit ${exit ? (exit.exitCode ?? exit.signal) : '(still running)'}: ${check(exit?.exitCode === 0, `timerd did not exit 0 on SIGTERM: ${JSON.stringify(exit && { code: exit.exitCode, signal: exit.signal })}`)}` +
+      `; socket removed: ${check(!existsSync(box.socketPath), `${box.socketPath} left behind`)}` +
+      `; on disk (timers.json ${disk.snapshotEntries} entries + ${journal} journal ops replayed) no timers: ${check(disk.snapshotEntries === 0 && disk.entries.size === 0 && journal > 0, `durable table after SIGTERM: ${[...disk.entries.keys()].join(', ')}`)}`,
   );
 }
 
@@ -478,7 +399,7 @@ try {
   const log = buildWorld();
   watchPending();
   console.log('sanhook demo: a SIMULATED NVMe/TCP fabric (no root, no kernel, no network; nothing outside the temp dir is touched)');
-  console.log(`  temp root   ${tmp}   (--root ${path.relative(tmp, root)}, --sysfs ${path.relative(tmp, sysfs)})`);
+  console.log(`  temp root   ${tmp}   (--root ${path.relative(tmp, box.root)}, --sysfs ${path.relative(tmp, box.sysfs)})`);
   console.log(`  fake nvme   test/fakes/nvme.mjs on PATH: nvme-cli 2.3 formats, each discovery takes ${DISCOVER_MS} ms`);
   console.log(`  discovery   tcp ${TRADDR}:${TRSVCID}, persistent discovery controller nvme1 in the fake sysfs`);
   console.log(`  log         fixture discover-2subsys.json (${log.records.length - 1} records) + ${short(EXCLUDED)}, excluded in etc/sanhook/sanhook.yaml`);
@@ -488,7 +409,7 @@ try {
   const subsystems = log.records.filter((r) => r.subtype === 'nvme subsystem').map((r) => r.subnqn);
   const wanted = subsystems.filter((s) => s !== EXCLUDED);
   const connectedOnce = wanted.every((s) => first.connects.filter((c) => c.argv.includes(s) && c.exit === 0).length === 1);
-  const ioCtrls = readdirSync(path.join(sysfs, 'class', 'nvme')).filter((n) => readFileSync(path.join(sysfs, 'class', 'nvme', n, 'cntrltype'), 'utf8').trim() === 'io');
+  const ioCtrls = box.controllers().filter((c) => c.cntrltype === 'io');
   console.log(
     `  result      ${wanted.map(short).join(', ')} connected exactly once: ${check(connectedOnce && first.connects.length === wanted.length, `nvme connect calls: ${first.connects.map((c) => `${c.argv[c.argv.indexOf('--nqn') + 1]} exit ${c.exit}`).join(', ')}`)}` +
       `; ${short(EXCLUDED)} never: ${check(!first.connects.some((c) => c.argv.includes(EXCLUDED)), 'the excluded subsystem was connected')}` +
@@ -506,14 +427,14 @@ try {
       `; every record skipped: ${check(allSkipped, 'a record was not skipped in burst 2')}` +
       `; ${wanted.map(short).join(', ')} as already-connected: ${check(alreadyFor, 'already-connected skips missing')}`,
   );
-  check(!existsSync(path.join(tmp, 'systemd-run.called')), 'systemd-run was called');
-  check(readdirSync(pendingDir).length === 0, 'pending markers left behind');
-  check(readdirSync(path.join(root, 'run', 'sanhook', 'locks')).length === 0, 'locks left behind');
+  check(box.systemdRunCalls().length === 0, 'systemd-run was called');
+  check(readdirSync(box.pendingDir).length === 0, 'pending markers left behind');
+  check(readdirSync(box.locksDir).length === 0, 'locks left behind');
 
   await timerdStory(wanted[0], wanted[1]);
   await stopTimerd();
-  check(readdirSync(pendingDir).length === 0, 'pending markers left behind by timerd hooks');
-  check(readdirSync(path.join(root, 'run', 'sanhook', 'locks')).length === 0, 'locks left behind by timerd hooks');
+  check(readdirSync(box.pendingDir).length === 0, 'pending markers left behind by timerd hooks');
+  check(readdirSync(box.locksDir).length === 0, 'locks left behind by timerd hooks');
 
   console.log(`\n${checks - failures.length}/${checks} invariants hold; ${((now() - began) / 1000).toFixed(1)} s`);
   if (failures.length > 0) {
@@ -525,12 +446,9 @@ try {
   exitCode = 1;
 } finally {
   watcher?.close();
-  if (timerd.child && !timerd.exit) {
-    timerd.child.kill('SIGKILL');
-    await timerd.exited;
-  }
-  if (timerd.child && (args.keep || exitCode !== 0)) writeFileSync(path.join(tmp, 'timerd.log'), timerd.text);
-  if (args.keep || exitCode !== 0) console.log(`(kept ${tmp}: fake-nvme/calls.jsonl, sys/, root/run/sanhook/, root/var/lib/sanhook/, timerd.log; burst-*.hooks.json with --keep)`);
-  else rmSync(tmp, { recursive: true, force: true });
+  const keep = args.keep || exitCode !== 0;
+  await box.cleanup({ keep }); // kills what still runs (timerd after a failure)
+  if (timerd && keep) writeFileSync(path.join(tmp, 'timerd.log'), timerd.proc.stdout + timerd.stderr);
+  if (keep) console.log(`(kept ${tmp}: state/calls.jsonl, sys/, root/run/sanhook/, root/var/lib/sanhook/, timerd.log; burst-*.hooks.json with --keep)`);
 }
 process.exitCode = exitCode;

@@ -11,7 +11,10 @@
  *   exists, wins: a test can change the delay while a hook runs); marks active/<address>
  *   exclusively while running and records {"overlap": true} if another discovery for
  *   that address was already active; an address listed in `unreachable` fails exactly
- *   as the real one does;
+ *   as the real one does; while the state file `discover-hold` exists, a discovery that
+ *   has started (its active/ marker in place) waits for it to go and records
+ *   {"held": true}: a test orders events by releasing it instead of by a delay (gives
+ *   up waiting after 120 s);
  * - `connect`: "already connected" if $FAKE_SYSFS/class/nvme has that path (real
  *   stderr and exit 1), fails like the real one for subnqns listed in `fail-connect`,
  *   else creates /sys/class/nvme/nvmeN with real attribute formats and prints
@@ -80,15 +83,21 @@ async function discover(values) {
   } catch {
     overlap = true;
   }
+  let held = false;
   try {
+    const holdUntil = Date.now() + 120_000;
+    while (existsSync(path.join(state, 'discover-hold')) && Date.now() < holdUntil) {
+      held = true;
+      await sleep(10);
+    }
     const delay = existsSync(path.join(state, 'discover-ms')) ? readFileSync(path.join(state, 'discover-ms'), 'utf8').trim() : process.env.FAKE_NVME_DISCOVER_MS;
     await sleep(Number(delay ?? 0));
     if (lines('unreachable').includes(`${values.traddr}:${values.trsvcid}`)) {
-      return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\nfailed to add controller, error connection refused\n', { overlap, address });
+      return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\nfailed to add controller, error connection refused\n', { overlap, address, ...(held ? { held } : {}) });
     }
     const specific = path.join(state, 'logs', `${address}.json`);
     const file = existsSync(specific) ? specific : path.join(state, 'logs', 'default.json');
-    return finish(0, readFileSync(file, 'utf8'), '', { overlap, address });
+    return finish(0, readFileSync(file, 'utf8'), '', { overlap, address, ...(held ? { held } : {}) });
   } finally {
     if (!overlap) unlinkSync(marker);
   }

@@ -9,10 +9,12 @@
  *
  * Timing injection (timing only, no other change): after each such rename the caller
  * pauses a random 0..$FAKE_PENDING_JITTER_MS ms; after a rename that failed (a holder
- * found no marker left to take) it pauses a random 0..$FAKE_EMPTY_JITTER_MS ms, or
- * exactly $FAKE_EMPTY_PAUSE_MS ms when that is set. This widens the windows between
- * "marker written" and "try the lock", and between "no marker left" and "unlock", so a
- * test can place an event inside them.
+ * found no marker left to take) it pauses a random 0..$FAKE_EMPTY_JITTER_MS ms. This
+ * widens the windows between "marker written" and "try the lock", and between "no
+ * marker left" and "unlock", so random races hit them more often. With $FAKE_EMPTY_HOLD naming a file, a caller
+ * whose rename failed waits (after recording it) for as long as that file exists: the
+ * test removes it once its event is in the window, so the window is ordered by events,
+ * not by its length (gives up waiting after 120 s).
  *
  * Start barrier: with $FAKE_START_BARRIER set, the process appends its pid to
  * "$FAKE_START_BARRIER.ready", then waits (blocking, before sanhook's code loads) until
@@ -41,7 +43,7 @@ if (dir && state) {
   const inside = (p) => path.dirname(path.resolve(String(p))) === path.resolve(dir);
   const jitter = Number(process.env.FAKE_PENDING_JITTER_MS ?? 0);
   const emptyJitter = Number(process.env.FAKE_EMPTY_JITTER_MS ?? jitter);
-  const emptyPause = process.env.FAKE_EMPTY_PAUSE_MS === undefined ? undefined : Number(process.env.FAKE_EMPTY_PAUSE_MS);
+  const emptyHold = process.env.FAKE_EMPTY_HOLD;
   fsp.rename = async (from, to) => {
     if (!inside(from) && !inside(to)) return rename(from, to);
     const before = now();
@@ -53,8 +55,10 @@ if (dir && state) {
     } finally {
       const after = now();
       appendFileSync(path.join(state, 'pending.jsonl'), `${JSON.stringify({ pid: process.pid, from: path.basename(String(from)), to: path.basename(String(to)), before, after, ok })}\n`);
-      const pause = ok ? Math.random() * jitter : (emptyPause ?? Math.random() * emptyJitter);
+      const pause = ok ? Math.random() * jitter : Math.random() * emptyJitter;
       if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      const holdUntil = Date.now() + 120_000;
+      while (!ok && emptyHold && existsSync(emptyHold) && Date.now() < holdUntil) await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
   syncBuiltinESMExports();

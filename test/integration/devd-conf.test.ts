@@ -7,7 +7,7 @@
  * with devd's variables substituted from the event, are run through the real
  * CLI (`--platform freebsd --dry-run`, fake nvmecontrol) and must exit 0.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyDevdEvent, parseDevdEvent } from '../../src/hooks/nvmf/devd-event.js';
@@ -59,13 +59,10 @@ const CONF = readFileSync(path.join(REPO, 'devd', 'sanhook.conf'), 'utf8');
 const blocks = parseConf(CONF);
 
 let box: Sandbox;
-let control: string;
 beforeAll(() => {
-  box = new Sandbox();
-  control = path.join(box.dir, 'nvmecontrol');
-  mkdirSync(control, { recursive: true });
-  writeFileSync(
-    path.join(control, 'controllers.json'),
+  box = new Sandbox({ platform: 'freebsd' });
+  box.writeControlFile(
+    'controllers.json',
     JSON.stringify({ nvme0: { state: 'disconnected', transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', subnqn: 'nqn.2026-11.io.sanhook:subsys1', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:3b2ec7f2-8d5e-11ef-9c4a-0cc47a8c2f10', disconnectedSince: Date.now() } }),
   );
 });
@@ -122,10 +119,7 @@ describe('devd/sanhook.conf', () => {
           return value;
         }),
       );
-      const result = await box.run(['-o', 'json', ...args], {
-        globals: ['--platform', 'freebsd', '--root', box.root, '--sysfs', box.sysfs, '--dry-run'],
-        env: { FAKE_NVMECONTROL_STATE: control },
-      });
+      const result = await box.run(['-o', 'json', ...args], { globals: [...box.globals(), '--dry-run'] });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(JSON.parse(result.stdout.trim())).toMatchObject({ hook: 'reconnect', device: 'nvme0', outcome: 'would-reconnect' });
     });

@@ -5,53 +5,35 @@
  * format), and real timerd processes for the manual path of kernels without
  * reconnect timers.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectExit, now, RECORD_PENDING, Sandbox, sleep, type RunResult } from './harness.js';
+import { expectExit, now, RECORD_PENDING, Sandbox, waitFor, type RunResult } from './harness.js';
 
 const NQN = 'nqn.2026-11.io.sanhook:subsys1';
 const LANDED = '!system=nvme subsystem=controller type=RECONNECT name="nvme0"';
 const DRAFT = '!system=nvmf subsystem=nvme0 type=reconnect';
 const KEY = 'nvmf-ctrl:nvme0';
 
-interface ControlCall {
-  readonly argv: string[];
-  readonly pid: number;
-  readonly start: number;
-  readonly end: number;
-  readonly exit: number;
-  readonly overlap?: boolean;
-}
-
 let box: Sandbox;
-let control: string;
 beforeEach(() => {
-  box = new Sandbox();
-  control = path.join(box.dir, 'nvmecontrol');
-  mkdirSync(control, { recursive: true });
+  box = new Sandbox({ platform: 'freebsd' });
 });
 afterEach(async () => {
   await box.cleanup();
 });
 
-const globals = () => ['--platform', 'freebsd', '--root', box.root, '--sysfs', box.sysfs];
-const env = (extra: Record<string, string> = {}) => ({ FAKE_NVMECONTROL_STATE: control, FAKE_PENDING_DIR: path.join(box.root, 'var', 'run', 'sanhook', 'pending'), ...extra });
-const run = (args: string[], extra: Record<string, string> = {}) => box.run(args, { globals: globals(), env: env(extra) });
-const calls = (): ControlCall[] =>
-  existsSync(path.join(control, 'calls.jsonl'))
-    ? readFileSync(path.join(control, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ControlCall)
-    : [];
+const run = (args: string[]) => box.run(args);
+const calls = () => box.controlCalls();
 const reconnects = () => calls().filter((c) => c.argv[0] === 'reconnect').sort((a, b) => a.start - b.start);
-const controllers = () => JSON.parse(readFileSync(path.join(control, 'controllers.json'), 'utf8')) as Record<string, { state: string }>;
+const controllers = () => JSON.parse(readFileSync(path.join(box.control, 'controllers.json'), 'utf8')) as Record<string, { state: string }>;
 
 function setController(name: string, state: 'connected' | 'disconnected'): void {
-  const file = path.join(control, 'controllers.json');
+  const file = path.join(box.control, 'controllers.json');
   const all = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
   all[name] = { state, transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', subnqn: NQN, hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:3b2ec7f2-8d5e-11ef-9c4a-0cc47a8c2f10', ...(state === 'disconnected' ? { disconnectedSince: Date.now() - 12_000 } : {}) };
-  writeFileSync(file, JSON.stringify(all));
+  box.writeControlFile('controllers.json', JSON.stringify(all));
 }
 
 describe('FreeBSD: a devd RECONNECT notification reconnects the controller', () => {
@@ -69,12 +51,7 @@ describe('FreeBSD: a devd RECONNECT notification reconnects the controller', () 
 
   it('the event line on stdin (`sanhook devd -`) works the same', async () => {
     setController('nvme0', 'disconnected');
-    const child = spawn(process.execPath, box.argv(['devd', '-'], { globals: globals() }), { env: box.env(env()), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.stdin.end(`${LANDED}\n`);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code, stderr).toBe(0);
+    expectExit(await box.run(['devd', '-'], { stdin: `${LANDED}\n` }), 0);
     expect(reconnects().map((c) => c.argv)).toEqual([['reconnect', 'nvme0']]);
   });
 
@@ -96,7 +73,7 @@ describe('FreeBSD: a devd RECONNECT notification reconnects the controller', () 
 
   it('a target still down: exit 1 with nvmecontrol\'s message on one line; the kernel notifies again after reconnect-delay', async () => {
     setController('nvme0', 'disconnected');
-    writeFileSync(path.join(control, 'unreachable'), '10.0.0.5:4420\n');
+    box.writeControlFile('unreachable', '10.0.0.5:4420\n');
     const result = await run(['devd', LANDED]);
     expectExit(result, 1);
     expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('sanhook:'))).toEqual([
@@ -129,15 +106,15 @@ describe('FreeBSD: a storm of 100 notifications for one controller', () => {
 
   async function storm(count: number, extra: Record<string, string>): Promise<{ results: RunResult[]; lastSpawn: number }> {
     const running = [];
-    for (let i = 0; i < count; i += 1) running.push(box.start(['devd', LANDED], { globals: globals(), env: env({ FAKE_PENDING_JITTER_MS: '10', ...extra }), nodeArgs: PRELOAD, timeoutMs: 150_000 }));
+    for (let i = 0; i < count; i += 1) running.push(box.start(['devd', LANDED], { env: { FAKE_PENDING_JITTER_MS: '10', ...extra }, nodeArgs: PRELOAD, timeoutMs: 150_000 }));
     const lastSpawn = now();
     return { results: await Promise.all(running.map((r) => r.done)), lastSpawn };
   }
 
   it('target down: attempts are serialised (never two nvmecontrol reconnect at once), coalesced, and the last one starts after the last notification was recorded', { timeout: 200_000 }, async () => {
     setController('nvme0', 'disconnected');
-    writeFileSync(path.join(control, 'unreachable'), '10.0.0.5:4420\n');
-    writeFileSync(path.join(control, 'reconnect-ms'), '30');
+    box.writeControlFile('unreachable', '10.0.0.5:4420\n');
+    box.writeControlFile('reconnect-ms', '30');
     const { results, lastSpawn } = await storm(100, {});
     expect(results.filter((r) => r.signal !== null || (r.exitCode !== 0 && r.exitCode !== 1)).map((r) => r.stderr)).toEqual([]);
     const attempts = reconnects();
@@ -160,7 +137,7 @@ describe('FreeBSD: a storm of 100 notifications for one controller', () => {
 
   it('target back: exactly one nvmecontrol reconnect; the queued notifications find it connected', { timeout: 200_000 }, async () => {
     setController('nvme0', 'disconnected');
-    writeFileSync(path.join(control, 'reconnect-ms'), '50');
+    box.writeControlFile('reconnect-ms', '50');
     const { results } = await storm(100, {});
     expect(results.filter((r) => r.exitCode !== 0).map((r) => r.stderr.slice(-300))).toEqual([]);
     expect(reconnects()).toHaveLength(1);
@@ -173,49 +150,31 @@ describe('FreeBSD: kernels without reconnect timers (the manual path through tim
   const config = (delay: number, loss: number) => box.writeRootFile('usr/local/etc/sanhook/sanhook.yaml', `nvmf:\n  lost:\n    reconnect-delay: ${delay}\n    ctrl-loss-tmo: ${loss}\n`);
 
   async function withTimerd<T>(body: () => Promise<T>): Promise<T> {
-    const daemon = box.start(['timerd'], { globals: globals(), env: env() });
-    const socket = path.join(box.root, 'var', 'run', 'sanhook', 'timerd.sock');
-    const deadline = Date.now() + 30_000;
-    while (!existsSync(socket)) {
-      if (Date.now() > deadline) throw new Error('timerd did not start');
-      await sleep(20);
-    }
+    const daemon = box.startTimerd();
+    await daemon.ready();
     try {
       return await body();
     } finally {
-      daemon.child.kill('SIGTERM');
-      await daemon.done;
+      await daemon.stop();
     }
   }
 
   it('lost --device with the address arms timerd; it runs `reconnect --device` every reconnect-delay until nvmecontrol reconnect succeeds, then disarms', { timeout: 120_000 }, async () => {
     config(1, 60);
     setController('nvme0', 'disconnected');
-    writeFileSync(path.join(control, 'unreachable'), '10.0.0.5:4420\n');
+    box.writeControlFile('unreachable', '10.0.0.5:4420\n');
     await withTimerd(async () => {
       const lost = await run(['lost', '--device', 'nvme0', '-a', '10.0.0.5', '-s', '4420']);
       expectExit(lost, 0);
       expect(lost.stdout).toMatch(/nvmf-ctrl:nvme0: timerd armed/);
-      const deadline = Date.now() + 30_000;
-      while (reconnects().length < 2) {
-        if (Date.now() > deadline) throw new Error(`only ${reconnects().length} attempts`);
-        await sleep(50);
-      }
-      writeFileSync(path.join(control, 'unreachable'), '');
-      while (controllers().nvme0!.state !== 'connected') {
-        if (Date.now() > deadline + 10_000) throw new Error('not reconnected');
-        await sleep(50);
-      }
+      await waitFor('two reconnect attempts', () => reconnects().length >= 2);
+      box.writeControlFile('unreachable', '');
+      await waitFor('nvme0 reconnected', () => controllers().nvme0!.state === 'connected');
       const attempts = reconnects();
       // the address form: older kernels do not keep the parameters
       expect(attempts[0]!.argv).toEqual(['reconnect', '--transport', 'tcp', 'nvme0', '10.0.0.5:4420']);
       for (let i = 1; i < attempts.length; i += 1) expect(attempts[i]!.start - attempts[i - 1]!.start).toBeGreaterThan(800);
-      let listed = '';
-      while (!/no timers|empty/i.test(listed)) {
-        if (Date.now() > deadline + 20_000) throw new Error(`timer not disarmed: ${listed}`);
-        listed = (await run(['timers'])).stdout;
-        await sleep(100);
-      }
+      await waitFor('the timer disarmed', async () => /no timers|empty/i.test((await run(['timers'])).stdout));
     });
   });
 
@@ -231,11 +190,7 @@ describe('FreeBSD: kernels without reconnect timers (the manual path through tim
     setController('nvme0', 'disconnected');
     await withTimerd(async () => {
       expectExit(await run(['lost', '--device', 'nvme0', '-a', '10.0.0.5', '-s', '4420']), 0);
-      const deadline = Date.now() + 20_000;
-      while (!calls().some((c) => c.argv[0] === 'disconnect')) {
-        if (Date.now() > deadline) throw new Error('no give-up');
-        await sleep(50);
-      }
+      await waitFor('the give-up (nvmecontrol disconnect)', () => calls().some((c) => c.argv[0] === 'disconnect'));
     });
     expect(reconnects()).toEqual([]);
     expect(calls().find((c) => c.argv[0] === 'disconnect')!.argv).toEqual(['disconnect', 'nvme0']);

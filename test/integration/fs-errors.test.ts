@@ -11,7 +11,7 @@
  * the host lets us (unshare -m), a read-only bind mount of var/ reproduces the
  * unit's ProtectSystem=strict exactly, including node's ENOENT for EROFS.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,9 +19,8 @@ import { locate } from '../../src/core/fs-errors.js';
 import { commandWrites } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
 import { resolvePaths } from '../../src/core/system.js';
-import { BIN, expectExit, logLines, messageLines, Sandbox, SUBSYS1, SUBSYS2, type RunResult } from './harness.js';
+import { expectExit, logRecords, messageLines, Sandbox, SUBSYS1, SUBSYS2, SUBSYS3, type RunResult } from './harness.js';
 
-const SUBSYS3 = 'nqn.2026-11.io.sanhook:subsys3';
 const CONNECT = ['connect', '-t', 'tcp', '-a', '127.0.0.1', '-s', '4420'];
 
 let box: Sandbox;
@@ -102,7 +101,7 @@ describe('connect whose managed records cannot be written (issue 9)', () => {
       expect(result.stdout).toMatch(new RegExp(`${subnqn} at tcp 127\\.0\\.0\\.1:4420: connected as nvme[0-9]+`));
       expect(result.stdout).toContain(`${subnqn} at tcp 127.0.0.1:4420: not recorded as managed, so it will not be brought back if lost: ${why}`);
     }
-    const notRecorded = logLines(result.stderr).filter((r) => r.outcome === 'not-recorded');
+    const notRecorded = logRecords(result.stderr).filter((r) => r.outcome === 'not-recorded');
     expect(notRecorded.map((r) => r.subnqn)).toEqual([SUBSYS1, SUBSYS2, SUBSYS3]);
     expect(notRecorded.every((r) => r.err === why)).toBe(true);
     expect(oneLine(result)).toBe(
@@ -140,16 +139,8 @@ describe('connect whose managed records cannot be written (issue 9)', () => {
 function runWithReadOnlyVar(args: readonly string[]): Promise<RunResult> {
   const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   const varDir = path.join(box.root, 'var');
-  const script = `mount --bind ${quote(varDir)} ${quote(varDir)} && mount -o remount,bind,ro ${quote(varDir)} && exec ${[process.execPath, BIN, '--root', box.root, '--sysfs', box.sysfs, ...args].map(quote).join(' ')}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { env: box.env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, pid: child.pid!, spawnedAt: 0, exitedAt: 0 }));
-  });
+  const script = `mount --bind ${quote(varDir)} ${quote(varDir)} && mount -o remount,bind,ro ${quote(varDir)} && exec ${[process.execPath, ...box.argv(args)].map(quote).join(' ')}`;
+  return box.spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { timeoutMs: 60_000 }).done;
 }
 
 const canBindReadOnly = (() => {
@@ -166,7 +157,7 @@ describe.skipIf(!canBindReadOnly)('a read-only /var, as under ProtectSystem=stri
     const state = path.join(box.root, 'var', 'lib', 'sanhook');
     // node's recursive mkdir says ENOENT here (the issue's message); sanhook asks again and gets EROFS.
     const why = `cannot create ${state} (state directory for managed NVMe-oF paths): read-only file system (EROFS); under systemd the unit needs ReadWritePaths=${state}`;
-    expect(logLines(result.stderr).filter((r) => r.outcome === 'not-recorded').map((r) => r.err)).toEqual([why, why]);
+    expect(logRecords(result.stderr).filter((r) => r.outcome === 'not-recorded').map((r) => r.err)).toEqual([why, why]);
     expect(oneLine(result)).toBe(`sanhook: 2 action(s) failed: ${SUBSYS1}: not recorded as managed; ${SUBSYS2}: not recorded as managed`);
   });
 

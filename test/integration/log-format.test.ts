@@ -6,11 +6,10 @@
  * priority instead of nesting their JSON.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, expectExit, REPO, Sandbox, SUBSYS1, SUBSYS2, type RunResult } from './harness.js';
-import { TimerdBox, waitFor } from './timerd/harness.js';
+import { expectExit, REPO, Sandbox, SUBSYS1, SUBSYS2, waitFor } from './harness.js';
 
 const TARGET = ['-t', 'tcp', '-a', '127.0.0.1', '-s', '4420'];
 const KEY = 'nvmf-disc:tcp:127.0.0.1:4420:none:none';
@@ -24,22 +23,6 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 function streamId(file: string): string {
   const st = statSync(file, { bigint: true });
   return `${st.dev}:${st.ino}`;
-}
-
-/** Runs sanhook with its stderr going to `stderrFile` (created first), stdout to a pipe. */
-function runWithStderrFile(box: Sandbox, args: readonly string[], env: Record<string, string>, stderrFile: string): Promise<RunResult> {
-  const fd = openSync(stderrFile, 'a');
-  const spawnedAt = Date.now();
-  const child = spawn(process.execPath, box.argv(args), { cwd: box.dir, env: box.env(env), stdio: ['ignore', 'pipe', fd] });
-  closeSync(fd);
-  let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) =>
-      resolve({ exitCode, signal, stdout, stderr: readFileSync(stderrFile, 'utf8'), pid: child.pid!, spawnedAt, exitedAt: Date.now() }),
-    );
-  });
 }
 
 function expectJournal(stderr: string): string[] {
@@ -128,13 +111,13 @@ describe('--log-format auto (the default): journal exactly when stderr is $JOURN
   it('stderr is the named stream: journal, and the error line gets <3>', async () => {
     const file = path.join(box.dir, 'journal-stream');
     closeSync(openSync(file, 'w'));
-    const result = await runWithStderrFile(box, ['connect', ...TARGET], { JOURNAL_STREAM: streamId(file) }, file);
+    const result = await box.run(['connect', ...TARGET], { env: { JOURNAL_STREAM: streamId(file) }, stderrFile: file });
     expectExit(result, 0);
     expect(expectJournal(result.stderr)).toContainEqual(expect.stringMatching(new RegExp(`^<6>connect ${escape(KEY)}: connected `)));
 
     const bad = path.join(box.dir, 'journal-stream-2');
     closeSync(openSync(bad, 'w'));
-    const refused = await runWithStderrFile(box, ['connect', '--device', 'x y'], { JOURNAL_STREAM: streamId(bad) }, bad);
+    const refused = await box.run(['connect', '--device', 'x y'], { env: { JOURNAL_STREAM: streamId(bad) }, stderrFile: bad });
     expectExit(refused, 2);
     expect(refused.stderr).toBe('<3>sanhook: --device: must be an NVMe controller name like nvme0, got "x y"\n');
   });
@@ -154,7 +137,7 @@ describe('--log-format auto (the default): journal exactly when stderr is $JOURN
     closeSync(openSync(other, 'w'));
     const { env, args = [], pipe = false } = make(file, other);
     const argv = [...args, 'connect', ...TARGET];
-    const result = pipe ? await box.run(argv, { env }) : await runWithStderrFile(box, argv, env, file);
+    const result = pipe ? await box.run(argv, { env }) : await box.run(argv, { env, stderrFile: file });
     expectExit(result, 0);
     const records = expectJson(result.stderr);
     expect(records.filter((r) => r.msg === 'connected').map((r) => [r.level, r.hook, r.key, r.subnqn])).toEqual([
@@ -165,38 +148,23 @@ describe('--log-format auto (the default): journal exactly when stderr is $JOURN
 });
 
 describe('timerd under the journal', () => {
-  let tbox: TimerdBox | undefined;
-  afterEach(() => {
-    tbox?.cleanup();
-    tbox = undefined;
-  });
-
   it("auto picks journal; each record of a hook it runs is re-emitted at the hook's priority, not as JSON", { timeout: 180_000 }, async () => {
-    tbox = new TimerdBox();
-    const b = tbox;
-    b.writeConfig({ 'reconnect-delay': 1, 'ctrl-loss-tmo': 3, 'reconnect-unmanaged': true });
-    b.failConnects([SUBSYS1]);
-    const file = path.join(b.dir, 'timerd.journal');
-    const fd = openSync(file, 'w');
+    box.writeConfig('nvmf:\n  lost:\n    reconnect-delay: 1\n    ctrl-loss-tmo: 3\n    reconnect-unmanaged: true\n');
+    box.failConnects([SUBSYS1]);
+    const file = path.join(box.dir, 'timerd.journal');
+    closeSync(openSync(file, 'w'));
     // As systemd starts sanhook-timerd.service: stderr is the journal stream, and says so.
-    const child = spawn(process.execPath, [BIN, '--root', b.root, '--sysfs', b.sysfs, 'timerd'], {
-      cwd: b.dir,
-      env: b.env({ JOURNAL_STREAM: streamId(file) }),
-      stdio: ['ignore', 'ignore', fd],
-      detached: true,
-    });
-    closeSync(fd);
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const log = () => readFileSync(file, 'utf8');
+    const timerd = box.startTimerd({ env: { JOURNAL_STREAM: streamId(file) }, stderrFile: file });
+    const log = () => timerd.stderr;
     try {
       await waitFor('timerd to listen', () => lines(log()).some((l) => /^<6>listening socket=/.test(l)));
-      const lost = await b.run(['lost', '-t', 'tcp', '-a', '127.0.0.1', '-s', '4420', '-n', SUBSYS1]);
+      const lost = await box.run(['lost', '-t', 'tcp', '-a', '127.0.0.1', '-s', '4420', '-n', SUBSYS1]);
       expect(lost.exitCode, lost.stderr).toBe(0);
-      await waitFor('the loss', () => log().includes(`: timer lost id=`), 90_000);
+      await waitFor('the loss', () => log().includes(`: timer lost id=`), { timeoutMs: 90_000 });
     } finally {
-      process.kill(child.pid!, 'SIGTERM');
+      timerd.proc.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect((await timerd.done).exitCode).toBe(0);
 
     const key = `nvmf:tcp:127.0.0.1:4420:${SUBSYS1}:none:none`;
     const k = escape(key);
@@ -230,13 +198,22 @@ describe('timerd under the journal', () => {
 
 describe('writes are never dropped on a full non-blocking pipe', () => {
   it('a 1 MiB record reaches a reader that starts late, whole (EAGAIN is waited out)', async () => {
-    // dist/log.js is tsc's output of src/log.ts (the build the integration tests run).
-    const script = `process.stdout; const { writeAll } = await import(${JSON.stringify(path.join(REPO, 'dist', 'log.js'))}); writeAll(1, 'x'.repeat(1 << 20) + '\\n'); process.stderr.write('done\\n');`;
+    // dist/core/log.js is tsc's output of src/core/log.ts (the build the integration tests run).
+    // The writer says "pipe full" on stderr the first time a write meets EAGAIN: the reader
+    // starts only then, so the writer had to wait it out.
+    const script = [
+      "import fs from 'node:fs'; import { syncBuiltinESMExports } from 'node:module';",
+      'const write = fs.writeSync; let told = false;',
+      "fs.writeSync = (...a) => { try { return write(...a); } catch (e) { if (e.code === 'EAGAIN' && !told) { told = true; write(2, 'pipe full\\n'); } throw e; } };",
+      'syncBuiltinESMExports(); process.stdout;',
+      `const { writeAll } = await import(${JSON.stringify(path.join(REPO, 'dist', 'core', 'log.js'))});`,
+      "writeAll(1, 'x'.repeat(1 << 20) + '\\n'); process.stderr.write('done\\n');",
+    ].join('\n');
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pause();
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await waitFor('the writer to meet a full pipe', () => err.includes('pipe full\n') || child.exitCode !== null);
     let received = 0;
     let last = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -246,7 +223,7 @@ describe('writes are never dropped on a full non-blocking pipe', () => {
     child.stdout!.resume();
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code, err).toBe(0);
-    expect(err).toBe('done\n');
+    expect(err).toBe('pipe full\ndone\n');
     expect(received).toBe((1 << 20) + 1);
     expect(last).toBe('\n');
   });

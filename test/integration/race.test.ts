@@ -20,13 +20,16 @@
  * covers earlier ones), and the dangerous window is narrow, so a random race rarely
  * hits it. The last test therefore places an event exactly in that window: after the
  * holder found no marker left, before it unlocks (DESIGN §5 "someone came after our
- * last check: loop").
+ * last check: loop"); the holder is held in the window until the event is recorded.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectExit, KEY_4420, now, RECORD_PENDING, Sandbox, sleep, SUBSYS1, SUBSYS2, type RunResult } from './harness.js';
+import { expectExit, KEY_4420, now, RECORD_PENDING, Sandbox, SUBSYS1, SUBSYS2, waitFor, type RunResult } from './harness.js';
+
+/** connect's pending marker for the address: pending/<key>#<verb> (core/lock.ts). */
+const MARKER = `${KEY_4420}#connect`;
 
 const DISCOVER_MS = '40';
 /** Random pauses (ms) after each pending-marker rename / after finding no marker, see record-pending.mjs. */
@@ -44,14 +47,6 @@ interface Wave {
 
 const PRELOAD = ['--import', pathToFileURL(RECORD_PENDING).href];
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 const readyCount = (barrier: string) => (existsSync(`${barrier}.ready`) ? readFileSync(`${barrier}.ready`, 'utf8').split('\n').filter(Boolean).length : 0);
 
 async function runWave(box: Sandbox, name: string, processes: number, burst: boolean): Promise<Wave> {
@@ -68,7 +63,7 @@ async function runWave(box: Sandbox, name: string, processes: number, burst: boo
     running.push(box.start(TARGET, { env, nodeArgs: PRELOAD, timeoutMs: 150_000 }));
   }
   if (burst) {
-    await waitFor('all processes at the start barrier', () => readyCount(barrier) === processes);
+    await waitFor('all processes at the start barrier', () => readyCount(barrier) === processes, { timeoutMs: 90_000 });
     from = now();
     writeFileSync(barrier, '');
   }
@@ -129,8 +124,8 @@ describe.each([
     let totalTakes = 0;
     waves.forEach((wave, k) => {
       const pids = new Set(wave.results.map((r) => r.pid));
-      const writes = renames.filter((r) => pids.has(r.pid) && r.to === `${KEY_4420}#connect` && r.from.endsWith('.tmp'));
-      const takes = renames.filter((r) => pids.has(r.pid) && r.from === `${KEY_4420}#connect` && r.to.startsWith(`${KEY_4420}#connect.taken.`));
+      const writes = renames.filter((r) => pids.has(r.pid) && r.to === MARKER && r.from.endsWith('.tmp'));
+      const takes = renames.filter((r) => pids.has(r.pid) && r.from === MARKER && r.to.startsWith(`${MARKER}.taken.`));
       totalTakes += takes.length;
       // every process recorded its event exactly once
       expect(writes.map((w) => w.pid).sort()).toEqual([...pids].sort());
@@ -171,30 +166,35 @@ describe('an event after the holder\'s last check, before its unlock', () => {
 
   it('is not lost: a discovery starts after it', async () => {
     box = new Sandbox();
-    const PAUSE_MS = 2000;
     // the late event's process is started first and parked at a barrier (node is up,
     // sanhook not loaded yet), so that it can be released at an exact moment
     const lateBarrier = path.join(box.dir, 'late');
     const late = box.start(TARGET, { env: { FAKE_START_BARRIER: lateBarrier }, nodeArgs: PRELOAD, timeoutMs: 60_000 });
-    await waitFor('the late process at its barrier', () => readyCount(lateBarrier) === 1);
-    // the holder pauses PAUSE_MS right after it finds no marker left (before unlocking)
-    const holder = box.start(TARGET, { env: { FAKE_EMPTY_PAUSE_MS: String(PAUSE_MS) }, nodeArgs: PRELOAD, timeoutMs: 60_000 });
+    await waitFor('the late process at its barrier', () => readyCount(lateBarrier) === 1, { timeoutMs: 90_000 });
+    // the holder stays right after it finds no marker left (before unlocking) while `hold` exists
+    const hold = path.join(box.dir, 'holder-in-window');
+    writeFileSync(hold, '');
+    const holder = box.start(TARGET, { env: { FAKE_EMPTY_HOLD: hold }, nodeArgs: PRELOAD, timeoutMs: 60_000 });
     const emptyCheck = () => box.pendingRenames().find((r) => r.pid === holder.pid && !r.ok);
-    await waitFor('the holder to find no marker left', () => emptyCheck() !== undefined);
+    await waitFor('the holder to find no marker left', emptyCheck, { timeoutMs: 90_000 });
     writeFileSync(lateBarrier, '');
+    const lateWritten = () => box.pendingRenames().find((r) => r.pid === late.pid && r.ok && r.to === MARKER);
+    await waitFor('the late event to be recorded', lateWritten, { timeoutMs: 90_000 });
+    const windowClosed = now();
+    rmSync(hold);
     const [holderResult, lateResult] = await Promise.all([holder.done, late.done]);
     expectExit(holderResult, 0);
     expectExit(lateResult, 0);
 
     const empty = emptyCheck()!;
     const renames = box.pendingRenames().filter((r) => r.ok);
-    const lateWrite = renames.find((r) => r.pid === late.pid && r.to === `${KEY_4420}#connect`);
+    const lateWrite = lateWritten();
     expect(lateWrite).toBeDefined();
     // precondition: the late event really landed inside the window (holder still locked)
     expect(lateWrite!.after).toBeGreaterThan(empty.after);
-    expect(lateWrite!.after, 'the late process was too slow to hit the window').toBeLessThan(empty.after + PAUSE_MS);
+    expect(lateWrite!.after).toBeLessThan(windowClosed);
     // the property: the event was taken afterwards and a discovery ran for it
-    const takes = renames.filter((r) => r.from === `${KEY_4420}#connect` && r.to.startsWith(`${KEY_4420}#connect.taken.`) && r.before > lateWrite!.after);
+    const takes = renames.filter((r) => r.from === MARKER && r.to.startsWith(`${MARKER}.taken.`) && r.before > lateWrite!.after);
     expect(takes).toHaveLength(1);
     const discoveries = box.nvmeCalls('discover').sort((a, b) => a.start - b.start);
     expect(discoveries).toHaveLength(2);

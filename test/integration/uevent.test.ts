@@ -3,7 +3,7 @@
  * environment (the real AEN uevent captured from a 6.1 kernel); under systemd the
  * network work is handed to a transient unit (fake systemd-run, which really runs it).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -14,8 +14,10 @@ import {
   readAttributes,
   readUevent,
   Sandbox,
+  shebangFlags,
   SUBSYS1,
   SUBSYS2,
+  waitFor,
 } from './harness.js';
 
 let box: Sandbox;
@@ -137,8 +139,9 @@ describe('connect --uevent under systemd: hand-off to a transient unit', () => {
   it('records the event, calls systemd-run --no-block with sanhook argv words, returns at once; the unit connects', async () => {
     box.bootSystemd();
     box.addController('nvme1', DISCOVERY_CTRL);
-    // a slow discovery: the hook must be long gone before the unit's discovery ends
-    const hook = await box.run(['-o', 'json', 'connect', '--uevent'], { env: { ...AEN, FAKE_NVME_DISCOVER_MS: '1500' } });
+    // the unit's discovery is held: the hook must return while it is still running
+    const release = box.holdDiscovery();
+    const hook = await box.run(['-o', 'json', 'connect', '--uevent'], { env: AEN });
     expectExit(hook, 0);
     const runs = box.systemdRunCalls();
     expect(runs).toHaveLength(1);
@@ -146,8 +149,10 @@ describe('connect --uevent under systemd: hand-off to a transient unit', () => {
     expect(run.ppid).toBe(hook.pid);
     expect(run.options['--no-block']).toBe(true);
     expect(run.unit).toMatch(/^sanhook-connect-[0-9a-f]{12}-792\.service$/);
+    // the unit runs node as the hook ran: with the entry's #! flags (--jitless under udevd's MDWE)
     expect(run.command).toEqual([
-      process.execPath, BIN, '--root', box.root, '--sysfs', box.sysfs,
+      // core/self-argv.ts: the same program with the same global options as this process
+      process.execPath, ...shebangFlags(), BIN, '--platform', 'linux', '--root', box.root, '--sysfs', box.sysfs, '--log-level', 'info',
       'connect', '--transport', 'tcp', '--traddr', '127.0.0.1', '--trsvcid', '4420', '--device', 'nvme1', '--trigger', 'aen',
     ]);
     // the event was on disk before the hand-off
@@ -156,29 +161,34 @@ describe('connect --uevent under systemd: hand-off to a transient unit', () => {
     expect(report).toEqual([expect.objectContaining({ outcome: 'handed-off', key: KEY_4420 })]);
     // the hook itself touched no network
     expect(box.calls().filter((c) => c.ppid === hook.pid)).toEqual([]);
+    // returned at once: the unit's discovery has not finished (it is held once it starts)
+    expect(box.nvmeCalls('discover')).toEqual([]);
+    await waitFor("the unit's discovery to start", () => existsSync(path.join(box.state, 'active', 'tcp_127.0.0.1_4420')));
+    release();
 
     const unit = await box.unitResult(run.unit);
     expect(unit.exitCode, unit.log).toBe(0);
     const calls = box.calls();
     expect(calls.map((c) => c.argv)).toEqual([rearmNvme1, discoverViaNvme1, connectArgv(SUBSYS1), connectArgv(SUBSYS2)]);
     expect(calls.every((c) => c.ppid === unit.mainPid)).toBe(true);
-    // returned at once: before the unit's (slow) discovery had finished
-    expect(hook.exitedAt).toBeLessThan(calls[1]!.end);
+    expect(calls[1]!.held).toBe(true);
     expect(box.sysfsControllers()).toEqual(['nvme0', 'nvme1', 'nvme2']);
   });
 
   it('a failing systemd-run makes the hook fail (exit 1) with one message line', async () => {
     box.bootSystemd();
     box.addController('nvme1', DISCOVERY_CTRL);
-    // the same SEQNUM twice: the second unit name is still taken (the first unit is running)
-    const first = await box.run(['connect', '--uevent'], { env: { ...AEN, FAKE_NVME_DISCOVER_MS: '3000' } });
+    // the same SEQNUM twice: the second unit name is still taken (the first unit is running: its discovery is held)
+    const release = box.holdDiscovery();
+    const first = await box.run(['connect', '--uevent'], { env: AEN });
     expectExit(first, 0);
-    const second = await box.run(['connect', '--uevent'], { env: { ...AEN, FAKE_NVME_DISCOVER_MS: '3000' } });
+    const second = await box.run(['connect', '--uevent'], { env: AEN });
     expectExit(second, 1);
     const messages = second.stderr.split('\n').filter((l) => l.startsWith('sanhook: '));
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/^sanhook: systemd-run failed \(exit 1\): Failed to start transient service unit/);
     expect(second.stderr).not.toMatch(/\n\s+at /);
+    release();
     await box.unitResult(box.systemdRunCalls()[0]!.unit);
   });
 

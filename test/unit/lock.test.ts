@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { hasPending, runCoalesced as runVerbs, takePending, writePending } from '../../src/core/lock.js';
 import type { System } from '../../src/core/system.js';
 import { keyFileName } from '../../src/core/keys.js';
+import { waitFor } from '../support/sandbox.mjs';
 import { tempSystem } from '../support/system.js';
 
 const KEY = 'nvmf-disc:tcp:10.0.0.5:8009:none:none';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Spreads events and stretches runs (load, not ordering: orders are read from `tick`). */
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One verb on the key (what most hooks are): its round is `action`. */
 const runCoalesced = <T,>(system: System, key: string, request: T, action: (request: T) => Promise<void>, options: { staleMs: number }) =>
   runVerbs(system, key, 'v', request, { v: action as (request: never) => Promise<void> }, options);
@@ -36,7 +38,7 @@ describe('pending markers of different verbs on one key', () => {
     expect(await hasPending(system, KEY)).toBe(false);
   });
 
-  it('a holder runs the queued event of another verb with that verb\'s round, after its own', async () => {
+  it("a holder runs the queued event of another verb with that verb's round, after its own", async () => {
     const system = tempSystem();
     const seen: string[] = [];
     let queued: Promise<unknown> | undefined;
@@ -45,25 +47,16 @@ describe('pending markers of different verbs on one key', () => {
         seen.push(`reconnect ${JSON.stringify(r)}`);
         // the disconnect arrives while the reconnect holds the lock
         queued ??= runVerbs(system, KEY, 'disconnect', { d: 1 }, rounds, { staleMs: 2000 });
-        await until(() => hasPending(system, KEY, 'disconnect'));
+        await waitFor('the disconnect to be recorded', () => hasPending(system, KEY, 'disconnect'));
       },
       disconnect: async (r: never) => void seen.push(`disconnect ${JSON.stringify(r)}`),
     };
     expect(await runVerbs(system, KEY, 'reconnect', { r: 1 }, rounds, { staleMs: 2000 })).toEqual({ kind: 'held', runs: 1 });
-    // The disconnect's own process ran nothing: either it saw its marker taken, or it got the lock after the holder had run it.
+    // The disconnect's own process ran nothing: it saw its marker taken, or got the lock after the holder had run it.
     expect([{ kind: 'handed-over', reason: 'taken-by-holder' }, { kind: 'held', runs: 0 }]).toContainEqual(await queued);
     expect(seen).toEqual(['reconnect {"r":1}', 'disconnect {"d":1}']);
   });
 });
-
-/** Waits for a condition (an event), not for a time; the bound only turns a hang into a failure. */
-async function until(condition: () => Promise<boolean>, boundMs = 5000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 describe('runCoalesced', () => {
   it('one event: runs once with its request', async () => {
@@ -76,6 +69,8 @@ describe('runCoalesced', () => {
 
   it('concurrent events: no overlap, the last event is followed by a run, fewer runs than events', async () => {
     const system = tempSystem();
+    // a logical clock: every event and every run start takes the next tick (no ties, no wall clock)
+    let tick = 0;
     const runs: { start: number; end: number; request: number }[] = [];
     let active = 0;
     let overlapped = false;
@@ -83,15 +78,15 @@ describe('runCoalesced', () => {
     const action = async (request: number) => {
       active += 1;
       if (active > 1) overlapped = true;
-      const start = performance.now();
-      await sleep(15);
-      runs.push({ start, end: performance.now(), request });
+      const start = ++tick;
+      await pause(15);
+      runs.push({ start, end: ++tick, request });
       active -= 1;
     };
     await Promise.all(
       Array.from({ length: 60 }, async (_, i) => {
-        await sleep(Math.random() * 150);
-        eventTimes.push(performance.now());
+        await pause(Math.random() * 150);
+        eventTimes.push(++tick);
         return runCoalesced(system, KEY, i, action, { staleMs: 2000 });
       }),
     );
@@ -113,8 +108,14 @@ describe('runCoalesced', () => {
       1,
       async (r) => {
         seen.push(r);
-        if (!second) second = runCoalesced(system, KEY, 2, async (x) => void seen.push(x), { staleMs: 2000 });
-        await sleep(50);
+        if (!second) {
+          second = runCoalesced(system, KEY, 2, async (x) => void seen.push(x), { staleMs: 2000 });
+          // the run ends once the second event is on disk (our own marker was taken before this run)
+          await waitFor('the second event to be recorded', () => hasPending(system, KEY));
+        } else {
+          // the round for the second event keeps the lock until that hook has seen its marker taken
+          await second;
+        }
       },
       { staleMs: 2000 },
     );
@@ -129,11 +130,12 @@ describe('runCoalesced', () => {
     mkdirSync(lockDir, { recursive: true });
     const old = new Date(Date.now() - 1000);
     utimesSync(lockDir, old, old);
-    const started = Date.now();
-    const outcome = await runCoalesced(system, KEY, 1, async () => {}, { staleMs: 2000 });
+    let ranAt = 0;
+    const outcome = await runCoalesced(system, KEY, 1, async () => void (ranAt = Date.now()), { staleMs: 2000 });
+    // within the bound: it got the lock itself (a hook still facing a fresh lock after
+    // 2 × stale gives up and reports handed-over/holder-busy) ...
     expect(outcome).toEqual({ kind: 'held', runs: 1 });
-    const waited = Date.now() - started;
-    expect(waited).toBeGreaterThanOrEqual(900);
-    expect(waited).toBeLessThan(2000 + 1000);
+    // ... and only once the lock was stale (its mtime older than staleMs)
+    expect(ranAt).toBeGreaterThan(old.getTime() + 2000);
   });
 });
