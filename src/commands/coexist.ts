@@ -1,4 +1,4 @@
-/** `sanhook coexist mask|unmask|status`: nvme-cli's autoconnect must not race sanhook. */
+/** `sanhook coexist mask|unmask|status`: other tools' autoconnect (each fabric's coexistence targets) must not race sanhook. */
 import { Argument } from 'commander';
 import { setMasks, type MaskMode } from '../core/coexist.js';
 import { coexistTargets } from '../core/registry.js';
@@ -12,7 +12,7 @@ export const coexistCommand: CoreCommand = {
   register: (program, runtime) =>
     program
       .command('coexist')
-      .description("nvme-cli's autoconnect (udev rule + boot service) must not race sanhook: mask, unmask or show it")
+      .description(`other tools' autoconnect must not race sanhook: mask, unmask or show ${coexistTargets(FABRICS).map((t) => t.description).join(', ')}`)
       .addArgument(new Argument('<mode>', 'what to do').choices(['mask', 'unmask', 'status']))
       .action(async (mode: MaskMode) => {
         const { system, reporter, dryRun } = await runtime.context();

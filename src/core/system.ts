@@ -32,7 +32,7 @@ export interface ExecOptions {
 export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
 export interface Paths {
-  /** Linux (udev, nvme-cli) or FreeBSD (devd, nvmecontrol): decides the directories below and the fabrics tool. */
+  /** Linux (udev) or FreeBSD (devd): decides the directories below and which provider of a verb runs. */
   readonly platform: Platform;
   /** Prefix for /etc, /run and /var/lib; "/" on a real host. */
   readonly root: string;

@@ -7,6 +7,10 @@
  * taken just before the rename(2) and `after` just after it completed (wall-clock ms,
  * same clock as the fake nvme). Behaviour is otherwise unchanged.
  *
+ * A holder looks for the markers of its key with readdir(2) (core/lock.ts); a readdir
+ * of $FAKE_PENDING_DIR that finds no marker is recorded like a failed rename
+ * ({from: "readdir", ok: false}): that is "the holder found no marker left".
+ *
  * Timing injection (timing only, no other change): after each such rename the caller
  * pauses a random 0..$FAKE_PENDING_JITTER_MS ms; after a rename that failed (a holder
  * found no marker left to take) it pauses a random 0..$FAKE_EMPTY_JITTER_MS ms. This
@@ -60,6 +64,20 @@ if (dir && state) {
       const holdUntil = Date.now() + 120_000;
       while (!ok && emptyHold && existsSync(emptyHold) && Date.now() < holdUntil) await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  };
+  const readdir = fsp.readdir;
+  fsp.readdir = async (where, ...rest) => {
+    const before = now();
+    const names = await readdir(where, ...rest);
+    if (path.resolve(String(where)) !== path.resolve(dir)) return names;
+    const markers = names.filter((n) => typeof n === 'string' && !n.endsWith('.tmp') && !n.includes('.taken.'));
+    if (markers.length > 0) return names;
+    appendFileSync(path.join(state, 'pending.jsonl'), `${JSON.stringify({ pid: process.pid, from: 'readdir', to: '', before, after: now(), ok: false })}\n`);
+    const pause = Math.random() * emptyJitter;
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    const holdUntil = Date.now() + 120_000;
+    while (emptyHold && existsSync(emptyHold) && Date.now() < holdUntil) await new Promise((resolve) => setTimeout(resolve, 10));
+    return names;
   };
   syncBuiltinESMExports();
 }

@@ -81,7 +81,7 @@ const refusedCases: [string, string[], string][] = [
   ['disconnect --nqn on FreeBSD', [...FREEBSD, 'disconnect', '--nqn', NQN], 'sanhook: --nqn: on FreeBSD, disconnect takes --device nvmeX only'],
   ['disconnect without --device on FreeBSD', [...FREEBSD, 'disconnect'], 'sanhook: --device: on FreeBSD, disconnect takes --device nvmeX only'],
   ['devd on Linux', ['devd', '!system=nvme subsystem=controller type=RECONNECT name="nvme1"'], 'sanhook: devd: FreeBSD only (--platform freebsd'],
-  ['connect on FreeBSD', [...FREEBSD, 'connect', ...OK], 'sanhook: connect: Linux only (--platform linux'],
+  ['connect --uevent on FreeBSD', [...FREEBSD, 'connect', '--uevent'], 'sanhook: --uevent: there are no udev events on FreeBSD'],
   ['connected on FreeBSD', [...FREEBSD, 'connected', '--device', 'nvme1'], 'sanhook: connected: Linux only'],
   ['connected with --uevent and --device', ['connected', '--uevent', '--device', 'nvme1'], 'sanhook: give exactly one of --uevent or --device'],
   ['lost with --uevent and an endpoint', ['lost', '--uevent', '-t', 'tcp'], 'sanhook: give exactly one of --uevent, --device'],

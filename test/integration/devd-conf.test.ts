@@ -121,7 +121,9 @@ describe('devd/sanhook.conf', () => {
       );
       const result = await box.run(['-o', 'json', ...args], { globals: [...box.globals(), '--dry-run'] });
       expect(result.exitCode, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout.trim())).toMatchObject({ hook: 'reconnect', device: 'nvme0', outcome: 'would-reconnect' });
+      // the plan: reconnect, then (run by devd, not timerd) drop the controller's timer
+      const plan = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(plan[0]).toMatchObject({ hook: 'reconnect', device: 'nvme0', outcome: 'would-reconnect', kind: 'run' });
     });
   });
 });

@@ -42,7 +42,7 @@ const valueFor = (option: OptionSpec) => (option.value === undefined ? [] : [opt
 describe('every fabric verb and where it runs', () => {
   it('the verbs and their platforms', () => {
     expect(Object.fromEntries(VERBS.map((v) => [v.name, v.platforms]))).toEqual({
-      connect: ['linux'],
+      connect: ['linux', 'freebsd'],
       lost: ['linux', 'freebsd'],
       reconnect: ['linux', 'freebsd'],
       'give-up': ['linux', 'freebsd'],
@@ -137,11 +137,11 @@ describe('no option a provider does not take gets through (the allowed-options m
 });
 
 describe('dispatch by platform', () => {
-  it('give-up --device under --platform freebsd runs the FreeBSD provider (controller key)', async () => {
-    const result = await run('freebsd', ['--dry-run', 'give-up', '--device', 'nvme0']);
+  it('lost --device under --platform freebsd runs the FreeBSD provider (controller key)', async () => {
+    const result = await run('freebsd', ['--dry-run', 'lost', '--device', 'nvme0']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.items).toEqual([expect.objectContaining({ hook: 'give-up', key: 'nvmf-ctrl:nvme0', outcome: 'would-detach' })]);
+    expect(result.items).toEqual([expect.objectContaining({ hook: 'lost', key: 'nvmf-ctrl:nvme0', outcome: 'would-arm' })]);
   });
 
   it('give-up with the path options on Linux runs the Linux provider (I/O path key)', async () => {

@@ -50,7 +50,7 @@ describe('reconnect: timerd run handed over to another holder', () => {
     const timed = runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
     timed.catch(() => {}); // asserted below
     // the timerd run has recorded its event (the holder took its own marker before connecting)
-    const marker = path.join(manual.paths.run, 'pending', keyFileName(ioKey(ioParamsFromOptions(options))));
+    const marker = path.join(manual.paths.run, 'pending', `${keyFileName(ioKey(ioParamsFromOptions(options)))}#reconnect`);
     await waitFor('the timerd run to record its event', () => existsSync(marker));
     release();
     await expect(timed).rejects.toThrow(ActionError);
