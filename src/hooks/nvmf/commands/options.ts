@@ -7,9 +7,9 @@
  * hooks' request builders (connect-request.ts, io-request.ts, controller.ts),
  * with the validators of validate.ts.
  */
-import type { GivenOptions, OptionSpec } from '../../../core/fabric.js';
+import type { CommandContext, CommandSpec, GivenOptions, OptionSpec } from '../../../core/fabric.js';
 import { NVMF_OPTIONS, type NvmfOptionName, type RawOptions } from '../connect-request.js';
-import { CONTROLLER_OPTIONS } from '../controller.js';
+import { CONTROLLER_OPTIONS, controllerRequest, type ControllerRequest } from '../controller.js';
 import { IO_OPTIONS, type IoOptions } from '../io-request.js';
 
 const nvmeCli = (name: NvmfOptionName, description: string = NVMF_OPTIONS[name].description): OptionSpec => {
@@ -80,3 +80,39 @@ export function rawOptions(options: GivenOptions): RawOptions {
 }
 
 export const ioOptions = (options: GivenOptions): IoOptions => strings(options, IO_OPTIONS);
+
+/** What differs between the path verbs run by timerd (reconnect, give-up): the words and the two hooks. */
+export interface PathVerb {
+  readonly verb: string;
+  readonly summary: string;
+  /** The --device help on FreeBSD. */
+  readonly device: string;
+  readonly linux: (context: CommandContext, options: IoOptions) => Promise<void>;
+  readonly freebsd: (context: CommandContext, request: ControllerRequest) => Promise<void>;
+}
+
+/**
+ * The two providers of a verb timerd runs on a path: Linux names the I/O path
+ * with -t -a -s -n ... (it deletes a controller the kernel gave up on);
+ * FreeBSD names the controller it keeps, --device nvmeX [address].
+ */
+export function pathVerb(spec: PathVerb): readonly [CommandSpec, CommandSpec] {
+  return [
+    {
+      verb: spec.verb,
+      platforms: ['linux'],
+      summary: spec.summary,
+      options: IO_PATH_OPTIONS,
+      refuses: { device: `${spec.verb} --device is for FreeBSD, which keeps a disconnected controller; Linux deletes it, so name the path with -t -a -s -n` },
+      run: (context, options) => spec.linux(context, ioOptions(options)),
+    },
+    {
+      verb: spec.verb,
+      platforms: ['freebsd'],
+      summary: spec.summary,
+      options: controllerOptions(spec.device),
+      refuses: NOT_WITH_A_CONTROLLER,
+      run: (context, options) => spec.freebsd(context, controllerRequest(strings(options, CONTROLLER_OPTIONS))),
+    },
+  ];
+}
