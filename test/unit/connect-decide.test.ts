@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ExcludeRule } from '../../src/hooks/nvmf/settings.js';
+import type { Action } from '../../src/core/plan.js';
 import { decideConnect, type ConnectObservation } from '../../src/hooks/nvmf/connect-decide.js';
+import { connectPlan } from '../../src/hooks/nvmf/connect.js';
 import type { ConnectRequest } from '../../src/hooks/nvmf/connect-request.js';
 import { parseDiscoveryLog, type RawRecord } from '../../src/hooks/nvmf/discovery-log.js';
 import { controllerFromAttributes, type Controller } from '../../src/hooks/nvmf/sysfs.js';
@@ -82,5 +84,35 @@ describe('I/O connect parameters', () => {
     const req = request({ discovery: { ...request().discovery, hostIface: 'eth0' } });
     const plan = decideConnect(observe([record({ trtype: 'rdma' })]), req, { exclude: [] });
     expect(plan.decisions[0]).toMatchObject({ action: 'connect', params: { transport: 'rdma', hostIface: 'none' } });
+  });
+});
+
+describe('connectPlan: the plan of one discovery round', () => {
+  const log = parseDiscoveryLog(fixture('discover-2subsys.json'));
+  const KEY = 'nvmf-disc:tcp:127.0.0.1:4420:none:none';
+  const shape = (a: Action): string =>
+    (a.kind === 'note' ? `note:${a.outcome}` : a.kind === 'run' ? `run:${a.verb}` : `${a.kind}${'store' in a ? `:${a.store}` : ''}`) +
+    ('then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(shape).join(', ')}` : '');
+
+  it('skips the discovery entry; connects each subsystem, then records it as managed and clears its tombstone', () => {
+    const plan = connectPlan(KEY, request(), decideConnect({ log, controllers: [], hostnqn: HOSTNQN }, request(), { exclude: [] }));
+    expect(plan).toMatchObject({ hook: 'connect', key: KEY, trigger: 'manual' });
+    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'run:connect > record:managed > forget:disconnected', 'run:connect > record:managed > forget:disconnected']);
+    const run = plan.actions[1]!;
+    if (run.kind !== 'run') throw new Error('expected run');
+    expect(run.argv.slice(0, 2)).toEqual(['nvme', 'connect']);
+    expect(run).toMatchObject({ interpret: 'nvme-connect', done: 'connected', already: 'already-connected', failure: `${S1}: connect failed`, fields: { subnqn: S1 } });
+    // each record names its own I/O path's key, and fails alone if the state dir is read-only
+    expect(run.then![0]).toMatchObject({ kind: 'record', key: `nvmf:tcp:127.0.0.1:4420:${S1}:none:none`, unwritable: { failure: `${S1}: not recorded as managed` } });
+  });
+
+  it('a path already connected is recorded as managed (it is brought back if lost), not connected again', () => {
+    const attrs = Object.fromEntries(fixture('sysfs-io-ctrl.txt').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const plan = connectPlan(KEY, request(), decideConnect({ log, controllers: [controllerFromAttributes('nvme0', attrs)!], hostnqn: HOSTNQN }, request(), { exclude: [] }));
+    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'note:skipped', 'record:managed', 'run:connect > record:managed > forget:disconnected']);
+  });
+
+  it('an empty log: nothing to do', () => {
+    expect(connectPlan(KEY, request(), { genctr: 0, decisions: [] }).actions.map(shape)).toEqual(['note:nothing-to-do']);
   });
 });
