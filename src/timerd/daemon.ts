@@ -109,7 +109,10 @@ export class Timerd {
       await this.store.compact();
       for (const entry of this.entries.values()) this.schedule(entry);
       this.syncArmedFlag();
-      this.log.info({ entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, duration_ms: this.options.now() - started }, 'timer table loaded');
+      this.log.info(
+        { entries: this.entries.size, replayed: loaded.replayed, torn_tail: loaded.tornTail, converted_v1: loaded.converted, duration_ms: this.options.now() - started },
+        'timer table loaded',
+      );
     } catch (error) {
       await this.stop();
       throw error;
@@ -268,9 +271,10 @@ export class Timerd {
       hook: entry.onReconnect.hook,
       lossHook: entry.onLoss?.hook ?? null,
       params: entry.onReconnect.params,
-      delay: entry.schedule.delaySeconds,
+      delayMs: entry.schedule.delayMs,
       growth: entry.schedule.growth,
       attempts: entry.attempts,
+      lossMs: entry.loss.afterMs,
       lossAttempts: entry.loss.attempts,
       armedAt: new Date(entry.armedAt).toISOString(),
       next: due.kind === 'never' ? null : { event: due.kind, at: new Date(due.at).toISOString() },
