@@ -251,36 +251,14 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
     .description('arm a timer by hand (the same request the lost hook sends)')
     .requiredOption('--hook <hook>', 'hook to run on each reconnect event (reconnect)')
     .option('--loss-hook <hook>', 'hook to run on loss (give-up)')
-    .option('--delay <seconds>', 'seconds between attempts; 0 disables attempts', '10')
+    .option('--delay <seconds>', 'seconds between attempts, to the millisecond (0.2); 0 disables attempts', '10')
     .addOption(new Option('--growth <growth>', 'delay growth').choices(GROWTHS).default('fixed'))
-    .option('--loss-seconds <seconds>', 'give up after this long; -1 or 0 never', '600')
+    .option('--loss-seconds <seconds>', 'give up after this long, to the millisecond; -1 or 0 never', '600')
     .option('--loss-attempts <count>', 'give up after this many attempts; 0 no limit', '0')
     .option('--param <name=value...>', 'hook option, e.g. --param transport=tcp (repeat)')
     .action(async (options: Record<string, unknown>) => {
       const { system, reporter } = await context();
-      const params: Record<string, string> = {};
-      for (const pair of (options.param as string[] | undefined) ?? []) {
-        const eq = pair.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--param: must be name=value, got ${showValue(pair)}`, '--param', pair);
-        params[pair.slice(0, eq)] = pair.slice(eq + 1);
-      }
-      const int = (option: string, value: unknown) => {
-        if (typeof value !== 'string' || !/^-?[0-9]{1,9}$/.test(value)) throw new UsageError(`${option}: must be an integer, got ${showValue(String(value))}`, option, String(value));
-        return Number(value);
-      };
-      await armTimer(
-        system,
-        {
-          hook: options.hook,
-          ...(options.lossHook ? { lossHook: options.lossHook } : {}),
-          params,
-          delay: int('--delay', options.delay),
-          growth: options.growth,
-          lossSeconds: int('--loss-seconds', options.lossSeconds),
-          lossAttempts: int('--loss-attempts', options.lossAttempts),
-        },
-        reporter,
-      );
+      await armTimer(system, options, reporter);
     });
   timers
     .command('disarm <key>')

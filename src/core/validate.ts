@@ -67,6 +67,33 @@ export function secondsAsMs(value: string, option: string, minMs: number, maxMs:
   return invalid(option, value, what);
 }
 
+/**
+ * A delay in seconds to the millisecond, in milliseconds, where 0 means off:
+ * 0, or [minMs, maxMs]. The minimum keeps "0.001" from meaning a hook started
+ * back to back when 0 already says "no attempts".
+ */
+export function delaySecondsAsMs(value: string, option: string, minMs: number, maxMs: number, what: string): number {
+  const ms = secondsAsMs(value, option, 0, maxMs, what);
+  if (ms !== 0 && ms < minMs) return invalid(option, value, what);
+  return ms;
+}
+
+/**
+ * A timeout in seconds to the millisecond, in milliseconds, where -1 or 0 mean
+ * never (ctrl-loss-tmo's spelling), both returned as 0.
+ */
+export function timeoutSecondsAsMs(value: string, option: string, maxMs: number, what: string): number {
+  if (value === '-1') return 0;
+  return secondsAsMs(value, option, 0, maxMs, what);
+}
+
+/** `name=value` (a repeated option such as --param): the name non-empty, the value anything; split at the first `=`. */
+export function nameValue(value: string, option: string): [string, string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) return invalid(option, value, 'must be name=value');
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
 /** One spelling per address (IPv6 compressed, lower case) so comparisons with sysfs hold. */
 export function canonicalIp(value: string): string {
   if (isIP(value) !== 6) return value.toLowerCase();

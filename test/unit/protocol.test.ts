@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { armRequest } from '../../src/commands/timers.js';
+import { UsageError } from '../../src/core/errors.js';
 import { timerHookTable } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
 import { parseRequest as parseWith, ProtocolError } from '../../src/timerd/protocol.js';
@@ -163,5 +165,54 @@ describe('parseRequest rejects with a code', () => {
       return;
     }
     throw new Error('expected a ProtocolError');
+  });
+});
+
+describe('`sanhook timers arm` sends ms: seconds to the millisecond on the command line', () => {
+  /** Commander's view of `timers arm` with its defaults (--delay 10, --loss-seconds 600, --loss-attempts 0). */
+  const cli = (over: Record<string, unknown> = {}) => ({
+    hook: 'reconnect',
+    lossHook: 'give-up',
+    delay: '10',
+    growth: 'fixed',
+    lossSeconds: '600',
+    lossAttempts: '0',
+    param: Object.entries(params).map(([k, v]) => `${k}=${v}`),
+    ...over,
+  });
+
+  it.each([
+    ['defaults', {}, { delayMs: 10_000, lossMs: 600_000, lossAttempts: 0 }],
+    ["fcoemon's 0.2 s, linear, 10 retries", { delay: '0.2', growth: 'linear', lossSeconds: '-1', lossAttempts: '10' }, { delayMs: 200, growth: 'linear', lossMs: 0, lossAttempts: 10 }],
+    ['the shortest delay', { delay: '0.1' }, { delayMs: 100 }],
+    ['three decimals', { delay: '1.234', lossSeconds: '2.5' }, { delayMs: 1234, lossMs: 2500 }],
+    ['0 disables attempts; loss 0 is never', { delay: '0', lossSeconds: '0', lossAttempts: '3' }, { delayMs: 0, lossMs: 0 }],
+    ['the longest', { delay: '86400', lossSeconds: '31536000' }, { delayMs: 86_400_000, lossMs: 31_536_000_000 }],
+  ])('%s', (_name, over, expected) => {
+    const message = armRequest(cli(over));
+    expect(message).toMatchObject({ op: 'arm', params, ...expected });
+    expect(message).not.toHaveProperty('delay');
+    expect(message).not.toHaveProperty('lossSeconds');
+    if ((message.delayMs as number) > 0 || (message.lossMs as number) > 0) expect(() => parseRequest(JSON.stringify(message))).not.toThrow();
+  });
+
+  it.each([
+    ['--delay', { delay: '0.05' }],
+    ['--delay', { delay: '0.0001' }],
+    ['--delay', { delay: '-1' }],
+    ['--delay', { delay: '86400.001' }],
+    ['--delay', { delay: '1e3' }],
+    ['--delay', { delay: '.2' }],
+    ['--delay', { delay: 'soon' }],
+    ['--loss-seconds', { lossSeconds: '-2' }],
+    ['--loss-seconds', { lossSeconds: '-1.5' }],
+    ['--loss-seconds', { lossSeconds: '31536000.001' }],
+    ['--loss-attempts', { lossAttempts: '1.5' }],
+    ['--loss-attempts', { lossAttempts: '-1' }],
+    ['--param', { param: ['transport'] }],
+    ['--param', { param: ['=tcp'] }],
+  ])('%s rejects %j before asking timerd', (option, over) => {
+    expect(() => armRequest(cli(over))).toThrow(UsageError);
+    expect(() => armRequest(cli(over))).toThrow(new RegExp(`^${option}: `));
   });
 });
