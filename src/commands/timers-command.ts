@@ -3,7 +3,6 @@
  * (whose functions talk to timerd).
  */
 import { Option } from 'commander';
-import { integer, nameValue } from '../core/validate.js';
 import { GROWTHS } from '../timerd/schedule.js';
 import type { CoreCommand } from './runtime.js';
 import { armTimer, disarmTimer, listTimers } from './timers.js';
@@ -24,14 +23,14 @@ export const timersCommand: CoreCommand = {
       .description('arm a timer by hand (the same request the lost hook sends)')
       .requiredOption('--hook <hook>', 'hook to run on each reconnect event (reconnect)')
       .option('--loss-hook <hook>', 'hook to run on loss (give-up)')
-      .option('--delay <seconds>', 'seconds between attempts; 0 disables attempts', '10')
+      .option('--delay <seconds>', 'seconds between attempts, to the millisecond (0.2); 0 disables attempts', '10')
       .addOption(new Option('--growth <growth>', 'delay growth').choices(GROWTHS).default('fixed'))
-      .option('--loss-seconds <seconds>', 'give up after this long; -1 or 0 never', '600')
+      .option('--loss-seconds <seconds>', 'give up after this long, to the millisecond; -1 or 0 never', '600')
       .option('--loss-attempts <count>', 'give up after this many attempts; 0 no limit', '0')
       .option('--param <name=value...>', 'hook option, e.g. --param transport=tcp (repeat)')
       .action(async (options: Record<string, unknown>) => {
         const { system, reporter } = await runtime.context();
-        await armTimer(system, armMessage(options), reporter);
+        await armTimer(system, options, reporter);
       });
     timers
       .command('disarm <key>')
@@ -43,22 +42,3 @@ export const timersCommand: CoreCommand = {
     return timers;
   },
 };
-
-/** The arm request for the options as commander parsed them (strings; defaults filled in). */
-function armMessage(options: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const params: Record<string, string> = {};
-  for (const pair of (options.param as string[] | undefined) ?? []) {
-    const [name, value] = nameValue(pair, '--param');
-    params[name] = value;
-  }
-  const int = (value: unknown, option: string) => integer(String(value), option, -999_999_999, 999_999_999, 'must be an integer');
-  return {
-    hook: options.hook,
-    ...(options.lossHook ? { lossHook: options.lossHook } : {}),
-    params,
-    delay: int(options.delay, '--delay'),
-    growth: options.growth,
-    lossSeconds: int(options.lossSeconds, '--loss-seconds'),
-    lossAttempts: int(options.lossAttempts, '--loss-attempts'),
-  };
-}

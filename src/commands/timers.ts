@@ -10,6 +10,8 @@ import path from 'node:path';
 import { ActionError, EnvironmentError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
 import type { System } from '../core/system.js';
+import { delaySecondsAsMs, integer, nameValue, timeoutSecondsAsMs } from '../core/validate.js';
+import { MAX_DELAY_MS, MAX_LOSS_ATTEMPTS, MAX_LOSS_MS, MIN_DELAY_MS } from '../timerd/protocol.js';
 
 interface ListedEntry {
   key: string;
@@ -41,8 +43,32 @@ export async function listTimers(system: System, reporter: Reporter): Promise<vo
   }
 }
 
-export async function armTimer(system: System, message: Record<string, unknown>, reporter: Reporter): Promise<void> {
-  const reply = await system.timerd.request({ op: 'arm', ...message });
+/**
+ * The arm request for `sanhook timers arm`'s options as commander parsed them
+ * (strings): durations in seconds to the millisecond on the command line
+ * (fcoemon's 0.2), in ms on the wire. Throws UsageError before timerd is asked.
+ */
+export function armRequest(options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const params: Record<string, string> = {};
+  for (const pair of (options.param as string[] | undefined) ?? []) {
+    const [name, value] = nameValue(pair, '--param');
+    params[name] = value;
+  }
+  return {
+    op: 'arm',
+    hook: options.hook,
+    ...(options.lossHook ? { lossHook: options.lossHook } : {}),
+    params,
+    delayMs: delaySecondsAsMs(String(options.delay), '--delay', MIN_DELAY_MS, MAX_DELAY_MS, `must be 0 (no attempts) or ${MIN_DELAY_MS / 1000}-${MAX_DELAY_MS / 1000} seconds, to the millisecond`),
+    growth: options.growth,
+    lossMs: timeoutSecondsAsMs(String(options.lossSeconds), '--loss-seconds', MAX_LOSS_MS, `must be -1 or 0 (never) or seconds up to ${MAX_LOSS_MS / 1000}, to the millisecond`),
+    lossAttempts: integer(String(options.lossAttempts), '--loss-attempts', 0, MAX_LOSS_ATTEMPTS, `must be a whole number 0-${MAX_LOSS_ATTEMPTS} (0: no limit)`),
+  };
+}
+
+export async function armTimer(system: System, options: Readonly<Record<string, unknown>>, reporter: Reporter): Promise<void> {
+  const request = armRequest(options);
+  const reply = await system.timerd.request(request);
   if (!reply.ok) throw new ActionError(`timerd refused: ${reply.error?.message ?? 'unknown error'}`, { error: reply.error });
   reporter.item({ hook: 'timers', outcome: 'armed', key: reply.key as string, id: reply.id, text: `${String(reply.key)}: armed as id ${String(reply.id)}` });
 }

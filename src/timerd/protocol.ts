@@ -5,9 +5,14 @@
  *   {"op":"ping"}
  *   {"op":"list"}
  *   {"op":"arm","hook":"reconnect","params":{...},"lossHook":"give-up",
- *    "delay":10,"growth":"fixed","lossSeconds":600,"lossAttempts":0}
+ *    "delayMs":200,"growth":"linear","lossMs":0,"lossAttempts":10}
  *   {"op":"disarm","key":"nvmf:...","id":7}        (id optional: only that arm)
  * Replies: {"ok":true,...} or {"ok":false,"error":{"code","message","field"?}}.
+ *
+ * Durations are integer milliseconds (`delayMs`, `lossMs`). The seconds-only
+ * release's fields stay accepted, as whole seconds: `delay` for `delayMs` and
+ * `lossSeconds` (-1 or 0: never) for `lossMs`; giving both forms of one is a
+ * bad-field error. A parsed request holds milliseconds only.
  *
  * Contract: `parseRequest()` is pure and total: any input line gives a Request
  * or a ProtocolError with a code; nothing a client sends can throw anything else.
@@ -20,9 +25,16 @@ import { GROWTHS, scheduleProblem, type Growth, type HookCall, type LossConditio
 /** Far above any real request (a full nvmf identity is < 1 KiB); bounds per-client memory. */
 export const MAX_LINE_BYTES = 16 * 1024;
 /** A day between attempts is already unusual; a year of loss timeout is the outer bound. */
-const MAX_DELAY_SECONDS = 86_400;
-const MAX_LOSS_SECONDS = 31_536_000;
-const MAX_LOSS_ATTEMPTS = 1_000_000;
+export const MAX_DELAY_MS = 86_400_000;
+export const MAX_LOSS_MS = 31_536_000_000;
+export const MAX_LOSS_ATTEMPTS = 1_000_000;
+/**
+ * The shortest delay that is not 0 (off). Every attempt starts a hook process
+ * (a node start: tens of ms of CPU), so a failing endpoint with a 1 ms delay
+ * would keep one core busy starting hooks back to back. 100 ms is half of
+ * fcoemon's 0.2 s step, the shortest schedule sanhook has to express.
+ */
+export const MIN_DELAY_MS = 100;
 
 export type ErrorCode = 'bad-json' | 'line-too-long' | 'unknown-op' | 'bad-field' | 'not-found' | 'internal';
 
@@ -53,7 +65,7 @@ export type Request =
 const FIELDS: Record<string, readonly string[]> = {
   ping: ['op', 'req'],
   list: ['op', 'req'],
-  arm: ['op', 'req', 'hook', 'params', 'lossHook', 'delay', 'growth', 'lossSeconds', 'lossAttempts'],
+  arm: ['op', 'req', 'hook', 'params', 'lossHook', 'delayMs', 'delay', 'growth', 'lossMs', 'lossSeconds', 'lossAttempts'],
   disarm: ['op', 'req', 'key', 'id'],
 };
 
@@ -119,18 +131,34 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   return result;
 }
 
+/** `delayMs`, or `delay` in whole seconds (older clients): exactly one of them. */
+function delayField(object: Record<string, unknown>): number {
+  if (object.delayMs === undefined) {
+    if (object.delay === undefined) badField('delayMs', 'missing: milliseconds between attempts (or delay, in seconds)');
+    return integerField(object, 'delay', 0, MAX_DELAY_MS / 1000) * 1000;
+  }
+  if (object.delay !== undefined) badField('delay', 'give delayMs or delay (seconds), not both');
+  const ms = integerField(object, 'delayMs', 0, MAX_DELAY_MS);
+  if (ms !== 0 && ms < MIN_DELAY_MS) badField('delayMs', `must be 0 (no attempts) or ${MIN_DELAY_MS}..${MAX_DELAY_MS}`);
+  return ms;
+}
+
+/** `lossMs`, or `lossSeconds` in whole seconds (older clients), or neither (never); -1 and 0 both mean never, kept as 0. */
+function lossField(object: Record<string, unknown>): number {
+  if (object.lossMs === undefined) return Math.max(0, integerField(object, 'lossSeconds', -1, MAX_LOSS_MS / 1000, -1) * 1000);
+  if (object.lossSeconds !== undefined) badField('lossSeconds', 'give lossMs or lossSeconds, not both');
+  return Math.max(0, integerField(object, 'lossMs', -1, MAX_LOSS_MS));
+}
+
 function parseArm(object: Record<string, unknown>, hooks: TimerHookTable): ArmRequest {
   if (typeof object.hook !== 'string') badField('hook', 'must be a hook name');
   const params = stringMap(object.params, 'params');
   const growth = object.growth === undefined ? 'fixed' : object.growth;
   if (typeof growth !== 'string' || !(GROWTHS as readonly string[]).includes(growth)) badField('growth', `must be one of ${GROWTHS.join(', ')}`);
-  const schedule: Schedule = { delaySeconds: integerField(object, 'delay', 0, MAX_DELAY_SECONDS), growth: growth as Growth };
-  const loss: LossCondition = {
-    seconds: integerField(object, 'lossSeconds', -1, MAX_LOSS_SECONDS, -1),
-    attempts: integerField(object, 'lossAttempts', 0, MAX_LOSS_ATTEMPTS, 0),
-  };
+  const schedule: Schedule = { delayMs: delayField(object), growth: growth as Growth };
+  const loss: LossCondition = { afterMs: lossField(object), attempts: integerField(object, 'lossAttempts', 0, MAX_LOSS_ATTEMPTS, 0) };
   const problem = scheduleProblem(schedule, loss);
-  if (problem) badField('delay', problem);
+  if (problem) badField(object.delayMs !== undefined ? 'delayMs' : 'delay', problem);
   try {
     const reconnect = resolveHookCall(hooks, object.hook as string, params, 'reconnect', 'hook');
     let onLoss: HookCall | undefined;

@@ -4,24 +4,25 @@
  * Semantics (FreeBSD nvmf's reconnect-delay / ctrl-loss-tmo, fcoemon's linear
  * back-off): attempt n (1-based) is due `delay(n)` after attempt n-1 finished
  * (after arming for n = 1), where delay(n) = d (`fixed`) or d × n (`linear`);
- * d = 0 disables attempts. The loss event is due at armedAt + lossSeconds
- * (0 or -1: never by time) or right after the attempt that reaches
- * lossAttempts (0: never by count). When both are due, loss wins: an attempt
- * is never started at or after the loss deadline.
+ * d = 0 disables attempts. The loss event is due at armedAt + loss.afterMs
+ * (0: never by time) or right after the attempt that reaches loss.attempts
+ * (0: never by count). When both are due, loss wins: an attempt is never
+ * started at or after the loss deadline. Every duration is in milliseconds
+ * (fcoemon's d is 200 ms); times are epoch milliseconds.
  */
 
 export const GROWTHS = ['fixed', 'linear'] as const;
 export type Growth = (typeof GROWTHS)[number];
 
 export interface Schedule {
-  /** Seconds before the first attempt and between attempts; 0 disables attempts. */
-  readonly delaySeconds: number;
+  /** Milliseconds before the first attempt and between attempts (× n when linear); 0 disables attempts. */
+  readonly delayMs: number;
   readonly growth: Growth;
 }
 
 export interface LossCondition {
-  /** Give up this many seconds after arming; 0 or -1: never by time. */
-  readonly seconds: number;
+  /** Give up this many milliseconds after arming; 0: never by time (a negative value is read as 0). */
+  readonly afterMs: number;
   /** Give up after this many failed attempts; 0: never by count. */
   readonly attempts: number;
 }
@@ -48,20 +49,20 @@ export interface TimerEntry {
 
 export type Due = { readonly kind: 'reconnect' | 'loss'; readonly at: number } | { readonly kind: 'never' };
 
+/** The wait before attempt `attempt` (1-based), in ms. */
 export function delayMs(schedule: Schedule, attempt: number): number {
-  const base = schedule.delaySeconds * 1000;
-  return schedule.growth === 'linear' ? base * attempt : base;
+  return schedule.growth === 'linear' ? schedule.delayMs * attempt : schedule.delayMs;
 }
 
 export function lossDeadline(entry: TimerEntry): number | undefined {
-  return entry.loss.seconds > 0 ? entry.armedAt + entry.loss.seconds * 1000 : undefined;
+  return entry.loss.afterMs > 0 ? entry.armedAt + entry.loss.afterMs : undefined;
 }
 
 /** The entry's next event; `never` only when attempts are disabled and loss is off. */
 export function nextDue(entry: TimerEntry): Due {
   const deadline = lossDeadline(entry);
   if (entry.loss.attempts > 0 && entry.attempts >= entry.loss.attempts) return { kind: 'loss', at: entry.lastAttemptEndedAt };
-  const attemptAt = entry.schedule.delaySeconds > 0 ? entry.lastAttemptEndedAt + delayMs(entry.schedule, entry.attempts + 1) : undefined;
+  const attemptAt = entry.schedule.delayMs > 0 ? entry.lastAttemptEndedAt + delayMs(entry.schedule, entry.attempts + 1) : undefined;
   if (deadline !== undefined && (attemptAt === undefined || deadline <= attemptAt)) return { kind: 'loss', at: deadline };
   if (attemptAt !== undefined) return { kind: 'reconnect', at: attemptAt };
   return { kind: 'never' };
@@ -74,7 +75,7 @@ export function afterFailedAttempt(entry: TimerEntry, now: number): TimerEntry {
 
 /** Validates a schedule/loss pair; returns a problem or undefined. */
 export function scheduleProblem(schedule: Schedule, loss: LossCondition): string | undefined {
-  if (schedule.delaySeconds === 0 && loss.seconds <= 0) {
+  if (schedule.delayMs === 0 && loss.afterMs <= 0) {
     return 'reconnect attempts are disabled (delay 0) and loss is never: the entry would do nothing';
   }
   return undefined;

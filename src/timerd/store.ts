@@ -2,11 +2,19 @@
  * timerd's durable table: a snapshot plus a journal, with group commit.
  *
  * Files in the state dir:
- *   timers.json      {"version":1,"gen":G,"nextId":N,"entries":[...]}, replaced
+ *   timers.json      {"version":2,"gen":G,"nextId":N,"entries":[...]}, replaced
  *                    atomically (temp file, fsync, rename, fsync of the directory)
- *   timers.journal   first line {"gen":G}, then one op per line:
+ *   timers.journal   first line {"gen":G,"version":2}, then one op per line:
  *                    {"op":"arm","entry":{...}} | {"op":"disarm","key","id"}
  *                    | {"op":"attempt","key","id","attempts","lastAttemptEndedAt"}
+ *
+ * Format versions (FORMAT_VERSION): 2 stores durations in ms (schedule.delayMs,
+ * loss.afterMs). 1 is the seconds-only release's (schedule.delaySeconds,
+ * loss.seconds with -1 or 0 for never; its journal header has no version):
+ * still read, each entry converted on load (entryFromFormat), never written;
+ * the compaction that follows every load rewrites both files as version 2.
+ * A version this code does not know stops the load (written by a newer
+ * release: dropping its entries would lose timers).
  *
  * Contract: `append()` resolves only after its line is on disk (write +
  * fdatasync); ops queued while a write is in flight go out together in the
@@ -19,7 +27,7 @@ import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:f
 import path from 'node:path';
 import { fsError, fsStep, LOCATIONS, makeDir, type FsTarget } from '../core/fs-errors.js';
 import type { Logger } from '../core/log.js';
-import type { TimerEntry } from './schedule.js';
+import type { Growth, TimerEntry } from './schedule.js';
 
 export type JournalOp =
   | { readonly op: 'arm'; readonly entry: TimerEntry }
@@ -31,10 +39,38 @@ export interface LoadedTable {
   readonly nextId: number;
   readonly replayed: number;
   readonly tornTail: boolean;
+  /** Entries read in format version 1 (seconds) and converted to ms. */
+  readonly converted: number;
 }
 
 /** Compact once the journal holds this many ops beyond the table size (bounded replay time). */
 const COMPACT_MIN_OPS = 4096;
+
+/** The format this code writes; see the header for what each version holds. */
+export const FORMAT_VERSION = 2;
+/** The seconds-only release's format: read and converted, never written. */
+const FORMAT_V1 = 1;
+
+/** An entry as the seconds-only release stored it. */
+interface EntryV1 extends Omit<TimerEntry, 'schedule' | 'loss'> {
+  readonly schedule: { readonly delaySeconds: number; readonly growth: Growth };
+  readonly loss: { readonly seconds: number; readonly attempts: number };
+}
+
+/** A stored entry of format `version` as a current entry (ms); throws on an unknown version or a v1 entry without its fields. */
+export function entryFromFormat(stored: unknown, version: number): TimerEntry {
+  if (version === FORMAT_VERSION) return stored as TimerEntry;
+  if (version !== FORMAT_V1) throw new Error(`unknown format version ${String(version)}`);
+  const v1 = stored as Partial<EntryV1> | null;
+  const { schedule, loss } = v1 ?? {};
+  if (typeof schedule?.delaySeconds !== 'number' || typeof loss?.seconds !== 'number') throw new Error('not a version 1 entry (schedule.delaySeconds, loss.seconds)');
+  return {
+    ...(v1 as EntryV1),
+    schedule: { delayMs: schedule.delaySeconds * 1000, growth: schedule.growth },
+    // v1 spelled "never by time" -1 or 0; ms has only 0
+    loss: { afterMs: Math.max(0, loss.seconds * 1000), attempts: loss.attempts },
+  };
+}
 
 export function applyOp(entries: Map<string, TimerEntry>, op: JournalOp): void {
   switch (op.op) {
@@ -94,13 +130,18 @@ export class TimerStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'read', this.snapshotPath, this.targets.snapshot);
     }
+    let converted = 0;
     if (snapshotText !== undefined) {
       try {
-        const snapshot = JSON.parse(snapshotText) as { version: number; gen: number; nextId: number; entries: TimerEntry[] };
-        if (snapshot.version !== 1) throw new Error(`unknown snapshot version ${snapshot.version}`);
+        const snapshot = JSON.parse(snapshotText) as { version: number; gen: number; nextId: number; entries: unknown[] };
+        if (snapshot.version !== FORMAT_VERSION && snapshot.version !== FORMAT_V1) throw new Error(`unknown snapshot version ${snapshot.version}`);
         gen = snapshot.gen;
         nextId = snapshot.nextId;
-        for (const entry of snapshot.entries) entries.set(entry.key, entry);
+        for (const stored of snapshot.entries) {
+          const entry = entryFromFormat(stored, snapshot.version);
+          entries.set(entry.key, entry);
+        }
+        if (snapshot.version === FORMAT_V1) converted += snapshot.entries.length;
       } catch (error) {
         throw new Error(`${this.snapshotPath}: cannot load: ${(error as Error).message}`, { cause: error });
       }
@@ -116,23 +157,27 @@ export class TimerStore {
     const lines = text.split('\n');
     const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines.slice(0, -1);
     if (!text.endsWith('\n') && text.length > 0) tornTail = true;
-    const header = complete[0] ? (JSON.parse(complete[0]) as { gen?: number }) : undefined;
+    const header = complete[0] ? (JSON.parse(complete[0]) as { gen?: number; version?: number }) : undefined;
     if (header?.gen === gen) {
+      const version = header.version ?? FORMAT_V1;
+      if (version !== FORMAT_VERSION && version !== FORMAT_V1) throw new Error(`${this.journalPath}: cannot load: unknown journal version ${version}`);
       for (const line of complete.slice(1)) {
         let op: JournalOp;
         try {
           op = JSON.parse(line) as JournalOp;
+          if (op.op === 'arm') op = { op: 'arm', entry: entryFromFormat(op.entry, version) };
         } catch {
           this.log.error({ file: this.journalPath, line: line.slice(0, 120) }, 'skipping an unreadable journal line');
           continue;
         }
+        if (op.op === 'arm' && version === FORMAT_V1) converted += 1;
         applyOp(entries, op);
         if (op.op === 'arm') nextId = Math.max(nextId, op.entry.id + 1);
         replayed += 1;
       }
     }
     this.gen = gen;
-    return { entries, nextId, replayed, tornTail };
+    return { entries, nextId, replayed, tornTail, converted };
   }
 
   /** Writes a fresh snapshot of the current table and starts a new, empty journal. */
@@ -144,7 +189,7 @@ export class TimerStore {
     const handle = await fsStep('write', temp, snapshot, () => open(temp, 'w', 0o600));
     try {
       await fsStep('write', temp, snapshot, async () => {
-        await handle.writeFile(JSON.stringify({ version: 1, gen, nextId, entries: [...entries] }));
+        await handle.writeFile(JSON.stringify({ version: FORMAT_VERSION, gen, nextId, entries: [...entries] }));
         await handle.sync();
       });
     } finally {
@@ -156,7 +201,7 @@ export class TimerStore {
     const journal = await fsStep('write', journalTemp, journalTarget, () => open(journalTemp, 'w', 0o600));
     try {
       await fsStep('write', journalTemp, journalTarget, async () => {
-        await journal.write(`${JSON.stringify({ gen })}\n`);
+        await journal.write(`${JSON.stringify({ gen, version: FORMAT_VERSION })}\n`);
         await journal.sync();
       });
       await fsStep('write', this.journalPath, journalTarget, () => rename(journalTemp, this.journalPath));

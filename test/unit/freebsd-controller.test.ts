@@ -156,8 +156,8 @@ describe('timer entries for controllers', () => {
     const request = controllerRequest({ device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' });
     expect(controllerKey('nvme0')).toBe('nvmf-ctrl:nvme0');
     expect(controllerArmMessage(request, DEFAULT_LOST_POLICY)).toEqual({
-      op: 'arm', hook: 'reconnect', lossHook: 'give-up', params: { device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' }, delay: 10, growth: 'fixed', lossSeconds: 600, lossAttempts: 0,
+      op: 'arm', hook: 'reconnect', lossHook: 'give-up', params: { device: 'nvme0', traddr: '10.0.0.5', trsvcid: '4420' }, delayMs: 10_000, growth: 'fixed', lossMs: 600_000, lossAttempts: 0,
     });
-    expect(controllerArmMessage(request, { ...DEFAULT_LOST_POLICY, ctrlLossTmo: 0 }).lossSeconds).toBe(-1);
+    expect(controllerArmMessage(request, { ...DEFAULT_LOST_POLICY, ctrlLossTmo: 0 }).lossMs).toBe(-1);
   });
 });

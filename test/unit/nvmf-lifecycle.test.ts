@@ -80,9 +80,9 @@ describe('decideLost: the plan', () => {
       hook: 'reconnect',
       lossHook: 'give-up',
       params: { transport: 'tcp', nqn: S1, traddr: '127.0.0.1', trsvcid: '4420', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x', 'ctrl-loss-tmo': '6' },
-      delay: 10,
+      delayMs: 10_000,
       growth: 'fixed',
-      lossSeconds: 600,
+      lossMs: 600_000,
       lossAttempts: 0,
     });
     // and timerd accepts exactly that request
@@ -91,9 +91,9 @@ describe('decideLost: the plan', () => {
   it.each([
     [-1, -1],
     [0, -1],
-    [30, 30],
-  ])('ctrl-loss-tmo %i → lossSeconds %i', (ctrlLossTmo, lossSeconds) => {
-    expect(armMessage(params, { ...DEFAULT_LOST_POLICY, ctrlLossTmo })).toMatchObject({ lossSeconds });
+    [30, 30_000],
+  ])('ctrl-loss-tmo %i → lossMs %i', (ctrlLossTmo, lossMs) => {
+    expect(armMessage(params, { ...DEFAULT_LOST_POLICY, ctrlLossTmo })).toMatchObject({ lossMs });
   });
 });
 

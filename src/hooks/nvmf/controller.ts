@@ -122,9 +122,9 @@ export function controllerArmMessage(request: ControllerRequest, policy: NvmfSet
     hook: 'reconnect',
     lossHook: 'give-up',
     params: controllerOptions(request),
-    delay: policy.reconnectDelay,
+    delayMs: policy.reconnectDelay * 1000,
     growth: policy.growth,
-    lossSeconds: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo,
+    lossMs: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo * 1000,
     lossAttempts: policy.maxAttempts,
   };
 }

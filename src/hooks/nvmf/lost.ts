@@ -69,10 +69,10 @@ export function armMessage(params: IoConnectParams, policy: LostPolicy): Record<
     hook: 'reconnect',
     lossHook: 'give-up',
     params: ioParamsToOptions(params),
-    delay: policy.reconnectDelay,
+    delayMs: policy.reconnectDelay * 1000,
     growth: policy.growth,
     // timerd: 0 and -1 both mean "never by time"; FreeBSD's "0 disables" reads the same.
-    lossSeconds: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo,
+    lossMs: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo * 1000,
     lossAttempts: policy.maxAttempts,
   };
 }

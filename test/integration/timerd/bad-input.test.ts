@@ -7,11 +7,13 @@
  * sending garbage does not hold up another client.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { armMessage, ioParams, LineClient, now, request, sleep, TimerdBox, type Reply, type TimerdProcess } from './harness.js';
+import { armMessage, armMessageV1, ioParams, LineClient, now, request, sleep, TimerdBox, type Reply, type TimerdProcess } from './harness.js';
 
 const MAX_LINE = 16 * 1024;
 const valid = armMessage(ioParams('10.20.0.9'));
 const arm = (over: Record<string, unknown>) => JSON.stringify({ ...valid, ...over });
+/** An arm in the seconds-only fields older clients send (delay, lossSeconds). */
+const armV1 = (over: Record<string, unknown>) => JSON.stringify({ ...armMessageV1(ioParams('10.20.0.9')), ...over });
 const armParams = (over: Record<string, unknown>) => arm({ params: { ...ioParams('10.20.0.9'), ...over } });
 const line = (text: string) => `${text}\n`;
 
@@ -76,16 +78,29 @@ const CASES: Case[] = [
   { name: 'params with an option-like name', chunks: [line(armParams({ '--root': '/' }))], replies: [bf('params.--root')] },
   { name: 'params with a __proto__ name', chunks: [line(armParams({}).replace('"params":{', '"params":{"__proto__":"x",'))], replies: [bf('params.__proto__')] },
   // Wrong types and ranges.
-  { name: 'delay as a string', chunks: [line(arm({ delay: '10' }))], replies: [bf('delay')] },
-  { name: 'delay 1.5', chunks: [line(arm({ delay: 1.5 }))], replies: [bf('delay')] },
-  { name: 'delay -1', chunks: [line(arm({ delay: -1 }))], replies: [bf('delay')] },
-  { name: 'delay above a day', chunks: [line(arm({ delay: 86_401 }))], replies: [bf('delay')] },
-  { name: 'delay 1e400 (Infinity)', chunks: [line(arm({}).replace('"delay":3600', '"delay":1e400'))], replies: [bf('delay')] },
-  { name: 'lossSeconds as a string', chunks: [line(arm({ lossSeconds: '600' }))], replies: [bf('lossSeconds')] },
+  { name: 'delayMs as a string', chunks: [line(arm({ delayMs: '10' }))], replies: [bf('delayMs')] },
+  { name: 'delayMs 1.5', chunks: [line(arm({ delayMs: 1.5 }))], replies: [bf('delayMs')] },
+  { name: 'delayMs -1', chunks: [line(arm({ delayMs: -1 }))], replies: [bf('delayMs')] },
+  { name: 'delayMs 99 (under the 100 ms minimum)', chunks: [line(arm({ delayMs: 99 }))], replies: [bf('delayMs')] },
+  { name: 'delayMs above a day', chunks: [line(arm({ delayMs: 86_400_001 }))], replies: [bf('delayMs')] },
+  { name: 'delayMs 1e400 (Infinity)', chunks: [line(arm({}).replace('"delayMs":3600000', '"delayMs":1e400'))], replies: [bf('delayMs')] },
+  { name: 'no delay at all', chunks: [line(arm({ delayMs: undefined }))], replies: [bf('delayMs')] },
+  { name: 'delayMs and delay both', chunks: [line(arm({ delay: 3600 }))], replies: [bf('delay')] },
+  { name: 'lossMs as a string', chunks: [line(arm({ lossMs: '600000' }))], replies: [bf('lossMs')] },
+  { name: 'lossMs -2', chunks: [line(arm({ lossMs: -2 }))], replies: [bf('lossMs')] },
+  { name: 'lossMs above a year', chunks: [line(arm({ lossMs: 31_536_000_001 }))], replies: [bf('lossMs')] },
+  { name: 'lossMs and lossSeconds both', chunks: [line(arm({ lossSeconds: 7200 }))], replies: [bf('lossSeconds')] },
+  { name: 'delay (seconds) as a string', chunks: [line(armV1({ delay: '10' }))], replies: [bf('delay')] },
+  { name: 'delay (seconds) 1.5: seconds stay whole', chunks: [line(armV1({ delay: 1.5 }))], replies: [bf('delay')] },
+  { name: 'delay (seconds) -1', chunks: [line(armV1({ delay: -1 }))], replies: [bf('delay')] },
+  { name: 'delay (seconds) above a day', chunks: [line(armV1({ delay: 86_401 }))], replies: [bf('delay')] },
+  { name: 'delay (seconds) 1e400 (Infinity)', chunks: [line(armV1({}).replace('"delay":3600', '"delay":1e400'))], replies: [bf('delay')] },
+  { name: 'lossSeconds as a string', chunks: [line(armV1({ lossSeconds: '600' }))], replies: [bf('lossSeconds')] },
   { name: 'lossAttempts -1', chunks: [line(arm({ lossAttempts: -1 }))], replies: [bf('lossAttempts')] },
   { name: 'growth exponential', chunks: [line(arm({ growth: 'exponential' }))], replies: [bf('growth')] },
   { name: 'growth a number', chunks: [line(arm({ growth: 1 }))], replies: [bf('growth')] },
-  { name: 'delay 0 and never lost', chunks: [line(arm({ delay: 0, lossSeconds: -1 }))], replies: [bf('delay')] },
+  { name: 'delayMs 0 and never lost', chunks: [line(arm({ delayMs: 0, lossMs: 0 }))], replies: [bf('delayMs')] },
+  { name: 'delay (seconds) 0 and never lost', chunks: [line(armV1({ delay: 0, lossSeconds: -1 }))], replies: [bf('delay')] },
   { name: 'params a string', chunks: [line(arm({ params: 'transport=tcp' }))], replies: [bf('params')] },
   { name: 'params an array', chunks: [line(arm({ params: ['tcp'] }))], replies: [bf('params')] },
   { name: 'params null', chunks: [line(arm({ params: null }))], replies: [bf('params')] },

@@ -8,9 +8,13 @@
  * (fired − due) must be small. From the fake nvme's calls.jsonl: each connect runs
  * inside its hook's [fired, finished] window, and consecutive connects are at least
  * `delay` apart (end of one → start of the next).
+ *
+ * `sanhook lost` sends the seconds-only fields (delay, lossSeconds) from the whole-second
+ * config: these tests also cover timerd accepting them. "Nothing happens afterwards" is
+ * shown by waiting for timerd's own clock to pass the next would-be event (passTime).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { messageLines, sleep, SUBSYS1, SUBSYS2, SUBSYS3, TimerdBox, waitFor, type LogRecord, type NvmeCall, type TimerdProcess } from './harness.js';
+import { messageLines, passTime, SUBSYS1, SUBSYS2, SUBSYS3, TimerdBox, waitFor, type LogRecord, type NvmeCall, type TimerdProcess } from './harness.js';
 
 const TOLERANCE_MS = 300;
 /** pino's `time` has ms resolution; the fake nvme's timestamps are sub-ms. */
@@ -102,13 +106,14 @@ describe('timerd fires hooks on schedule', () => {
     expect(tries.at(-1)!.finished.exit_code).toBe(0);
     expect(b.sysfsLive()).toEqual([SUBSYS1]);
 
-    // Disarmed: nothing listed, no loss, no further attempts after another delay.
+    // Disarmed: nothing listed, no loss, no further attempts once the next would have been due.
     const listed = await b.runJson(['timers']);
     expect(listed.result.exitCode, listed.result.stderr).toBe(0);
     expect(listed.items).toEqual([{ hook: 'timers', outcome: 'empty' }]);
-    await sleep(1500);
+    await passTime(timerd, b.socketPath, 1500);
     expect(b.nvmeCalls()).toHaveLength(connects.length);
-    expect(timerd.log().filter((r) => r.msg === 'event fired' && r.event === 'loss')).toEqual([]);
+    expect(timerd.log().filter((r) => r.key === key && r.msg === 'event fired' && r.event === 'loss')).toEqual([]);
+    expect(timerd.log().filter((r) => r.key === key && r.msg === 'event fired')).toHaveLength(tries.length);
 
     const status = await b.runJson(['status']);
     expect(status.result.exitCode, status.result.stderr).toBe(0);
@@ -141,8 +146,8 @@ describe('timerd fires hooks on schedule', () => {
     const key = keyOf(SUBSYS2);
     const armed = await timerd.waitLog('armed', (r) => r.msg === 'armed' && r.key === key);
     const removed = await timerd.waitLog('the loss', (r) => r.msg === 'timer lost' && r.key === key, 90_000);
-    // Nothing more happens for this key afterwards: wait past two more delays.
-    await sleep(2500);
+    // Nothing more happens for this key afterwards: timerd's clock passes two more delays.
+    await passTime(timerd, b.socketPath, 2500);
     const log = timerd.log().filter((r) => r.key === key);
     const lossFired = log.filter((r) => r.msg === 'event fired' && r.event === 'loss');
     expect(lossFired).toHaveLength(1);
@@ -194,7 +199,8 @@ describe('timerd fires hooks on schedule', () => {
     const listed = await b.runJson(['timers']);
     expect(listed.items).toEqual([expect.objectContaining({ key, attempts: 0, lossAt: null, next: expect.objectContaining({ event: 'reconnect' }) })]);
     await timerd.waitLog('the loss', (r) => r.msg === 'timer lost' && r.key === key, 120_000);
-    await sleep(2500);
+    // Nothing more happens for this key afterwards: timerd's clock passes attempt 4's delay.
+    await passTime(timerd, b.socketPath, 4000);
 
     const tries = attempts(timerd, key);
     expect(tries).toHaveLength(3);

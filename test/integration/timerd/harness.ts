@@ -9,8 +9,10 @@
  *   state/                    fake nvme state: calls.jsonl, fail-connect
  *   hooks.jsonl               runs of test/fakes/timer-hook.mjs (with --sanhook-bin)
  *
- * Everything waits by polling for a condition with a generous deadline, never by
- * a fixed sleep, so a loaded 2-core machine only makes the tests slower.
+ * Everything waits for the event it means (a log line of timerd, a file a fake hook
+ * writes, a socket reply), polled with a generous deadline that only bounds a failure,
+ * never by a fixed sleep, so a loaded 2-core machine only makes the tests slower. To
+ * show that nothing happens for a while, `passTime` waits for timerd's own clock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,8 @@ import { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1 } from '.
 
 export { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1, SUBSYS2 } from '../harness.js';
 export const TIMER_HOOK = path.join(REPO, 'test', 'fakes', 'timer-hook.mjs');
+/** A fake hook that runs until the test creates its gate file (gated-hook.mjs). */
+export const GATED_HOOK = path.join(REPO, 'test', 'integration', 'timerd', 'gated-hook.mjs');
 export const SUBSYS3 = 'nqn.2026-11.io.sanhook:subsys3';
 
 /** Polls `check` until it returns something other than undefined/false; throws after `timeoutMs`. */
@@ -154,7 +158,7 @@ export interface TableOnDisk {
  */
 export function readTableFiles(stateDir: string): TableOnDisk {
   const snapshot = JSON.parse(readFileSync(path.join(stateDir, 'timers.json'), 'utf8')) as { version: number; gen: number; nextId: number; entries: { key: string; id: number; attempts: number }[] };
-  if (snapshot.version !== 1 || !Number.isInteger(snapshot.gen) || !Array.isArray(snapshot.entries)) throw new Error(`timers.json: unexpected shape ${JSON.stringify(snapshot).slice(0, 200)}`);
+  if (![1, 2].includes(snapshot.version) || !Number.isInteger(snapshot.gen) || !Array.isArray(snapshot.entries)) throw new Error(`timers.json: unexpected shape ${JSON.stringify(snapshot).slice(0, 200)}`);
   const entries = new Map<string, { id: number; attempts: number }>();
   for (const entry of snapshot.entries) entries.set(entry.key, entry);
   const journalFile = path.join(stateDir, 'timers.journal');
@@ -235,6 +239,7 @@ export class TimerdBox {
     mkdirSync(this.state, { recursive: true });
     writeFileSync(path.join(this.root, 'etc', 'nvme', 'hostnqn'), `${HOSTNQN}\n`);
     chmodSync(TIMER_HOOK, 0o755);
+    chmodSync(GATED_HOOK, 0o755);
   }
 
   writeConfig(lost: LostPolicyYaml): void {
@@ -274,6 +279,11 @@ export class TimerdBox {
   /** timerd that runs the recording fake hook instead of sanhook. */
   startTimerdWithFakeHook(args: readonly string[] = [], env: Record<string, string> = {}): TimerdProcess {
     return this.startTimerd(['--sanhook-bin', TIMER_HOOK, ...args], env);
+  }
+
+  /** timerd whose hooks (gated-hook.mjs) each run until the file `gate` exists. */
+  startTimerdWithGatedHook(gate: string, args: readonly string[] = [], env: Record<string, string> = {}): TimerdProcess {
+    return this.startTimerd(['--sanhook-bin', GATED_HOOK, ...args], { FAKE_HOOK_GATE: gate, ...env });
   }
 
   /** Any program (e.g. python3 for socket activation) as a timerd. */
@@ -499,6 +509,25 @@ export function keyOf(traddr: string, nqn = SUBSYS1): string {
   return `nvmf:tcp:${traddr}:4420:${nqn}:none:none`;
 }
 
+/** An arm request with far-away events (first attempt in an hour, loss in two); `over` replaces fields. */
 export function armMessage(params: Record<string, string>, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return { op: 'arm', hook: 'reconnect', lossHook: 'give-up', params, delayMs: 3_600_000, growth: 'fixed', lossMs: 7_200_000, lossAttempts: 0, ...over };
+}
+
+/** The same request as the seconds-only release's clients send it (delay, lossSeconds in whole seconds). */
+export function armMessageV1(params: Record<string, string>, over: Record<string, unknown> = {}): Record<string, unknown> {
   return { op: 'arm', hook: 'reconnect', lossHook: 'give-up', params, delay: 3600, growth: 'fixed', lossSeconds: 7200, lossAttempts: 0, ...over };
+}
+
+/**
+ * Resolves once timerd's own clock has passed `ms` from now, instead of a sleep: arms
+ * a sentinel entry that runs nothing (no attempts, loss after `ms`, no loss hook) and
+ * waits for its "timer lost" line. timerd takes due events from one heap in due order,
+ * so any event due before the sentinel's (say, a stray attempt of a key that should be
+ * gone) has fired by then. The sentinel's own records carry its key (`keyOf(traddr)`).
+ */
+export async function passTime(timerd: TimerdProcess, socketPath: string, ms: number, traddr = '10.254.254.254'): Promise<void> {
+  const reply = await request(socketPath, { op: 'arm', hook: 'reconnect', params: ioParams(traddr), delayMs: 0, lossMs: ms });
+  if (!reply.ok) throw new Error(`sentinel arm refused: ${JSON.stringify(reply)}`);
+  await timerd.waitLog(`timerd's clock to pass ${ms} ms (sentinel ${String(reply.key)})`, (r) => r.msg === 'timer lost' && r.key === reply.key && r.id === reply.id, ms + 60_000);
 }
