@@ -78,6 +78,25 @@ export const PLATFORM_DIRS = {
 };
 
 /**
+ * The environment of a program run among the fakes: the fakes first on PATH, their
+ * state dirs, nothing of the caller's environment that could change sanhook's behaviour.
+ * @param {{ state: string, sysfs: string, hookLog: string }} dirs
+ * @param {Record<string, string>} [extra]
+ * @returns {Record<string, string>}
+ */
+export function fakesEnv(dirs, extra = {}) {
+  return {
+    PATH: `${FAKES_BIN}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: process.env.HOME ?? '/root',
+    LANG: 'C.UTF-8',
+    FAKE_NVME_STATE: dirs.state,
+    FAKE_SYSFS: dirs.sysfs,
+    FAKE_HOOK_LOG: dirs.hookLog,
+    ...extra,
+  };
+}
+
+/**
  * The node flags of an entry's `#!/usr/bin/env -S node FLAGS` line: udev and the units
  * run the file itself, so node gets them (bin/sanhook.js: --jitless --no-expose-wasm).
  * @param {string} [bin]
@@ -263,18 +282,7 @@ export class Sandbox {
    * @returns {Record<string, string>}
    */
   env(extra = {}) {
-    return {
-      PATH: `${FAKES_BIN}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
-      HOME: process.env.HOME ?? '/root',
-      LANG: 'C.UTF-8',
-      FAKE_NVME_STATE: this.state,
-      FAKE_SYSFS: this.sysfs,
-      FAKE_PENDING_DIR: this.pendingDir,
-      FAKE_NVMECONTROL_STATE: this.control,
-      FAKE_HOOK_LOG: this.hookLog,
-      ...this.extraEnv,
-      ...extra,
-    };
+    return fakesEnv(this, { FAKE_PENDING_DIR: this.pendingDir, FAKE_NVMECONTROL_STATE: this.control, ...this.extraEnv, ...extra });
   }
 
   /** `--root R --sysfs S` (with --platform when not linux). */

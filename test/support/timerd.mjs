@@ -17,6 +17,31 @@ import { logRecords } from './records.mjs';
  */
 
 /** One connection to timerd's socket. */
+/**
+ * A connected Unix socket, or an error once `timeoutMs` passed (timerd's socket, or any line server).
+ * @param {string} socketPath
+ * @param {number} [timeoutMs]
+ * @returns {Promise<net.Socket>}
+ */
+export function connectUnix(socketPath, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connect to ${socketPath}: timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 export class TimerdClient {
   /** @param {net.Socket} socket */
   constructor(socket) {
@@ -57,23 +82,8 @@ export class TimerdClient {
    * @param {number} [timeoutMs]
    * @returns {Promise<TimerdClient>}
    */
-  static connect(socketPath, timeoutMs = 10_000) {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(socketPath);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connect to ${socketPath}: timed out`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new TimerdClient(socket));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(socketPath, timeoutMs = 10_000) {
+    return new TimerdClient(await connectUnix(socketPath, timeoutMs));
   }
 
   /**

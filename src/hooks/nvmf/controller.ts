@@ -19,7 +19,7 @@
  *   give-up --device nvmeX   detach the controller, as the kernel does at
  *       ctrl-loss (`nvmecontrol disconnect nvmeX`).
  */
-import { nvmfSettings, type NvmfSettings } from './settings.js';
+import { lostArmRequest, nvmfSettings, type NvmfSettings } from './settings.js';
 import type { Config } from '../../core/config.js';
 import { ActionError, UsageError } from '../../core/errors.js';
 import { endpointKey } from './keys.js';
@@ -117,16 +117,7 @@ export function decideControllerReconnect(facts: ControllerFacts): Plan {
 
 /** The timerd arm request for a controller whose kernel has no reconnect timers. */
 export function controllerArmMessage(request: ControllerRequest, policy: NvmfSettings['lost']): Record<string, unknown> {
-  return {
-    op: 'arm',
-    hook: 'reconnect',
-    lossHook: 'give-up',
-    params: controllerOptions(request),
-    delayMs: policy.reconnectDelay * 1000,
-    growth: policy.growth,
-    lossMs: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo * 1000,
-    lossAttempts: policy.maxAttempts,
-  };
+  return lostArmRequest(controllerOptions(request), policy);
 }
 
 /** Pure: arm timerd for a controller, unless it was disconnected on purpose. */

@@ -10,7 +10,7 @@
  * sanhook manages (or all, with nvmf.lost.reconnect-unmanaged) and never for
  * one disconnected on purpose.
  */
-import { nvmfSettings, type LostPolicy, type NvmfSettings } from './settings.js';
+import { lostArmRequest, nvmfSettings, type LostPolicy } from './settings.js';
 import type { Config } from '../../core/config.js';
 import { ActionError, UsageError } from '../../core/errors.js';
 import { executePlan } from '../../core/execute.js';
@@ -64,17 +64,7 @@ export interface LostFacts {
 
 /** The timerd arm request for a lost endpoint. */
 export function armMessage(params: IoConnectParams, policy: LostPolicy): Record<string, unknown> {
-  return {
-    op: 'arm',
-    hook: 'reconnect',
-    lossHook: 'give-up',
-    params: ioParamsToOptions(params),
-    delayMs: policy.reconnectDelay * 1000,
-    growth: policy.growth,
-    // timerd: 0 and -1 both mean "never by time"; FreeBSD's "0 disables" reads the same.
-    lossMs: policy.ctrlLossTmo <= 0 ? -1 : policy.ctrlLossTmo * 1000,
-    lossAttempts: policy.maxAttempts,
-  };
+  return lostArmRequest(ioParamsToOptions(params), policy);
 }
 
 /** Pure: arm timerd for a lost path sanhook is responsible for, or say why not. */

@@ -23,6 +23,8 @@ import path from 'node:path';
 import { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1 } from '../harness.js';
 
 export { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1, SUBSYS2 } from '../harness.js';
+import { fakesEnv } from '../../support/sandbox.mjs';
+import { connectUnix } from '../../support/timerd.mjs';
 export const TIMER_HOOK = path.join(REPO, 'test', 'fakes', 'timer-hook.mjs');
 /** A fake hook that runs until the test creates its gate file (gated-hook.mjs). */
 export const GATED_HOOK = path.join(REPO, 'test', 'integration', 'timerd', 'gated-hook.mjs');
@@ -254,15 +256,7 @@ export class TimerdBox {
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      PATH: `${FAKES_BIN}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
-      HOME: process.env.HOME ?? '/root',
-      LANG: 'C.UTF-8',
-      FAKE_NVME_STATE: this.state,
-      FAKE_SYSFS: this.sysfs,
-      FAKE_HOOK_LOG: this.hookLog,
-      ...extra,
-    };
+    return fakesEnv(this, extra);
   }
 
   /** `sanhook --root R --sysfs S timerd ...args`, in its own process group. */
@@ -424,23 +418,8 @@ export class LineClient {
     for (const w of waiters) w();
   }
 
-  static connect(socketPath: string, timeoutMs = 10_000): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(socketPath);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connect to ${socketPath}: timed out`));
-      }, timeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new LineClient(socket));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(socketPath: string, timeoutMs = 10_000): Promise<LineClient> {
+    return new LineClient(await connectUnix(socketPath, timeoutMs));
   }
 
   write(data: string | Buffer): Promise<void> {
