@@ -89,7 +89,12 @@ function describe(action: Action): string {
 export async function executePlan(plan: Plan, context: ExecuteContext): Promise<PlanResult> {
   const failures: string[] = [];
   const outcomes: string[] = [];
+  const started = context.system.clock.now();
   for (const action of plan.actions) outcomes.push(await perform(plan, action, context, failures));
+  if (plan.summary) {
+    const where = { hook: plan.hook, ...(plan.key !== undefined ? { key: plan.key } : {}), ...(plan.trigger !== undefined ? { trigger: plan.trigger } : {}) };
+    context.system.log.info({ ...where, outcome: context.dryRun ? 'planned' : 'done', ...plan.summary.fields, duration_ms: context.system.clock.now() - started }, plan.summary.message);
+  }
   return { failures, outcomes };
 }
 

@@ -109,6 +109,12 @@ export interface Plan {
   /** Why this runs (uevent, timer, manual, ...): a field of every log line. */
   readonly trigger?: string;
   readonly actions: readonly Action[];
+  /**
+   * One log line after the plan ran (a discovery round of `connect`: its
+   * generation counter and record count), with the outcome `done` (`planned`
+   * in a dry run) and the duration.
+   */
+  readonly summary?: { readonly message: string; readonly fields?: Readonly<Record<string, unknown>> };
 }
 
 /** Builders: they keep decide() tables short and their tests readable. */

@@ -149,7 +149,8 @@ export function readTimerTable(stateDir, options = {}) {
   const exists = existsSync(snapshotFile);
   /** @type {{ version: number, gen: number, nextId: number, entries: TableEntry[] }} */
   const snapshot = !exists && options.missingOk ? { version: 1, gen: 0, nextId: 1, entries: [] } : JSON.parse(readFileSync(snapshotFile, 'utf8'));
-  if (snapshot.version !== 1 || !Number.isInteger(snapshot.gen) || !Array.isArray(snapshot.entries)) throw new Error(`timers.json: unexpected shape ${JSON.stringify(snapshot).slice(0, 200)}`);
+  // version 1: the seconds-only release; 2: schedules in ms (src/timerd/store.ts)
+  if (![1, 2].includes(snapshot.version) || !Number.isInteger(snapshot.gen) || !Array.isArray(snapshot.entries)) throw new Error(`timers.json: unexpected shape ${JSON.stringify(snapshot).slice(0, 200)}`);
   /** @type {Map<string, TableEntry>} */
   const entries = new Map();
   for (const entry of snapshot.entries) entries.set(entry.key, entry);

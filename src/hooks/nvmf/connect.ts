@@ -255,7 +255,7 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
       }),
     );
   }
-  return { hook: HOOK, key, trigger: request.trigger, actions };
+  return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
 }
 
 /** Live discovery controllers at this discovery address (and `device`, if given). */

@@ -24,6 +24,7 @@ import { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1 } from '.
 
 export { BIN, FAKES_BIN, HOSTNQN, now, readJsonl, REPO, sleep, SUBSYS1, SUBSYS2 } from '../harness.js';
 import { fakesEnv } from '../../support/sandbox.mjs';
+import { readTimerTable } from '../../support/records.mjs';
 import { connectUnix } from '../../support/timerd.mjs';
 export const TIMER_HOOK = path.join(REPO, 'test', 'fakes', 'timer-hook.mjs');
 /** A fake hook that runs until the test creates its gate file (gated-hook.mjs). */
@@ -159,34 +160,7 @@ export interface TableOnDisk {
  * independently of timerd's own loader: throws if timers.json does not parse.
  */
 export function readTableFiles(stateDir: string): TableOnDisk {
-  const snapshot = JSON.parse(readFileSync(path.join(stateDir, 'timers.json'), 'utf8')) as { version: number; gen: number; nextId: number; entries: { key: string; id: number; attempts: number }[] };
-  if (![1, 2].includes(snapshot.version) || !Number.isInteger(snapshot.gen) || !Array.isArray(snapshot.entries)) throw new Error(`timers.json: unexpected shape ${JSON.stringify(snapshot).slice(0, 200)}`);
-  const entries = new Map<string, { id: number; attempts: number }>();
-  for (const entry of snapshot.entries) entries.set(entry.key, entry);
-  const journalFile = path.join(stateDir, 'timers.journal');
-  const text = existsSync(journalFile) ? readFileSync(journalFile, 'utf8') : '';
-  const lines = text.split('\n');
-  const complete = lines.slice(0, -1);
-  const tornTail = lines[lines.length - 1] !== '';
-  const header = complete[0] ? (JSON.parse(complete[0]) as { gen?: number }) : undefined;
-  let nextId = snapshot.nextId;
-  let replayed = 0;
-  if (header?.gen === snapshot.gen) {
-    for (const line of complete.slice(1)) {
-      const op = JSON.parse(line) as { op: string; entry?: { key: string; id: number; attempts: number }; key?: string; id?: number; attempts?: number };
-      replayed += 1;
-      if (op.op === 'arm') {
-        entries.set(op.entry!.key, op.entry!);
-        nextId = Math.max(nextId, op.entry!.id + 1);
-      } else if (op.op === 'disarm') {
-        if (entries.get(op.key!)?.id === op.id) entries.delete(op.key!);
-      } else if (op.op === 'attempt') {
-        const entry = entries.get(op.key!);
-        if (entry !== undefined && entry.id === op.id) entries.set(op.key!, { ...entry, attempts: op.attempts! });
-      } else throw new Error(`timers.journal: unknown op ${line}`);
-    }
-  }
-  return { gen: snapshot.gen, nextId, journalGen: header?.gen, replayed, tornTail, entries };
+  return readTimerTable(stateDir);
 }
 
 export interface NvmeCall {
