@@ -26,7 +26,7 @@ export interface SignalSource {
 
 /**
  * Resolves with the name of the first SIGTERM or SIGINT; `dispose()` removes
- * the listeners. `on`, not `once`: execa's signal-exit re-raises a signal when
+ * the listeners (tests; the daemon keeps them until it exits). `on`, not `once`: execa's signal-exit re-raises a signal when
  * it is the last listener, which would kill timerd (and its running hooks)
  * instead of a clean stop, so ours stays registered (a second signal during
  * the stop changes nothing) until the daemon has stopped.
@@ -59,11 +59,10 @@ export const timerdCommand: CoreCommand = {
         // A hook's stderr is a pipe to timerd (`parent`): its `auto` format is json, whose
         // records timerd parses and re-emits in its own format (daemon.ts).
         const sanhookArgv = selfArgv(system, { stderr: 'parent', ...(typeof options.sanhookBin === 'string' ? { command: [path.resolve(options.sanhookBin)] } : {}) });
+        // The listeners stay until the process exits: after a stop, node exits once the hooks
+        // still running end (timerd never kills them), and a second SIGTERM meanwhile (a
+        // process-group kill, an impatient admin) must not kill timerd mid-way through that.
         const signals = stopSignal();
-        try {
-          await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, hooks: timerHookTable(FABRICS), stopSignal: signals.stopped });
-        } finally {
-          signals.dispose();
-        }
+        await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, hooks: timerHookTable(FABRICS), stopSignal: signals.stopped });
       }),
 };
