@@ -106,8 +106,8 @@ function check(ok, what) {
   return ok ? 'ok' : 'FAILED';
 }
 
-// The pending directory as sanhook's hooks change it (DESIGN §5): '<key>.<pid>.<rand>.tmp' is
-// renamed onto '<key>' when hook <pid> records its event; '<key>.taken.<pid>' when holder <pid> takes it.
+// The pending directory as sanhook's hooks change it (DESIGN §5): '<key>#<verb>.<pid>.<rand>.tmp' is
+// renamed onto '<key>#<verb>' when hook <pid> records its event; '<key>#<verb>.taken.<pid>' when holder <pid> takes it.
 const markerEvents = [];
 let watcher;
 function watchPending() {
@@ -143,7 +143,10 @@ async function burst(label, previousCalls) {
   let lastRecordSeq = -1;
   let lastTakeSeq = -1;
   const takeSeen = new Map(); // a taken marker appears (rename) then goes (unlink): count every other sighting
+  // Only the discovery address's markers (pending/<key>#connect...): each path a round connects
+  // has markers of its own (#attach), for the path's lock (hooks/nvmf/attach.ts).
   for (const [seq, e] of markerEvents.slice(firstMarker).entries()) {
+    if (!e.name.includes('#connect')) continue;
     const tmpMatch = /\.([0-9]+)\.[a-z0-9]+\.tmp$/.exec(e.name);
     if (tmpMatch) {
       recorded.set(Number(tmpMatch[1]), e.t);

@@ -36,6 +36,8 @@ export interface ExecuteContext {
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
   /** The state stores `record`/`forget` actions name, by name (the fabric's locations). */
   readonly stores: Readonly<Record<string, Location>>;
+  /** Runs a `locked` action: `verb`'s round on `key` under its lock; undefined when a live holder took it. */
+  readonly onKey?: (key: string, verb: string, request: unknown) => Promise<PlanResult | undefined>;
 }
 
 export interface PlanResult {
@@ -83,6 +85,8 @@ function describe(action: Action): string {
       return `forget from ${action.store}`;
     case 'note':
       return action.text;
+    case 'locked':
+      return `run ${action.verb} under the lock of ${action.key}`;
   }
 }
 
@@ -111,6 +115,14 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
     if (action.level !== 'debug') reporter.item({ ...reportBase, outcome: action.outcome, text: `${subject}: ${action.text}` });
     if (action.fails) failures.push(`${subject}: ${action.failure ?? action.text}`);
     return action.outcome;
+  }
+
+  if (action.kind === 'locked') {
+    if (!context.onKey) throw new Error(`plan has a locked action for ${action.key}, but the context runs no other key`);
+    // The round reports and logs its own actions (and prints its plan in a dry run).
+    const result = await context.onKey(action.key, action.verb, action.request);
+    failures.push(...(result?.failures ?? []));
+    return result ? (result.outcomes[0] ?? 'done') : 'queued';
   }
 
   if (context.dryRun) {

@@ -100,7 +100,21 @@ export interface NoteAction extends ActionBase {
   readonly failure?: string;
 }
 
-export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction;
+/**
+ * Run another key's round under that key's lock (core/hook-runner.ts): what
+ * a discovery round does for each path it connects, so the path's own hooks
+ * (a `disconnect` that tombstones it meanwhile) are never interleaved with it.
+ * The round observes and decides again under the lock; in a dry run it prints
+ * its own plan.
+ */
+export interface LockedAction extends ActionBase {
+  readonly kind: 'locked';
+  readonly key: string;
+  readonly verb: string;
+  readonly request: unknown;
+}
+
+export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction | LockedAction;
 
 export interface Plan {
   /** The verb, as log lines and report items name it. */
@@ -125,6 +139,7 @@ export const act = {
   disarm: (more: Omit<DisarmAction, 'kind' | 'quiet'> & { quiet?: boolean } = {}): DisarmAction => ({ kind: 'disarm', quiet: true, ...more }),
   record: (store: string, data: Readonly<Record<string, unknown>>, more: Omit<RecordAction, 'kind' | 'store' | 'data'> = {}): RecordAction => ({ kind: 'record', store, data, ...more }),
   forget: (store: string, more: Omit<ForgetAction, 'kind' | 'store'> = {}): ForgetAction => ({ kind: 'forget', store, ...more }),
+  locked: (key: string, verb: string, request: unknown, more: Omit<LockedAction, 'kind' | 'key' | 'verb' | 'request'> = {}): LockedAction => ({ kind: 'locked', key, verb, request, ...more }),
   note: (outcome: string, text: string, more: Omit<NoteAction, 'kind' | 'outcome' | 'text' | 'level'> & { level?: NoteAction['level'] } = {}): NoteAction => ({
     kind: 'note',
     outcome,

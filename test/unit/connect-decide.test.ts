@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { ExcludeRule } from '../../src/hooks/nvmf/settings.js';
 import type { Action } from '../../src/core/plan.js';
 import { decideConnect, type ConnectObservation } from '../../src/hooks/nvmf/connect-decide.js';
+import { decideAttach } from '../../src/hooks/nvmf/attach.js';
 import { connectPlan } from '../../src/hooks/nvmf/connect.js';
+import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import type { ConnectRequest } from '../../src/hooks/nvmf/connect-request.js';
 import { parseDiscoveryLog, type RawRecord } from '../../src/hooks/nvmf/discovery-log.js';
 import { controllerFromAttributes, type Controller } from '../../src/hooks/nvmf/sysfs.js';
@@ -90,29 +92,53 @@ describe('I/O connect parameters', () => {
 describe('connectPlan: the plan of one discovery round', () => {
   const log = parseDiscoveryLog(fixture('discover-2subsys.json'));
   const KEY = 'nvmf-disc:tcp:127.0.0.1:4420:none:none';
-  const shape = (a: Action): string =>
-    (a.kind === 'note' ? `note:${a.outcome}` : a.kind === 'run' ? `run:${a.verb}` : `${a.kind}${'store' in a ? `:${a.store}` : ''}`) +
-    ('then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(shape).join(', ')}` : '');
+  const shape = (a: Action): string => (a.kind === 'note' ? `note:${a.outcome}` : a.kind === 'locked' ? `locked:${a.verb}` : a.kind);
 
-  it('skips the discovery entry; connects each subsystem, then records it as managed and clears its tombstone', () => {
+  it('skips the discovery entry; each subsystem is connected by its path\'s own round, under the path\'s lock', () => {
     const plan = connectPlan(KEY, request(), decideConnect({ log, controllers: [], hostnqn: HOSTNQN }, request(), { exclude: [] }));
-    expect(plan).toMatchObject({ hook: 'connect', key: KEY, trigger: 'manual' });
-    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'run:connect > record:managed > forget:disconnected', 'run:connect > record:managed > forget:disconnected']);
-    const run = plan.actions[1]!;
-    if (run.kind !== 'run') throw new Error('expected run');
-    expect(run.argv.slice(0, 2)).toEqual(['nvme', 'connect']);
-    expect(run).toMatchObject({ interpret: 'nvme-connect', done: 'connected', already: 'already-connected', failure: `${S1}: connect failed`, fields: { subnqn: S1 } });
-    // each record names its own I/O path's key, and fails alone if the state dir is read-only
-    expect(run.then![0]).toMatchObject({ kind: 'record', key: `nvmf:tcp:127.0.0.1:4420:${S1}:none:none`, unwritable: { failure: `${S1}: not recorded as managed` } });
+    expect(plan).toMatchObject({ hook: 'connect', key: KEY, trigger: 'manual', summary: { message: 'discovery round finished', fields: { records: 3 } } });
+    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'locked:attach', 'locked:attach']);
+    expect(plan.actions[1]).toMatchObject({ kind: 'locked', key: `nvmf:tcp:127.0.0.1:4420:${S1}:none:none`, request: { explicit: false, subject: `${S1} at tcp 127.0.0.1:4420`, trigger: 'manual' } });
   });
 
-  it('a path already connected is recorded as managed (it is brought back if lost), not connected again', () => {
+  it('a path already connected goes to its round too (adopted as managed there)', () => {
     const attrs = Object.fromEntries(fixture('sysfs-io-ctrl.txt').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     const plan = connectPlan(KEY, request(), decideConnect({ log, controllers: [controllerFromAttributes('nvme0', attrs)!], hostnqn: HOSTNQN }, request(), { exclude: [] }));
-    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'note:skipped', 'record:managed', 'run:connect > record:managed > forget:disconnected']);
+    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'locked:attach', 'locked:attach']);
+  });
+
+  it('--nqn makes the named subsystem explicit (it may clear a tombstone)', () => {
+    const plan = connectPlan(KEY, request({ nqn: S2 }), decideConnect({ log, controllers: [], hostnqn: HOSTNQN }, request({ nqn: S2 }), { exclude: [] }));
+    expect(plan.actions.map(shape)).toEqual(['note:skipped', 'note:skipped', 'locked:attach']);
+    expect(plan.actions[2]).toMatchObject({ request: { explicit: true } });
   });
 
   it('an empty log: nothing to do', () => {
     expect(connectPlan(KEY, request(), { genctr: 0, decisions: [] }).actions.map(shape)).toEqual(['note:nothing-to-do']);
+  });
+});
+
+describe('decideAttach: one path of the round, decided again under its lock', () => {
+  const params = ioParamsFromOptions({ transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', nqn: S1, hostnqn: HOSTNQN });
+  const attach = (explicit = false) => ({ params, explicit, subject: `${S1} at tcp 127.0.0.1:4420`, fields: { subnqn: S1 }, trigger: 'aen', roundKey: 'nvmf-disc:tcp:127.0.0.1:4420:none:none' });
+  const shape = (a: Action): string =>
+    (a.kind === 'note' ? `note:${String(a.fields?.reason ?? a.outcome)}` : a.kind === 'run' ? `run:${a.verb}` : `${a.kind}${'store' in a ? `:${a.store}` : ''}`) +
+    ('then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(shape).join(', ')}` : '');
+  it.each([
+    ['nothing serves it → connect, then record as managed', [], false, false, ['run:connect > record:managed']],
+    ['a live controller serves it → adopt it as managed', [ctrl('nvme0', {})], false, false, ['note:already-connected', 'record:managed']],
+    ['disconnected on purpose after the round read the log → left alone', [], true, false, ['note:disconnected-by-admin']],
+    ['disconnected on purpose, but the admin named it → connect, record, clear the tombstone', [], true, true, ['run:connect > record:managed > forget:disconnected']],
+  ] as const)('%s', (_name, controllers, tombstoned, explicit, expected) => {
+    const plan = decideAttach(attach(explicit), [...controllers], tombstoned);
+    // reported under the round's key; the lock (runOnPath) and the records are the path's
+    expect(plan).toMatchObject({ hook: 'connect', key: 'nvmf-disc:tcp:127.0.0.1:4420:none:none', trigger: 'aen' });
+    expect(plan.actions.map(shape)).toEqual(expected);
+    for (const action of plan.actions.flatMap((a) => [a, ...('then' in a && a.then ? a.then : [])])) {
+      if (action.kind === 'record' || action.kind === 'forget') expect(action.key).toBe(`nvmf:tcp:127.0.0.1:4420:${S1}:none:none`);
+    }
+  });
+  it('the connect is read by the nvme-connect interpreter and fails alone', () => {
+    expect(decideAttach(attach(), [], false).actions[0]).toMatchObject({ kind: 'run', interpret: 'nvme-connect', already: 'already-connected', failure: `${S1}: connect failed` });
   });
 });

@@ -10,7 +10,7 @@
  * created and disconnects that. Ordered by events (the fake `nvme connect`
  * blocks until the disconnect is queued), never by sleeps.
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/core/config.js';
@@ -23,6 +23,7 @@ import { runDisconnect, validateFilter } from '../../src/hooks/nvmf/disconnect.j
 import { NVMF_STORES } from '../../src/hooks/nvmf/endpoint-state.js';
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
+import { runConnect } from '../../src/hooks/nvmf/connect.js';
 import { tempSystem } from '../support/system.js';
 
 const NQN = 'nqn.2019-08.org.example:subsys1';
@@ -90,5 +91,41 @@ describe('disconnect while a timerd reconnect is connecting the same path', () =
     calls.length = 0;
     await runReconnect(byTimerd, config, { options, dryRun: false }, collectingReporter());
     expect(calls).toEqual([]);
+  });
+});
+
+describe('disconnect after a discovery round decided to connect the path', () => {
+  it('the round decides each path again under the path\'s lock: the path stays disconnected and its tombstone stays', async () => {
+    const S1 = 'nqn.2026-11.io.sanhook:subsys1';
+    // The real captured log, records in reverse: the round connects subsys2 before it comes to subsys1.
+    const captured = JSON.parse(readFileSync(new URL('../fixtures/nvme-cli/discover-2subsys.json', import.meta.url), 'utf8')) as { records: unknown[] };
+    const log = JSON.stringify({ ...captured, records: [...captured.records].reverse() });
+    const calls: string[] = [];
+    let release!: () => void;
+    const firstConnectMayFinish = new Promise<void>((resolve) => (release = resolve));
+    const exec: Exec = async (file, args) => {
+      calls.push(`${file} ${args[0]}${args.includes('--nqn') ? ` ${args[args.indexOf('--nqn') + 1]}` : ''}`);
+      if (args[0] === 'discover') return { argv: [file, ...args], exitCode: 0, stdout: log, stderr: '' };
+      // the round's first connect (subsys2) waits: by then the round has read the log and decided
+      if (args[0] === 'connect' && calls.filter((c) => c.startsWith('nvme connect')).length === 1) await firstConnectMayFinish;
+      return { argv: [file, ...args], exitCode: 0, stdout: '{"device":"nvme1"}\n', stderr: '' };
+    };
+    const system = tempSystem(exec);
+    const config = defaultConfig('/etc/sanhook/sanhook.yaml', FABRICS);
+    const path1 = ioParamsFromOptions({ transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', nqn: S1 });
+    await putRecord(system, NVMF_STORES.managed, ioKey(path1), { params: { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', nqn: S1 } });
+
+    const round = runConnect(system, config, { raw: { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420' }, all: false, uevent: false, dryRun: false }, collectingReporter());
+    await until(() => calls.some((c) => c.startsWith('nvme connect')));
+    // The round has decided to connect both (subsys1 was not tombstoned when it looked) and is
+    // connecting subsys2. The admin disconnects subsys1 now.
+    await runDisconnect(system, config, validateFilter({ nqn: S1 }), false, collectingReporter());
+    release();
+    await round;
+
+    // subsys1 was not connected (and its tombstone not cleared); subsys2 was.
+    expect(calls.filter((c) => c.startsWith('nvme connect'))).toEqual(['nvme connect nqn.2026-11.io.sanhook:subsys2']);
+    expect(await getRecord(system, NVMF_STORES.disconnected, ioKey(path1))).toBeDefined();
+    expect(await getRecord(system, NVMF_STORES.managed, ioKey(path1))).toBeUndefined();
   });
 });

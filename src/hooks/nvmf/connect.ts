@@ -22,7 +22,8 @@ import { reportQueued, runLocked, type ObserveMode } from '../../core/hook-runne
 import { act, type Action, type Plan } from '../../core/plan.js';
 import { nvmfContext, type NvmfContext } from './context.js';
 import { decideConnect, type ConnectPlan as ConnectVerdicts, type IoConnectParams } from './connect-decide.js';
-import { DISCONNECTED, listDisconnected, MANAGED, managedRecord } from './endpoint-state.js';
+import { listDisconnected } from './endpoint-state.js';
+import type { AttachRequest } from './attach.js';
 import { ioKey } from './io-request.js';
 import {
   classifyUevent,
@@ -222,10 +223,10 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
 
 /**
  * Pure: the plan of one discovery round from decideConnect()'s verdict per
- * record: `nvme connect` for each record to connect, then record the path as
- * managed (and clear its tombstone when the admin named the subsystem);
- * a skipped record that is connected at an address sanhook is responsible
- * for is recorded as managed too, so it is brought back if it is lost.
+ * record. A record to connect, or one a controller already serves (adopted
+ * as managed, so it is brought back if it is lost), becomes a `locked`
+ * action: the path's own round (attach.ts) decides again under the path's
+ * lock. The other skips are reported here.
  */
 export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts): Plan {
   const actions: Action[] = [];
@@ -234,26 +235,13 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     const { record } = decision;
     const subject = `${record.subnqn} at ${record.trtype} ${record.traddr}:${record.trsvcid}`;
     const fields = { subnqn: record.subnqn, traddr: record.traddr, trsvcid: record.trsvcid };
-    // A state dir that cannot be written fails this record only: the path is connected (issue 9).
-    const unwritable = { text: 'not recorded as managed, so it will not be brought back if lost', failure: `${record.subnqn}: not recorded as managed` };
-    const manage = (params: IoConnectParams, clear: boolean): Action[] => [
-      act.record(MANAGED, managedRecord(params), { key: ioKey(params), subject, fields, unwritable, then: clear ? [act.forget(DISCONNECTED, { key: ioKey(params), subject, fields, unwritable })] : [] }),
-    ];
-    if (decision.action === 'skip') {
+    const params = decision.action === 'connect' ? decision.params : decision.params;
+    if (decision.action === 'skip' && !params) {
       actions.push(act.note('skipped', `${decision.reason}: ${decision.detail}`, { subject, fields: { ...fields, reason: decision.reason } }));
-      if (decision.params) actions.push(...manage(decision.params, false));
       continue;
     }
-    actions.push(
-      act.run('connect', ['nvme', ...nvmeCli.connectArgv(decision.params)], 'connected', {
-        interpret: 'nvme-connect',
-        already: 'already-connected',
-        failure: `${record.subnqn}: connect failed`,
-        subject,
-        fields,
-        then: manage(decision.params, true),
-      }),
-    );
+    const attach: AttachRequest = { params: params!, explicit: request.nqn === record.subnqn, subject, fields, trigger: request.trigger, roundKey: key };
+    actions.push(act.locked(ioKey(params!), 'attach', attach, { subject, fields }));
   }
   return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
 }

@@ -23,7 +23,21 @@ export const NVMF_INTERPRETERS = {
 } as const;
 
 export function nvmfContext(system: System, config: Config, reporter: Reporter, dryRun: boolean): NvmfContext {
-  return { system, config, reporter, dryRun, interpreters: NVMF_INTERPRETERS, stores: NVMF_STORES, staleMs: config.lockStaleMs };
+  const context: NvmfContext = {
+    system,
+    config,
+    reporter,
+    dryRun,
+    interpreters: NVMF_INTERPRETERS,
+    stores: NVMF_STORES,
+    staleMs: config.lockStaleMs,
+    // `locked` actions name I/O paths (connect's per-path work): their lock and rounds are paths.ts.
+    onKey: async (key, verb, request) => {
+      const { runOnPath } = await import('./paths.js');
+      return (await runOnPath(context, key, verb as 'attach', request as never)).result;
+    },
+  };
+  return context;
 }
 
 /** Why a hook runs, for its log lines: timerd sets SANHOOK_TIMER_ID in every hook it starts. */

@@ -8,11 +8,14 @@
  * controller it created and disconnects that too.
  *
  * Contract: `runOnPath()` runs one verb's round for one path; a live holder
- * of the path's lock runs it instead (reported as `queued`).
+ * of the path's lock runs it instead (reported as `queued`). `connect`'s
+ * per-path work (attach.ts) is one of these verbs, so a discovery round and a
+ * path's hooks never interleave on the path.
  */
 import { reportQueued, runLocked, type LockedResult, type Planner } from '../../core/hook-runner.js';
 import type { IoConnectParams } from './connect-decide.js';
 import type { NvmfContext } from './context.js';
+import { planAttach, type AttachRequest } from './attach.js';
 import { planConnected, type ConnectedRequest } from './connected.js';
 import { planDisconnect, type DisconnectRequest } from './disconnect.js';
 import { planLost, type LostRequest } from './lost.js';
@@ -25,6 +28,8 @@ export interface PathRequests {
   lost: LostRequest;
   connected: ConnectedRequest;
   disconnect: DisconnectRequest;
+  /** A discovery round's per-path work (attach.ts): connect or adopt the path. */
+  attach: AttachRequest;
 }
 
 function pathPlanners(context: NvmfContext): Readonly<Record<keyof PathRequests, Planner<never>>> {
@@ -34,6 +39,7 @@ function pathPlanners(context: NvmfContext): Readonly<Record<keyof PathRequests,
     lost: (request) => planLost(context, request),
     connected: (request) => planConnected(context, request),
     disconnect: (request) => planDisconnect(context, request),
+    attach: (request) => planAttach(context, request),
   };
   return planners as Readonly<Record<keyof PathRequests, Planner<never>>>;
 }
