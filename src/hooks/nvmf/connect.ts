@@ -235,13 +235,14 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     const { record } = decision;
     const subject = `${record.subnqn} at ${record.trtype} ${record.traddr}:${record.trsvcid}`;
     const fields = { subnqn: record.subnqn, traddr: record.traddr, trsvcid: record.trsvcid };
-    const params = decision.action === 'connect' ? decision.params : decision.params;
-    if (decision.action === 'skip' && !params) {
-      actions.push(act.note('skipped', `${decision.reason}: ${decision.detail}`, { subject, fields: { ...fields, reason: decision.reason } }));
+    const { params } = decision;
+    if (!params) {
+      // only a skip has no path: the others are reported here
+      if (decision.action === 'skip') actions.push(act.note('skipped', `${decision.reason}: ${decision.detail}`, { subject, fields: { ...fields, reason: decision.reason } }));
       continue;
     }
-    const attach: AttachRequest = { params: params!, explicit: request.nqn === record.subnqn, subject, fields, trigger: request.trigger, roundKey: key };
-    actions.push(act.locked(ioKey(params!), 'attach', attach, { subject, fields }));
+    const attach: AttachRequest = { params, explicit: request.nqn === record.subnqn, subject, fields, trigger: request.trigger, roundKey: key };
+    actions.push(act.locked(ioKey(params), 'attach', attach, { subject, fields }));
   }
   return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
 }

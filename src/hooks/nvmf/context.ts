@@ -4,7 +4,8 @@
  * validated config.
  */
 import type { Config } from '../../core/config.js';
-import type { HookRunContext } from '../../core/hook-runner.js';
+import { ActionError } from '../../core/errors.js';
+import type { HookRunContext, LockedResult } from '../../core/hook-runner.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { readConnect, readDisconnect } from './nvme-cli.js';
@@ -40,7 +41,23 @@ export function nvmfContext(system: System, config: Config, reporter: Reporter, 
   return context;
 }
 
-/** Why a hook runs, for its log lines: timerd sets SANHOOK_TIMER_ID in every hook it starts. */
+/** timerd sets SANHOOK_TIMER_ID in every hook it starts (and disarms on its exit 0 itself). */
+export function runByTimerd(system: System): boolean {
+  return system.env.SANHOOK_TIMER_ID !== undefined;
+}
+
+/** Why a hook runs, for its log lines. */
 export function triggerOf(system: System, otherwise: string): string {
-  return system.env.SANHOOK_TIMER_ID !== undefined ? 'timer' : otherwise;
+  return runByTimerd(system) ? 'timer' : otherwise;
+}
+
+/**
+ * The exit of a hook that ran one round under a key's lock: its failures fail
+ * it (exit 1). A reconnect run by timerd whose event another holder took ends
+ * "not yet" too: its result is unknown here, exit 0 would make timerd disarm,
+ * and the next attempt observes what the holder did.
+ */
+export function exitOf(system: System, key: string, verb: string, run: LockedResult, locked: 'path' | 'controller'): void {
+  if (run.queued && verb === 'reconnect' && runByTimerd(system)) throw new ActionError(`${key}: another hook holds this ${locked}'s lock; its result decides`, { key });
+  if (run.result && run.result.failures.length > 0) throw new ActionError(run.result.failures.join('; '), { key, failures: run.result.failures });
 }

@@ -29,7 +29,7 @@ import { readHostIdentity } from './host-identity.js';
 import { DISCONNECTED, isDisconnected } from './endpoint-state.js';
 import { reportQueued, runLocked, type Planner } from '../../core/hook-runner.js';
 import { act, type Action, type Plan } from '../../core/plan.js';
-import { nvmfContext, triggerOf, type NvmfContext } from './context.js';
+import { exitOf, nvmfContext, runByTimerd, triggerOf, type NvmfContext } from './context.js';
 import { connectAllArgv, devlist, disconnectArgv, reconnectArgv, type DevlistController, type ReconnectAddress } from './nvmecontrol.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
@@ -168,7 +168,7 @@ function controllerPlanners(context: NvmfContext, trigger: string): Readonly<Rec
   const tombstoned = (device: string) => isDisconnected(context.system, controllerKey(device));
   const planners: { [V in keyof ControllerRequests]: Planner<ControllerRequests[V]> } = {
     reconnect: async (request) =>
-      decideControllerReconnect({ request, observed: await devlistOf(request.device), tombstoned: await tombstoned(request.device), fromTimerd: context.system.env.SANHOOK_TIMER_ID !== undefined, trigger }),
+      decideControllerReconnect({ request, observed: await devlistOf(request.device), tombstoned: await tombstoned(request.device), fromTimerd: runByTimerd(context.system), trigger }),
     lost: async (request) => decideControllerLost(request, await tombstoned(request.device), nvmfSettings(context.config).lost),
     'give-up': async (request) => decideControllerGiveUp(request.device, await devlistOf(request.device), trigger),
     disconnect: async (request) => decideControllerDisconnect(request.device),
@@ -188,8 +188,7 @@ async function runOnController(system: System, config: Config, verb: keyof Contr
   const key = controllerKey(input.request.device);
   const run = await runLocked(context, { key, verb, request: input.request, planners: controllerPlanners(context, triggerOf(system, input.trigger ?? 'manual')) });
   if (run.queued) reportQueued(context, verb, key, `another hook holds this controller; it runs this ${verb} next`);
-  if (run.queued && verb === 'reconnect' && system.env.SANHOOK_TIMER_ID !== undefined) throw new ActionError(`${key}: another hook holds this controller's lock; its result decides`, { key });
-  if (run.result && run.result.failures.length > 0) throw new ActionError(run.result.failures.join('; '), { key, failures: run.result.failures });
+  exitOf(system, key, verb, run, 'controller');
 }
 
 export const runControllerReconnect = (system: System, config: Config, input: ControllerHookInput, reporter: Reporter) => runOnController(system, config, 'reconnect', input, reporter);

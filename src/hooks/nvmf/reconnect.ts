@@ -10,13 +10,12 @@
  * (timerd then disarms), 1 when it is not yet. Run by hand (not by timerd), a
  * settled path also disarms its timer.
  */
-import { ActionError } from '../../core/errors.js';
 import { act, type Plan } from '../../core/plan.js';
 import type { Config } from '../../core/config.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { servingController, type IoConnectParams } from './connect-decide.js';
-import { nvmfContext, triggerOf, type NvmfContext } from './context.js';
+import { exitOf, nvmfContext, runByTimerd, triggerOf, type NvmfContext } from './context.js';
 import { MANAGED, isDisconnected, managedRecord } from './endpoint-state.js';
 import { readHostIdentity } from './host-identity.js';
 import { ioKey, ioParamsFromOptions, type IoOptions } from './io-request.js';
@@ -78,7 +77,7 @@ export async function planReconnect(context: NvmfContext, params: IoConnectParam
     params: full,
     controllers: await readControllers(system),
     tombstoned: await isDisconnected(system, ioKey(params)),
-    fromTimerd: system.env.SANHOOK_TIMER_ID !== undefined,
+    fromTimerd: runByTimerd(system),
     trigger: triggerOf(system, 'manual'),
   });
 }
@@ -92,12 +91,7 @@ export async function runReconnect(system: System, config: Config, input: Reconn
   const params = ioParamsFromOptions(input.options);
   const context = nvmfContext(system, config, reporter, input.dryRun);
   const key = ioKey(params);
-  const run = await runOnPath(context, key, 'reconnect', params);
-  const fromTimerd = system.env.SANHOOK_TIMER_ID !== undefined;
-  // Run by timerd but handed to another holder: its result is unknown here, and exit 0
-  // would make timerd disarm, so say "not yet"; the next attempt observes what the holder did.
-  if (run.queued && fromTimerd) throw new ActionError(`${key}: another hook holds this path's lock; its result decides`, { key });
-  if (run.result && run.result.failures.length > 0) throw new ActionError(`${run.result.failures.join('; ')}`, { key, failures: run.result.failures });
+  exitOf(system, key, 'reconnect', await runOnPath(context, key, 'reconnect', params), 'path');
 }
 
 export async function runGiveUp(system: System, config: Config, input: ReconnectOptions, reporter: Reporter): Promise<void> {
