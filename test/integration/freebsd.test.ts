@@ -123,15 +123,18 @@ describe('FreeBSD: a storm of 100 notifications for one controller', () => {
     expect(attempts.filter((a) => a.overlap)).toEqual([]);
     for (let i = 1; i < attempts.length; i += 1) expect(attempts[i]!.start).toBeGreaterThan(attempts[i - 1]!.end);
     expect(attempts.at(-1)!.start).toBeGreaterThan(lastSpawn);
-    // strict: every process wrote its event once; the last take is after the last write, and an attempt followed it
+    // strict: every process wrote its event once; the last write was taken (no marker is left, and the last
+    // take did not end before the last write began: each rename is only known to lie between its
+    // before/after stamps, taken in different processes), and an attempt followed the last take
     const renames = box.pendingRenames().filter((r) => r.ok);
     const marker = `${KEY}#reconnect`; // pending/<key>#<verb>
     const writes = renames.filter((r) => r.to === marker && r.from.endsWith('.tmp'));
     const takes = renames.filter((r) => r.from === marker && r.to.startsWith(`${marker}.taken.`));
     expect(writes).toHaveLength(100);
-    const lastWrite = Math.max(...writes.map((w) => w.after));
-    const lastTake = takes.reduce((a, b) => (b.before > a.before ? b : a));
-    expect(lastTake.before).toBeGreaterThan(lastWrite);
+    expect(existsSync(path.join(box.pendingDir, marker))).toBe(false);
+    const lastWriteBegan = Math.max(...writes.map((w) => w.before));
+    const lastTake = takes.reduce((a, b) => (b.before > a.before ? b : a)); // takes never overlap: only the holder takes
+    expect(lastTake.after).toBeGreaterThan(lastWriteBegan);
     expect(attempts.at(-1)!.start).toBeGreaterThan(lastTake.after);
   });
 

@@ -130,9 +130,11 @@ describe.each([
       // every process recorded its event exactly once
       expect(writes.map((w) => w.pid).sort()).toEqual([...pids].sort());
       expect(takes.length).toBeGreaterThan(0);
-      const lastWrite = Math.max(...writes.map((w) => w.after));
+      // each rename is only known to lie between its before/after stamps (taken in different processes):
+      // the last take must not have ended before the last write began; takes never overlap (only the holder takes)
+      const lastWriteBegan = Math.max(...writes.map((w) => w.before));
       const lastTake = takes.reduce((a, b) => (b.before > a.before ? b : a));
-      expect(lastTake.before, `wave ${k}: an event was written after the last take: it was lost`).toBeGreaterThan(lastWrite);
+      expect(lastTake.after, `wave ${k}: an event was written after the last take: it was lost`).toBeGreaterThan(lastWriteBegan);
       // the taker ran a discovery for it, after taking it, and it succeeded
       const after = all.filter((d) => d.ppid === lastTake.pid && d.start > lastTake.before && d.end < wave.to);
       expect(after.length, `wave ${k}: no discovery after the last take`).toBeGreaterThanOrEqual(1);
@@ -140,6 +142,8 @@ describe.each([
     });
     // one discovery per take: every taken event got its own round
     expect(all).toHaveLength(totalTakes);
+    // and no event was left untaken after the last wave
+    expect(existsSync(path.join(box.pendingDir, MARKER))).toBe(false);
   });
 
   it('no subsystem is connected twice', () => {
