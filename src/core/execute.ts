@@ -18,7 +18,7 @@
  *   result is read by the fabric's interpreter it names (default: exit 0
  *   is ok).
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError } from './errors.js';
 import type { RunInterpretation, RunInterpreter } from './fabric.js';
@@ -155,8 +155,9 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
       return outcome;
     }
     case 'write': {
-      const file = path.join(system.paths.sysfs, action.file);
+      let file = path.join(system.paths.sysfs, action.file);
       try {
+        file = await resolveWildcard(system.paths.sysfs, action.file);
         await writeFile(file, action.value);
       } catch (error) {
         const message = `${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message}`;
@@ -226,4 +227,22 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
 
 async function performThen(plan: Plan, action: { readonly then?: readonly Action[] }, context: ExecuteContext, failures: string[]): Promise<void> {
   for (const next of action.then ?? []) await perform(plan, next, context, failures);
+}
+
+/**
+ * A write action's file below the sysfs root: as it stands, or, when one
+ * component holds a `*`, the one entry that matches it (plan.ts WriteAction).
+ */
+async function resolveWildcard(sysfs: string, file: string): Promise<string> {
+  const parts = file.split('/');
+  const at = parts.findIndex((part) => part.includes('*'));
+  if (at < 0) return path.join(sysfs, file);
+  const [prefix, suffix, ...more] = parts[at]!.split('*');
+  if (more.length > 0 || parts.slice(at + 1).some((part) => part.includes('*'))) throw Object.assign(new Error(`more than one * in ${file}`), { code: 'EINVAL' });
+  const dir = path.join(sysfs, ...parts.slice(0, at));
+  const names = (await readdir(dir)).filter((name) => name.startsWith(prefix!) && name.endsWith(suffix!) && name.length >= prefix!.length + suffix!.length);
+  if (names.length !== 1) {
+    throw Object.assign(new Error(names.length === 0 ? `nothing matches ${parts[at]} in ${dir}` : `${names.length} entries match ${parts[at]} in ${dir}: ${names.sort().join(', ')}`), { code: names.length === 0 ? 'ENOENT' : 'EEXIST' });
+  }
+  return path.join(dir, names[0]!, ...parts.slice(at + 1));
 }

@@ -43,7 +43,13 @@ export interface RunAction extends ActionBase {
 export interface WriteAction extends ActionBase {
   readonly kind: 'write';
   readonly verb: string;
-  /** Relative to the sysfs mount, e.g. `bus/fcoe/ctlr_create`. */
+  /**
+   * Relative to the sysfs mount, e.g. `bus/fcoe/ctlr_create`. One path
+   * component may hold one `*` for a device the plan cannot name before an
+   * earlier write creates it (FCoE's new ctlr: the component `ctlr_*` below
+   * `class/net/eth0`, then `enabled`): the executor
+   * writes the only match, and fails the action on none or several.
+   */
   readonly file: string;
   readonly value: string;
   readonly done: string;

@@ -284,6 +284,11 @@ export class Timerd {
   }
 
   private async arm(request: ArmRequest): Promise<Record<string, unknown>> {
+    const existing = this.entries.get(request.key);
+    if (request.keep && existing) {
+      this.log.info({ key: existing.key, id: existing.id, outcome: 'kept' }, 'already armed; kept');
+      return { key: existing.key, id: existing.id, kept: true, ...pick(this.describe(existing), ['next', 'lossAt']) };
+    }
     const now = this.options.now();
     const entry: TimerEntry = {
       key: request.key,
@@ -296,7 +301,7 @@ export class Timerd {
       attempts: 0,
       lastAttemptEndedAt: now,
     };
-    const replaced = this.entries.get(entry.key);
+    const replaced = existing;
     this.entries.set(entry.key, entry);
     this.schedule(entry);
     // The timeout counts from now, not from the end of the fdatasync below: a 100 ms

@@ -5,9 +5,14 @@
  *   {"op":"ping"}
  *   {"op":"list"}
  *   {"op":"arm","hook":"reconnect","params":{...},"lossHook":"give-up",
- *    "delayMs":200,"growth":"linear","lossMs":0,"lossAttempts":10}
+ *    "delayMs":200,"growth":"linear","lossMs":0,"lossAttempts":10,"keep":false}
  *   {"op":"disarm","key":"nvmf:...","id":7}        (id optional: only that arm)
  * Replies: {"ok":true,...} or {"ok":false,"error":{"code","message","field"?}}.
+ *
+ * An `arm` replaces the key's timer (a new event starts the schedule over);
+ * with `"keep":true` it leaves a timer already armed for the key alone and
+ * replies `kept: true` with that timer's id (a periodic recheck must not
+ * restart a retry count that is running).
  *
  * Durations are integer milliseconds (`delayMs`, `lossMs`). The seconds-only
  * release's fields stay accepted, as whole seconds: `delay` for `delayMs` and
@@ -54,6 +59,8 @@ export interface ArmRequest {
   readonly onLoss?: HookCall;
   readonly schedule: Schedule;
   readonly loss: LossCondition;
+  /** Leave a timer already armed for the key as it is. */
+  readonly keep: boolean;
 }
 
 export type Request =
@@ -65,7 +72,7 @@ export type Request =
 const FIELDS: Record<string, readonly string[]> = {
   ping: ['op', 'req'],
   list: ['op', 'req'],
-  arm: ['op', 'req', 'hook', 'params', 'lossHook', 'delayMs', 'delay', 'growth', 'lossMs', 'lossSeconds', 'lossAttempts'],
+  arm: ['op', 'req', 'hook', 'params', 'lossHook', 'delayMs', 'delay', 'growth', 'lossMs', 'lossSeconds', 'lossAttempts', 'keep'],
   disarm: ['op', 'req', 'key', 'id'],
 };
 
@@ -157,6 +164,8 @@ function parseArm(object: Record<string, unknown>, hooks: TimerHookTable): ArmRe
   if (typeof growth !== 'string' || !(GROWTHS as readonly string[]).includes(growth)) badField('growth', `must be one of ${GROWTHS.join(', ')}`);
   const schedule: Schedule = { delayMs: delayField(object), growth: growth as Growth };
   const loss: LossCondition = { afterMs: lossField(object), attempts: integerField(object, 'lossAttempts', 0, MAX_LOSS_ATTEMPTS, 0) };
+  if (object.keep !== undefined && typeof object.keep !== 'boolean') badField('keep', 'must be true or false');
+  const keep = object.keep === true;
   const problem = scheduleProblem(schedule, loss);
   if (problem) badField(object.delayMs !== undefined ? 'delayMs' : 'delay', problem);
   try {
@@ -166,7 +175,7 @@ function parseArm(object: Record<string, unknown>, hooks: TimerHookTable): ArmRe
       if (typeof object.lossHook !== 'string') badField('lossHook', 'must be a hook name');
       onLoss = resolveHookCall(hooks, object.lossHook as string, params, 'loss', 'lossHook').call;
     }
-    return { key: reconnect.key, onReconnect: reconnect.call, ...(onLoss ? { onLoss } : {}), schedule, loss };
+    return { key: reconnect.key, onReconnect: reconnect.call, ...(onLoss ? { onLoss } : {}), schedule, loss, keep };
   } catch (error) {
     if (error instanceof UsageError) throw new ProtocolError('bad-field', error.message, error.option);
     throw error;

@@ -101,4 +101,21 @@ describe('executePlan', () => {
     const { context } = world();
     await expect(executePlan({ hook: 'h', key: 'k', actions: [act.forget('nowhere')] }, context(false))).rejects.toThrow(/unknown state store nowhere/);
   });
+
+  it('a write whose file has a * component writes the one match (a ctlr created by the write before it); none or several fail it', async () => {
+    const { context, system, reporter } = world();
+    const net = path.join(system.paths.sysfs, 'class', 'net', 'eth0');
+    mkdirSync(path.join(net, 'ctlr_3'), { recursive: true });
+    writeFileSync(path.join(net, 'ctlr_3', 'enabled'), '0');
+    const enable = act.write('enable', 'class/net/eth0/ctlr_*/enabled', '1', 'enabled');
+    expect(await executePlan({ hook: 'h', key: 'fcoe:eth0', actions: [enable] }, context(false))).toEqual({ failures: [], outcomes: ['enabled'] });
+    expect(readFileSync(path.join(net, 'ctlr_3', 'enabled'), 'utf8')).toBe('1');
+    mkdirSync(path.join(net, 'ctlr_4'));
+    const two = await executePlan({ hook: 'h', key: 'fcoe:eth0', actions: [enable] }, context(false));
+    expect(two).toEqual({ failures: ['fcoe:eth0: write to class/net/eth0/ctlr_*/enabled failed'], outcomes: ['failed'] });
+    expect(reporter.items.at(-1)!.text).toMatch(/2 entries match ctlr_\* in .*eth0: ctlr_3, ctlr_4/);
+    const none = await executePlan({ hook: 'h', key: 'fcoe:eth1', actions: [act.write('enable', 'class/net/eth0/vlan_*/enabled', '1', 'enabled')] }, context(false));
+    expect(none.outcomes).toEqual(['failed']);
+    expect(reporter.items.at(-1)!.text).toMatch(/ENOENT: nothing matches vlan_\*/);
+  });
 });

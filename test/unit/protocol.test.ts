@@ -61,6 +61,19 @@ describe('parseRequest accepts', () => {
   });
 });
 
+describe('arm keep: leave a timer already armed for the key alone', () => {
+  const keepOf = (line: string) => {
+    const request = parseRequest(line);
+    if (request.op !== 'arm') throw new Error(`not an arm: ${line}`);
+    return request.arm.keep;
+  };
+  it('is false unless given as true (an arm replaces: a new event starts the schedule over)', () => {
+    expect(keepOf(arm())).toBe(false);
+    expect(keepOf(arm({ keep: false }))).toBe(false);
+    expect(keepOf(arm({ keep: true }))).toBe(true);
+  });
+});
+
 describe('parseRequest names the field it rejects', () => {
   it.each([
     ['both delay forms', arm({ delay: 10 }), 'delay'],
@@ -77,6 +90,8 @@ describe('parseRequest names the field it rejects', () => {
     ['delay 0.2 (seconds stay whole: use delayMs)', armV1({ delay: 0.2 }), 'delay'],
     ['delayMs 0 and never lost', arm({ delayMs: 0, lossMs: 0 }), 'delayMs'],
     ['delay 0 and never lost', armV1({ delay: 0, lossSeconds: -1 }), 'delay'],
+    ['keep as a string', arm({ keep: 'yes' }), 'keep'],
+    ['keep as 1', arm({ keep: 1 }), 'keep'],
   ])('%s', (_name, line, field) => {
     const error = (() => {
       try {
