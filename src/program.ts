@@ -62,7 +62,7 @@ export function buildProgram(io: MainIo, fabrics: readonly Fabric[] = FABRICS): 
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
     .showHelpAfterError(false);
-  const runtime = createRuntime(program, io);
+  const runtime = createRuntime(program, io, fabrics);
   for (const verb of fabricVerbs(fabrics)) addFabricVerb(program, verb, runtime);
   for (const core of CORE_COMMANDS) core.register(program, runtime);
   return program;
@@ -83,17 +83,18 @@ export async function runProgram(argv: readonly string[], io: MainIo): Promise<n
   return ExitCode.ok;
 }
 
-function createRuntime(program: Command, io: MainIo): Runtime {
+function createRuntime(program: Command, io: MainIo, fabrics: readonly Fabric[]): Runtime {
   let globals: Globals | undefined;
   let system: Promise<ProgramSystem> | undefined;
   const runtime: Runtime = {
     io,
+    fabrics,
     globals: () => (globals ??= validateGlobals(program.opts<GlobalWords>(), io)),
     system: () => (system ??= buildSystem(runtime.globals(), io)),
     async context(): Promise<CommandContext> {
       const { dryRun, output } = runtime.globals();
       const built = await runtime.system();
-      return { system: built, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(built, FABRICS), ...(io.stdin ? { stdin: io.stdin } : {}) };
+      return { system: built, dryRun, reporter: createReporter(output, io.stdout), config: await loadConfig(built, fabrics), ...(io.stdin ? { stdin: io.stdin } : {}) };
     },
   };
   return runtime;

@@ -7,7 +7,7 @@
  * built once per process.
  */
 import type { Command } from 'commander';
-import type { CommandContext } from '../core/fabric.js';
+import type { CommandContext, Fabric } from '../core/fabric.js';
 import type { LogFormat, LogLevel } from '../core/log.js';
 import type { Platform } from '../core/platform.js';
 import type { OutputFormat } from '../core/report.js';
@@ -32,6 +32,8 @@ export type ProgramSystem = System & { readonly invocation: SelfInvocation };
 
 export interface Runtime {
   readonly io: MainIo;
+  /** The fabrics this program was built with (src/hooks/index.ts FABRICS). */
+  readonly fabrics: readonly Fabric[];
   /** Validates the global options (UsageError, exit 2). */
   globals(): Globals;
   /** The real System from the global options: logger, paths, timerd client. */

@@ -152,4 +152,10 @@ export interface Fabric {
   readonly locations: Readonly<Record<string, Location>>;
   /** What each of its commands writes on Linux (core locations or its own); timerd's hooks are commands too. */
   readonly commandWrites: CommandWrites;
+  /**
+   * Its lines in `sanhook status`, after the core's (timerd, timers, locks):
+   * report items only, read-only, on every platform (a fabric with nothing to
+   * say on this one reports nothing).
+   */
+  readonly status?: (context: CommandContext) => Promise<void>;
 }
