@@ -14,6 +14,7 @@
 import { executePlan, type ExecuteContext, type PlanResult } from './execute.js';
 import { runCoalesced, type CoalesceOutcome } from './lock.js';
 import type { Plan } from './plan.js';
+import type { System } from './system.js';
 
 export interface ObserveMode {
   /** A dry run: observe without leaving anything behind. */
@@ -67,4 +68,9 @@ export async function runLocked<R>(context: HookRunContext, hook: LockedHook<R>)
 export function reportQueued(context: ExecuteContext, hook: string, key: string, text: string, fields: Readonly<Record<string, unknown>> = {}): void {
   context.system.log.info({ hook, key, outcome: 'queued', ...fields }, 'event queued for the running holder');
   context.reporter.item({ hook, key, outcome: 'queued', text: `${key}: ${text}` });
+}
+
+/** timerd sets SANHOOK_TIMER_ID in every hook it starts (and disarms on its exit 0 itself). */
+export function runByTimerd(system: System): boolean {
+  return system.env.SANHOOK_TIMER_ID !== undefined;
 }

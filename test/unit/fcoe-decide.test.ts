@@ -180,7 +180,6 @@ describe('decideCheck: the plan for each outcome', () => {
   it.each<[CheckTrigger, unknown[][]]>([
     ['uevent', [['arm', 'replace']]],
     ['link', [['arm', 'replace']]],
-    ['manual', [['arm', 'replace']]],
     ['recheck', [['arm', 'keep']]],
     ['timer', [['note', 'not-yet', true]]],
   ])('retry, trigger %s: an event starts the schedule over, the recheck keeps a running one, an attempt fails (timerd goes on)', (trigger, expected) => {

@@ -23,8 +23,12 @@ import { createActions, destroyActions } from './ctlr.js';
 import { fcoeKey } from './keys.js';
 import type { CtlrState, DcbResult, FcoeControl, FcoeInterfaceConfig, InterfacePair } from './types.js';
 
-/** Why a dcb-check runs; `timer` is an attempt timerd runs, `recheck` the periodic `--all`. */
-export type CheckTrigger = 'uevent' | 'link' | 'recheck' | 'timer' | 'manual';
+/**
+ * Why a dcb-check runs: a net add (`uevent`), a link change or an admin
+ * (`link`: `--ifname`, what the dispatchers run), the periodic `--all`
+ * (`recheck`), or a retry attempt timerd runs (`timer`).
+ */
+export type CheckTrigger = 'uevent' | 'link' | 'recheck' | 'timer';
 /** Why an fcoe-destroy runs; `loss` is timerd's loss hook after the last attempt. */
 export type DestroyTrigger = 'uevent' | 'loss' | 'manual';
 

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../../core/config.js';
 import { ActionError } from '../../core/errors.js';
-import type { HookRunContext, LockedResult } from '../../core/hook-runner.js';
+import { runByTimerd, type HookRunContext, type LockedResult } from '../../core/hook-runner.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { readConnect, readDisconnect } from './nvme-cli.js';
@@ -41,10 +41,7 @@ export function nvmfContext(system: System, config: Config, reporter: Reporter, 
   return context;
 }
 
-/** timerd sets SANHOOK_TIMER_ID in every hook it starts (and disarms on its exit 0 itself). */
-export function runByTimerd(system: System): boolean {
-  return system.env.SANHOOK_TIMER_ID !== undefined;
-}
+export { runByTimerd } from '../../core/hook-runner.js';
 
 /** Why a hook runs, for its log lines. */
 export function triggerOf(system: System, otherwise: string): string {
