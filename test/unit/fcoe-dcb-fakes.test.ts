@@ -18,6 +18,12 @@ import { tempSystem } from '../support/system.js';
 const FAKES = path.join(import.meta.dirname, '..', 'fakes');
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'dcb');
 
+/**
+ * Each fake is a node process (~50-100 ms to start, seconds on a loaded CI
+ * machine); a test here runs up to 20 of them one after another.
+ */
+const PROCESSES = { timeout: 60_000 };
+
 let state: string;
 beforeEach(() => {
   state = mkdtempSync(path.join(tmpdir(), 'sanhook-dcb-fake-'));
@@ -44,7 +50,7 @@ function fakeSystem(): System {
   return tempSystem((file, args, options) => spawnExec(path.join(FAKES, 'bin', file), args, { ...options, env: { FAKE_DCB_STATE: state } }));
 }
 
-describe('fake answers parse', () => {
+describe('fake answers parse', PROCESSES, () => {
   it('dcb: dcbx, pfc and app (both iproute2 app forms)', () => {
     port('eth2', { dcbx: 'ieee', pfc: [3, 4], app: 3 });
     expect(parseDcbx(run('dcb', ['-j', 'dcbx', 'show', 'dev', 'eth2']))).toEqual({ ok: true, value: new Set(['host', 'ieee']) });
@@ -83,7 +89,7 @@ describe('fake answers parse', () => {
   });
 });
 
-describe('fake failures are the recorded ones', () => {
+describe('fake failures are the recorded ones', PROCESSES, () => {
   it('no <ifname>.json: a veth', () => {
     lldpad();
     sameAsRecorded(run('dcb', ['-j', 'pfc', 'show', 'dev', 'v0']), 'dcb-pfc-notsup');
@@ -132,7 +138,7 @@ describe('fake failures are the recorded ones', () => {
   });
 });
 
-describe('queryDcb through the fakes', () => {
+describe('queryDcb through the fakes', PROCESSES, () => {
   it('every call is one calls.jsonl line {tool, argv, pid, at}', async () => {
     port('eth2', { pfc: [3], app: 3 });
     expect(await queryDcb(fakeSystem(), 'eth2', 'auto')).toMatchObject({ ok: true, source: 'dcb', appOper: { operational: true, priority: 3 } });

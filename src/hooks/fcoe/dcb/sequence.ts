@@ -93,13 +93,13 @@ async function run(system: System, source: DcbSourceName, step: DcbStep, file: s
   }
 }
 
-interface Question<T> {
+export interface Question<T> {
   readonly file: string;
   readonly args: readonly string[];
   readonly parse: (answer: ToolAnswer) => Parsed<T>;
 }
 
-interface Plan {
+export interface Plan {
   readonly source: DcbSourceName;
   readonly 'dcb-state': Question<boolean>;
   readonly 'pfc-config': Question<PfcConfig>;
