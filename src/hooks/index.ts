@@ -3,6 +3,7 @@
  * line here; nothing in src/core or src/timerd changes.
  */
 import type { Fabric } from '../core/fabric.js';
+import { fcoe } from './fcoe/index.js';
 import { nvmf } from './nvmf/index.js';
 
-export const FABRICS: readonly Fabric[] = [nvmf];
+export const FABRICS: readonly Fabric[] = [nvmf, fcoe];

@@ -12,9 +12,10 @@
  * prefilters is one line here.
  */
 import type { UeventEnv, UeventPrefilter } from '../core/fabric.js';
+import { FCOE_PREFILTERS } from './fcoe/prefilter.js';
 import { NVMF_PREFILTERS } from './nvmf/prefilter.js';
 
-const FABRIC_PREFILTERS: readonly Readonly<Record<string, UeventPrefilter>>[] = [NVMF_PREFILTERS];
+const FABRIC_PREFILTERS: readonly Readonly<Record<string, UeventPrefilter>>[] = [NVMF_PREFILTERS, FCOE_PREFILTERS];
 
 /** verb → the prefilters of every fabric that has one for it. A null prototype: argv[0] may be any word. */
 export const UEVENT_PREFILTERS: Readonly<Record<string, readonly UeventPrefilter[]>> = byVerb(FABRIC_PREFILTERS);

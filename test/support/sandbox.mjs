@@ -150,6 +150,7 @@ export function cleanEnv() {
  * @property {readonly string[]} [args] after `timerd`
  * @property {Record<string, string>} [env]
  * @property {readonly string[]} [nodeFlags] instead of the entry's #! flags
+ * @property {readonly string[]} [nodeArgs] node arguments before the entry (a preload); the hooks timerd runs get them too (execArgv)
  * @property {string} [stderrFile] its log to this file instead of a pipe
  * @property {boolean} [fakeHook] run test/fakes/timer-hook.mjs instead of sanhook's hooks (--sanhook-bin)
  */
@@ -348,7 +349,7 @@ export class Sandbox {
    */
   startTimerd(options = {}) {
     const args = [...(options.fakeHook ? ['--sanhook-bin', TIMER_HOOK] : []), ...(options.args ?? [])];
-    const proc = this.start(['timerd', ...args], { env: options.env, nodeFlags: options.nodeFlags, stderrFile: options.stderrFile });
+    const proc = this.start(['timerd', ...args], { env: options.env, nodeFlags: options.nodeFlags, nodeArgs: options.nodeArgs, stderrFile: options.stderrFile });
     return new TimerdProcess(proc, this.socketPath);
   }
 

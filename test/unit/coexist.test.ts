@@ -5,6 +5,7 @@ import { setMask, setMasks, type MaskMode } from '../../src/core/coexist.js';
 import { coexistTargets } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
 import { NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE } from '../../src/hooks/nvmf/coexist.js';
+import { FCOE_SERVICE, FCOEMON_SOCKET } from '../../src/hooks/fcoe/coexist.js';
 import { ActionError } from '../../src/core/errors.js';
 import type { System } from '../../src/core/system.js';
 import { tempSystem } from '../support/system.js';
@@ -171,13 +172,14 @@ describe('setNvmeCliBootService', () => {
 });
 
 describe('setMasks: every registered target, in order', () => {
-  it("nvme-cli's rule and boot service are NVMe-oF's targets; one call masks, reports and unmasks both", async () => {
-    expect(coexistTargets(FABRICS)).toEqual([NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE]);
+  it("nvme-cli's rule and boot service are NVMe-oF's targets (then fcoe-utils' for FCoE); one call masks, reports and unmasks both", async () => {
+    expect(coexistTargets(FABRICS)).toEqual([NVMF_AUTOCONNECT_RULES, NVMF_AUTOCONNECT_SERVICE, FCOE_SERVICE, FCOEMON_SOCKET]);
     const { system, vendor } = withNvmeCli();
     const service = put(at(system, 'usr/lib/systemd/system/nvmf-autoconnect.service'), '[Service]\n');
     const rulesMask = path.join(system.paths.etc, 'udev/rules.d', RULES);
     const serviceMask = path.join(system.paths.etc, 'systemd/system/nvmf-autoconnect.service');
-    const summary = async (mode: MaskMode) => (await setMasks(system, coexistTargets(FABRICS), mode)).map((r) => [r.target.description, r.state, r.path]);
+    const nvmeCli = coexistTargets(FABRICS).filter((t) => t.owner === 'nvme-cli');
+    const summary = async (mode: MaskMode) => (await setMasks(system, nvmeCli, mode)).map((r) => [r.target.description, r.state, r.path]);
     expect(await summary('status')).toEqual([
       ['nvme-cli udev rule', 'active', vendor],
       ['nvme-cli boot service', 'active', service],

@@ -1,6 +1,6 @@
 /**
  * config.ts: the table-driven loader (with a made-up fabric, so the core is
- * tested without NVMe-oF), the registered sections (lock, nvmf) and the
+ * tested without NVMe-oF), the registered sections (lock, nvmf, fcoe) and the
  * README's list of settings, which must match the tables.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
+import { fcoeSettings } from '../../src/hooks/fcoe/config.js';
 import {
   configSections,
   defaultConfig,
@@ -164,7 +165,7 @@ describe('the table-driven loader (a made-up fabric)', () => {
   });
 });
 
-describe('the registered sections: lock and nvmf', () => {
+describe('the registered sections: lock, nvmf and fcoe', () => {
   it('defaults for an empty file', async () => {
     const config = await parseConfig(FILE, '', FABRICS);
     expect(config.lockStaleMs).toBe(10_000);
@@ -194,6 +195,12 @@ describe('the registered sections: lock and nvmf', () => {
         '    growth: linear',
         '    max-attempts: 5',
         '    reconnect-unmanaged: true',
+        'fcoe:',
+        '  dcb-source: lldpad',
+        '  retry:',
+        '    delay: 0.25',
+        '    growth: fixed',
+        '    attempts: 3',
         '',
       ].join('\n'),
       FABRICS,
@@ -207,6 +214,11 @@ describe('the registered sections: lock and nvmf', () => {
       exclude: [{ subnqn: 'nqn.2026-11.io.sanhook:scratch' }, { traddr: '10.0.0.9', trsvcid: '4420', transport: 'tcp' }],
       lost: { reconnectDelay: 2, ctrlLossTmo: -1, growth: 'linear', maxAttempts: 5, reconnectUnmanaged: true },
     });
+    expect(fcoeSettings(config)).toEqual({ dcbSource: 'lldpad', retry: { delayMs: 250, growth: 'fixed', attempts: 3 } });
+  });
+
+  it("fcoe's defaults are fcoemon's: DCB from auto, 0.2 s × n, 10 attempts", async () => {
+    expect(fcoeSettings(await parseConfig(FILE, '', FABRICS))).toEqual({ dcbSource: 'auto', retry: { delayMs: 200, growth: 'linear', attempts: 10 } });
   });
 
   it.each([
@@ -217,7 +229,10 @@ describe('the registered sections: lock and nvmf', () => {
     ['nvmf:\n  reconnect-delay: [1, 2]\n', 2, 'nvmf.reconnect-delay', 'must be a single value'],
     ['nvmf:\n  reconnect-delay: 0\n', 2, 'nvmf.reconnect-delay', 'must be whole seconds 1-86400, got "0"'],
     ['nvmf:\n  reconect-delay: 5\n', 2, 'nvmf.reconect-delay', 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, udev-handoff, exclude, lost)'],
-    ['\n\nfcoe:\n  x: 1\n', 3, 'fcoe', 'unknown section (known: lock, nvmf)'],
+    ['\n\nsrp:\n  x: 1\n', 3, 'srp', 'unknown section (known: lock, nvmf, fcoe)'],
+    ['fcoe:\n  dcb-source: dcbtool\n', 2, 'fcoe.dcb-source', 'must be one of auto, dcb, lldpad, got "dcbtool"'],
+    ['fcoe:\n  retry:\n    delay: 0.05\n', 3, 'fcoe.retry.delay', 'must be seconds 0.1-86400, to the millisecond, got "0.05"'],
+    ['fcoe:\n  retry:\n    attempts: 0\n', 3, 'fcoe.retry.attempts', 'must be a count 1-1000, got "0"'],
     ['nvmf:\n  exclude:\n    - subnqn: "nqn.x; reboot"\n', 3, 'nvmf.exclude[0].subnqn', null],
     ['nvmf:\n  exclude:\n    - {}\n', 3, 'nvmf.exclude[0]', 'an empty rule would exclude everything'],
     ['nvmf:\n  exclude:\n    - subnqn: nqn.2026-11.io.sanhook:x\n      port: 4420\n', 4, 'nvmf.exclude[0].port', 'unknown field (known: subnqn, traddr, trsvcid, transport)'],

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan } from '../../src/core/plan.js';
-import { dcbVerdict, decideCheck, decideDestroy, needsDcb, type CheckObservation, type CheckTrigger, type RetryPolicy } from '../../src/hooks/fcoe/decide.js';
+import { dcbVerdict, decideCheck, decideDestroy, needsDcb, roundTrigger, type CheckObservation, type CheckTrigger, type RetryPolicy } from '../../src/hooks/fcoe/decide.js';
 import { DCB_STEPS, type CtlrState, type DcbObservation, type DcbResult, type FcoeInterfaceConfig, type NetdevState } from '../../src/hooks/fcoe/types.js';
 
 const READY: DcbObservation = {
@@ -213,6 +213,24 @@ describe('decideCheck: the plan for each outcome', () => {
 
   it('asking to decide a DCB-required interface without its DCB answers is a bug', () => {
     expect(() => decideCheck(observation({ dcb: undefined }), 'link', RETRY)).toThrow(/needs the DCB answers/);
+  });
+});
+
+describe('roundTrigger: a queued round takes the meaning of the process that runs it', () => {
+  it.each<[CheckTrigger, boolean, CheckTrigger]>([
+    // a holder timerd did not start runs a queued attempt: the attempt's own process already
+    // exited 1 (its schedule goes on), so a retry verdict keeps it instead of failing this process
+    ['timer', false, 'recheck'],
+    ['timer', true, 'timer'],
+    // an attempt process runs a queued recheck: exit 0 would end the schedule, so a retry fails it
+    ['recheck', true, 'timer'],
+    ['recheck', false, 'recheck'],
+    // events start the schedule over whoever runs them
+    ['link', true, 'link'],
+    ['link', false, 'link'],
+    ['uevent', true, 'uevent'],
+  ])('%s in a process started by timerd: %s → %s', (trigger, byTimerd, expected) => {
+    expect(roundTrigger(trigger, byTimerd)).toBe(expected);
   });
 });
 

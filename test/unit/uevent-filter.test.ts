@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/log.js';
 import { collectingReporter } from '../../src/core/report.js';
 import { prefilterTable } from '../../src/core/verbs.js';
+import { FCOE_PREFILTERS } from '../../src/hooks/fcoe/prefilter.js';
 import { FABRICS } from '../../src/hooks/index.js';
 import { AEN_DISCOVERY_LOG_CHANGED as FULL_AEN, classifyUevent } from '../../src/hooks/nvmf/connect-request.js';
 import { runConnected } from '../../src/hooks/nvmf/connected.js';
@@ -106,6 +107,23 @@ describe('matchConnectedUevent agrees with runConnected (connected)', () => {
   it('covers both answers', () => expect(new Set(lifecycleEnvs.map(([, env]) => matchConnectedUevent(env)))).toEqual(new Set([true, false])));
 });
 
+describe("FCoE's prefilters: net add and remove with an interface name, nothing else", () => {
+  it.each<[string, Record<string, string>, boolean, boolean]>([
+    ['net add', { SUBSYSTEM: 'net', ACTION: 'add', INTERFACE: 'eth0' }, true, false],
+    ['net remove', { SUBSYSTEM: 'net', ACTION: 'remove', INTERFACE: 'eth0.100' }, false, true],
+    ['net move (a rename)', { SUBSYSTEM: 'net', ACTION: 'move', INTERFACE: 'eth1' }, false, false],
+    ['net change', { SUBSYSTEM: 'net', ACTION: 'change', INTERFACE: 'eth0' }, false, false],
+    ['net add without INTERFACE', { SUBSYSTEM: 'net', ACTION: 'add' }, false, false],
+    ['an fcoe ctlr add', { SUBSYSTEM: 'fcoe', ACTION: 'add', DEVPATH: '/devices/virtual/net/v0/ctlr_0' }, false, false],
+    ['an nvme add', { SUBSYSTEM: 'nvme', ACTION: 'add', INTERFACE: 'x' }, false, false],
+  ])('%s: dcb-check %s, fcoe-destroy %s', (_name, env, add, remove) => {
+    expect(FCOE_PREFILTERS['dcb-check']!(env)).toBe(add);
+    expect(FCOE_PREFILTERS['fcoe-destroy']!(env)).toBe(remove);
+    expect(ueventIsIrrelevant('dcb-check', env)).toBe(!add);
+    expect(ueventIsIrrelevant('fcoe-destroy', env)).toBe(!remove);
+  });
+});
+
 describe('the fast path: verb → prefilters', () => {
   it('lists what the registry derives from the fabrics, in order', () => {
     const derived = prefilterTable(FABRICS);
@@ -113,7 +131,7 @@ describe('the fast path: verb → prefilters', () => {
     for (const [verb, prefilters] of Object.entries(derived)) expect(UEVENT_PREFILTERS[verb]).toEqual(prefilters);
   });
   it('the nvmf fabric registers its prefilters', () => expect(FABRICS.find((f) => f.name === 'nvmf')!.prefilters).toBe(NVMF_PREFILTERS));
-  it('has connect, lost and connected', () => expect(Object.keys(UEVENT_PREFILTERS).sort()).toEqual(['connect', 'connected', 'lost']));
+  it('has connect, lost and connected (NVMe-oF), dcb-check and fcoe-destroy (FCoE)', () => expect(Object.keys(UEVENT_PREFILTERS).sort()).toEqual(['connect', 'connected', 'dcb-check', 'fcoe-destroy', 'lost']));
   it.each(lifecycleEnvs)('%s: irrelevant for a verb exactly when every prefilter of it says so', (_name, env) => {
     expect(ueventIsIrrelevant('connect', env)).toBe(!matchUevent(env).relevant);
     expect(ueventIsIrrelevant('lost', env)).toBe(!matchLostUevent(env));
@@ -129,7 +147,7 @@ describe('the fast path stays light (bench/hook-start.mjs)', () => {
   it('hooks/nvmf/prefilter.ts imports nothing', () => expect(staticImports('hooks/nvmf/prefilter.ts')).toEqual([]));
   it('hooks/prefilters.ts imports only the fabrics\' prefilter modules, which import nothing', () => {
     const imports = staticImports('hooks/prefilters.ts');
-    expect(imports).toEqual(['./nvmf/prefilter.js']);
+    expect(imports).toEqual(['./fcoe/prefilter.js', './nvmf/prefilter.js']);
     for (const module of imports) expect(staticImports(`hooks/${module!.replace(/^\.\//, '').replace(/\.js$/, '.ts')}`)).toEqual([]);
   });
   it('cli.ts statically imports only hooks/prefilters', () => expect(staticImports('cli.ts')).toEqual(['./hooks/prefilters.js']));

@@ -219,6 +219,8 @@ describe('the check fails when a unit misses a writable path', () => {
     expect(violations(coexist)).toEqual([
       "x.service: `sanhook coexist` writes /etc/udev/rules.d (udev rules directory for the mask of nvme-cli's autoconnect rule): ProtectSystem=full makes /etc/udev/rules.d read-only",
       "x.service: `sanhook coexist` writes /etc/systemd/system (systemd unit directory for the mask of nvme-cli's nvmf-autoconnect.service): ProtectSystem=full makes /etc/systemd/system read-only",
+      "x.service: `sanhook coexist` writes /etc/systemd/system (systemd unit directory for the mask of fcoe-utils' fcoe.service): ProtectSystem=full makes /etc/systemd/system read-only",
+      "x.service: `sanhook coexist` writes /etc/systemd/system (systemd unit directory for the mask of fcoe-utils' fcoemon.socket): ProtectSystem=full makes /etc/systemd/system read-only",
     ]);
   });
 

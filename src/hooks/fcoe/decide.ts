@@ -29,6 +29,23 @@ import type { CtlrState, DcbResult, FcoeControl, FcoeInterfaceConfig, InterfaceP
  * (`recheck`), or a retry attempt timerd runs (`timer`).
  */
 export type CheckTrigger = 'uevent' | 'link' | 'recheck' | 'timer';
+/**
+ * The trigger a round really has in this process. A lock holder runs the
+ * events queued behind it (core/lock.ts), so a round may come from another
+ * process, and what decides timerd's schedule is whether THIS process was
+ * started by timerd (its exit code is the attempt's result):
+ * - a retry attempt run by a holder timerd did not start: the attempt's own
+ *   process has already exited 1 (its event was queued), so its schedule
+ *   goes on; the round must keep it, as the recheck does (`recheck`);
+ * - a recheck run by a holder timerd started: exit 0 would end the schedule
+ *   timerd is running, so a retry verdict must fail the attempt (`timer`).
+ */
+export function roundTrigger(trigger: CheckTrigger, startedByTimerd: boolean): CheckTrigger {
+  if (trigger === 'timer' && !startedByTimerd) return 'recheck';
+  if (trigger === 'recheck' && startedByTimerd) return 'timer';
+  return trigger;
+}
+
 /** Why an fcoe-destroy runs; `loss` is timerd's loss hook after the last attempt. */
 export type DestroyTrigger = 'uevent' | 'loss' | 'manual';
 

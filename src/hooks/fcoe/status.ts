@@ -1,0 +1,79 @@
+/**
+ * FCoE's lines in `sanhook status`: each interface of /etc/fcoe with its
+ * ctlr, its DCB verdict (the same observation and table dcb-check uses, read
+ * only: DCB queries and sysfs reads change nothing) and its retry state
+ * (timerd's entry for the key).
+ *
+ * Contract: report items only, one per configured interface, nothing on a
+ * host without cfg files (an NVMe-only host's status stays as it was).
+ */
+import { EnvironmentError } from '../../core/errors.js';
+import type { CommandContext } from '../../core/fabric.js';
+import type { System } from '../../core/system.js';
+import { fcoeSettings } from './config.js';
+import { dcbVerdict } from './decide.js';
+import { readFcoeConfig } from './fcoe-config.js';
+import { observeCheck } from './hooks.js';
+import { fcoeKey } from './keys.js';
+import type { CheckObservation } from './decide.js';
+
+interface TimerEntry {
+  readonly key: string;
+  readonly attempts: number;
+  readonly next: { readonly event: string; readonly at: string } | null;
+  readonly running: boolean;
+}
+
+/** timerd's entries by key; none when timerd is not running (the core's status lines say so). */
+async function timerEntries(system: System): Promise<ReadonlyMap<string, TimerEntry>> {
+  try {
+    const reply = await system.timerd.request({ op: 'list' });
+    return new Map(((reply.ok ? reply.entries : []) as TimerEntry[]).map((entry) => [entry.key, entry]));
+  } catch (error) {
+    if (error instanceof EnvironmentError) return new Map();
+    throw error;
+  }
+}
+
+/** The verdict as one phrase and one word, from the same observation dcb-check decides on. */
+export function describeVerdict(o: CheckObservation): { readonly verdict: string; readonly text: string } {
+  if (!o.cfg?.enabled) return { verdict: 'not-managed', text: 'FCOE_ENABLE is not "yes": not managed' };
+  if (!o.links.fcoe.present) return { verdict: 'netdev-gone', text: 'the netdev does not exist' };
+  const down = [o.links.fcoe, o.links.real].find((link) => !link.up);
+  if (down) return { verdict: 'link-down', text: `link down on ${down.ifname}` };
+  if (!o.cfg.dcbRequired) return { verdict: 'create', text: 'DCB not required' };
+  if (!o.dcb) return { verdict: 'unknown', text: 'DCB not read' };
+  const verdict = dcbVerdict(o.dcb);
+  if (verdict.kind === 'ready') return { verdict: 'create', text: `DCB ready (${o.dcb.source}): App:FCoE priority ${verdict.priority}, PFC on ${verdict.pfc.join(',')}` };
+  return { verdict: verdict.kind, text: `DCB ${verdict.kind} (${o.dcb.source}): ${verdict.text}` };
+}
+
+export async function fcoeStatus({ system, config, reporter }: CommandContext): Promise<void> {
+  if (system.paths.platform !== 'linux') return;
+  const { interfaces } = await readFcoeConfig(system);
+  if (interfaces.length === 0) return;
+  const settings = fcoeSettings(config);
+  const timers = await timerEntries(system);
+  for (const cfg of interfaces) {
+    const key = fcoeKey(cfg.ifname);
+    const observed = await observeCheck(system, settings, cfg.ifname);
+    const { verdict, text } = describeVerdict(observed);
+    const ctlr = observed.ctlr ? `${observed.ctlr.name} ${observed.ctlr.enabled ? 'enabled' : 'disabled'} (${observed.ctlr.mode})` : 'no ctlr';
+    const timer = timers.get(key);
+    const retry = timer
+      ? `retrying: ${timer.attempts} attempt(s) made${timer.next ? `, next ${timer.next.event} at ${timer.next.at}` : ''}${timer.running ? ' (running)' : ''}`
+      : 'no retry pending';
+    const via = observed.links.real.ifname === cfg.ifname ? '' : ` on ${observed.links.real.ifname}`;
+    reporter.item({
+      hook: 'status',
+      outcome: 'fcoe',
+      key,
+      ctlr: observed.ctlr ?? null,
+      verdict,
+      dcbRequired: cfg.dcbRequired,
+      mode: cfg.mode,
+      retry: timer ? { attempts: timer.attempts, next: timer.next } : null,
+      text: `${key}${via}: ${ctlr}; ${cfg.mode}, DCB ${cfg.dcbRequired ? 'required' : 'not required'}; ${text}; ${retry}`,
+    });
+  }
+}
