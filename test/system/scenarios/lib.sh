@@ -82,6 +82,8 @@ diagnostics() {
   awk -v t="$from" '$1 >= t' "$UEVENTS" 2>/dev/null | tail -20 | sed 's/^/  /'
   echo "----- sanhook timers -o json"
   sanhook timers -o json 2>&1 | sed 's/^/  /'
+  # a suite may add its fabric's state (the FCoE suites: fcoe_diagnostics)
+  if declare -F suite_diagnostics >/dev/null; then suite_diagnostics; fi
   echo "-----"
 }
 
@@ -339,6 +341,166 @@ setup_systemd_host() {
   log "installed as README says: /usr/bin/sanhook -> $(readlink -f /usr/bin/sanhook); $(sanhook coexist status 2>&1 | head -1)"
   log "kernel $(uname -r), $(nvme version | head -1), node $(node --version), systemd $(systemctl --version | head -1 | cut -d' ' -f2); PID 1 $(cat /proc/1/comm)"
   log "units: timerd $(systemctl is-active sanhook-timerd.service), socket $(systemctl is-active sanhook-timerd.socket), boot $(systemctl is-enabled sanhook-connect-boot.service), udevd $(systemctl is-active systemd-udevd.service)"
+}
+
+# ------------------------------------------------------------------ FCoE -----
+# Software FCoE on veth/VLAN (vm/sanhook-vm.sh loads veth, 8021q and fcoe at
+# boot). Controllers, FC hosts and remote ports are the kernel's (libfcoe's
+# /sys/bus/fcoe, scsi_transport_fc's classes); every check reads them.
+NET_UEVENTS=$SANHOOK_LOG_DIR/net-uevents.log
+FCOE_BUS=/sys/bus/fcoe
+ND_DIR=/etc/networkd-dispatcher
+ND_STATES="carrier degraded routable enslaved no-carrier off"
+
+# setup_fcoe: after setup_host (chroot) or setup_systemd_host (systemd),
+# installs sanhook's FCoE pieces as docs/fcoe-events.md says:
+# rules.d/81-sanhook-fcoe.rules in /etc/udev/rules.d, the networkd-dispatcher
+# script once as /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe, linked
+# into each state directory it serves; /etc/fcoe starts empty (the cfg files
+# are the scenarios'). Plus a test-only observer that logs when udevd handles
+# each net uevent ($NET_UEVENTS; a PROGRAM that never matches, changes nothing).
+setup_fcoe() {
+  local f st
+  for f in rules.d/81-sanhook-fcoe.rules dispatcher/networkd-dispatcher/sanhook-fcoe; do
+    [ -r "$f" ] || { echo "SETUP: $f is not in this checkout"; return 1; }
+  done
+  [ -e $FCOE_BUS/ctlr_create ] || { echo "SETUP: no $FCOE_BUS/ctlr_create (the fcoe module is not loaded)"; return 1; }
+  rm -rf /etc/fcoe; mkdir -p /etc/fcoe
+  install -m 644 rules.d/81-sanhook-fcoe.rules /etc/udev/rules.d/
+  install -D -m 755 dispatcher/networkd-dispatcher/sanhook-fcoe /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe
+  for st in $ND_STATES; do
+    mkdir -p $ND_DIR/$st.d
+    ln -sf /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe $ND_DIR/$st.d/sanhook-fcoe
+  done
+  printf '#!/bin/bash\nprintf "%%s %%s %%s %%s\\n" "$EPOCHREALTIME" "$SEQNUM" "$ACTION" "$INTERFACE" >> %s\nexit 1\n' "$NET_UEVENTS" > /usr/local/sbin/.net-uevent-observer
+  chmod 755 /usr/local/sbin/.net-uevent-observer
+  : > "$NET_UEVENTS"
+  echo 'SUBSYSTEM=="net", PROGRAM="/usr/local/sbin/.net-uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-net-observer.rules
+  udevadm control --reload
+  log "FCoE installed: 81-sanhook-fcoe.rules; networkd-dispatcher script in ${ND_STATES// /.d, }.d; libfcoe: $(head -1 /sys/module/libfcoe/parameters/show 2>/dev/null)"
+}
+
+# fcoe_cfg IF DCB_REQUIRED MODE: fcoe-utils' /etc/fcoe/cfg-IF
+fcoe_cfg() {
+  printf 'FCOE_ENABLE="yes"\nDCB_REQUIRED="%s"\nAUTO_VLAN="no"\nMODE="%s"\n' "$2" "$3" > "/etc/fcoe/cfg-$1"
+}
+
+# nd_dispatch IF STATE [ADMIN]: what networkd-dispatcher does when
+# systemd-networkd reports that IF entered operational STATE: it runs every
+# script of /etc/networkd-dispatcher/STATE.d, one after the other, with its
+# service's environment plus the variables it sets (networkd-dispatcher 2.2,
+# run_hooks_for_state). For the chroot guest, where no networkd runs.
+nd_dispatch() {
+  local ifname=$1 state=$2 admin=${3:-configured} script
+  for script in "$ND_DIR/$state.d"/*; do
+    [ -x "$script" ] || continue
+    env -i PATH=$SYS_PATH LANG=C.UTF-8 ADDR= ESSID= IP_ADDRS= IP6_ADDRS= \
+      IFACE="$ifname" STATE="$state" AdministrativeState="$admin" OperationalState="$state" \
+      json="{\"AdministrativeState\": \"$admin\", \"OperationalState\": \"$state\", \"Type\": \"ether\"}" \
+      "$script" || echo "nd_dispatch: $script $ifname $state: exit $?"
+  done
+}
+
+# The ctlr on netdev IF (ctlr_N); none: empty. No forks (polled).
+ctlr_on() {
+  local c
+  for c in /sys/class/net/$1/ctlr_*; do [ -d "$c" ] && { echo "${c##*/}"; return 0; }; done
+  return 0
+}
+has_ctlr() { local c; for c in /sys/class/net/$1/ctlr_*; do [ -d "$c" ] && return 0; done; return 1; }
+no_ctlr() { ! has_ctlr "$1"; }
+# the netdevs that have a ctlr, from /sys/bus/fcoe/devices
+ctlr_netdevs() {
+  local c d
+  for c in $FCOE_BUS/devices/ctlr_*; do
+    [ -e "$c" ] || continue
+    d=$(readlink -f "$c"); d=${d%/ctlr_*}; echo "${d##*/}"
+  done
+  return 0
+}
+no_ctlrs() { local c; for c in $FCOE_BUS/devices/ctlr_*; do [ -e "$c" ] && return 1; done; return 0; }
+# IF's ctlr is enabled (1) in VN2VN mode (no forks)
+ctlr_vn2vn_enabled() {
+  local c m e
+  for c in /sys/class/net/$1/ctlr_*; do
+    [ -d "$c" ] || return 1
+    read -r m < "$c/mode" || return 1
+    read -r e < "$c/enabled" || return 1
+    [ "${m,,}" = vn2vn ] && [ "$e" = 1 ]; return
+  done
+  return 1
+}
+ctlr_attrs() {  # IF: "ctlr_N mode=.. enabled=.."
+  local c; c=$(ctlr_on "$1")
+  [ -n "$c" ] && echo "$c mode=$(cat /sys/class/net/$1/$c/mode 2>&1) enabled=$(cat /sys/class/net/$1/$c/enabled 2>&1)" || echo none
+}
+# the SCSI/FC host of IF's ctlr (hostN)
+fc_host_of() {
+  local h
+  for h in /sys/class/net/$1/ctlr_*/host*; do [ -d "$h" ] && { echo "${h##*/}"; return 0; }; done
+  return 0
+}
+fc_port_state() { local s; read -r s < "/sys/class/fc_host/$1/port_state" 2>/dev/null && echo "$s" || echo gone; }
+# IF_A's FC host is Online and has IF_B's FC host as a remote port, Online
+sees_peer() {
+  local ha hb r pn want s
+  ha=$(fc_host_of "$1"); hb=$(fc_host_of "$2")
+  [ -n "$ha" ] && [ -n "$hb" ] || return 1
+  [ "$(fc_port_state "$ha")" = Online ] || return 1
+  read -r want < "/sys/class/fc_host/$hb/port_name" || return 1
+  for r in /sys/class/fc_remote_ports/rport-"${ha#host}":*; do
+    read -r pn < "$r/port_name" 2>/dev/null || continue
+    read -r s < "$r/port_state" 2>/dev/null || continue
+    [ "$pn" = "$want" ] && [ "$s" = Online ] && return 0
+  done
+  return 1
+}
+pair_online() { sees_peer "$1" "$2" && sees_peer "$2" "$1"; }
+fc_view() {  # IF...: each one's host, port state and remote ports
+  local i h r
+  for i in "$@"; do
+    h=$(fc_host_of "$i")
+    echo -n "$i: ${h:-no-host} $( [ -n "$h" ] && fc_port_state "$h") rports:"
+    [ -n "$h" ] && for r in /sys/class/fc_remote_ports/rport-"${h#host}":*; do [ -e "$r" ] && echo -n " ${r##*/}=$(cat "$r/port_state")"; done
+    echo -n "; "
+  done
+  echo
+}
+# armed timers of FCoE interface IF (key fcoe:IF); without IF, all FCoE ones
+fcoe_timer_keys() { timer_keys | grep -E "^fcoe:${1:-}" || true; }
+# timerd's records about key K since epoch T, one per line:
+#   EPOCH RECORD fields   (RECORD: event-fired, hook-finished, armed, timer-...)
+# chroot: timerd's JSON lines in $TIMERD_LOG
+timerd_records() {  # KEY SINCE
+  node -e '
+    const [key, since, file] = process.argv.slice(1);
+    for (const l of require("fs").readFileSync(file, "utf8").split("\n")) {
+      let o; try { o = JSON.parse(l); } catch { continue; }
+      if (o.key !== key) continue;
+      const t = (typeof o.time === "number" ? o.time : Date.parse(o.time)) / 1000;
+      if (!(t >= Number(since))) continue;
+      const f = o.msg === "event fired" ? `event=${o.event} attempt=${o.attempt} hook=${o.hook} late_ms=${o.late_ms}`
+              : o.msg === "hook finished" ? `hook=${o.hook} exit_code=${o.exit_code} duration_ms=${o.duration_ms}`
+              : `outcome=${o.outcome ?? ""}`;
+      console.log(`${t.toFixed(3)} ${String(o.msg).replace(/ /g, "-")} ${f}`);
+    }' "$1" "$2" "$TIMERD_LOG"
+}
+fcoe_diagnostics() {
+  local c d
+  echo "----- FCoE: /sys/bus/fcoe/devices"
+  for c in $FCOE_BUS/devices/ctlr_*; do
+    [ -e "$c" ] || { echo "  (no ctlrs)"; break; }
+    d=$(readlink -f "$c")
+    echo "  ${c##*/} on ${d%/ctlr_*} mode=$(cat "$c/mode" 2>&1) enabled=$(cat "$c/enabled" 2>&1) hosts: $(cd "$c" && ls -d host* 2>/dev/null | tr '\n' ' ')"
+  done
+  for c in /sys/class/fc_host/host*; do [ -e "$c" ] && echo "  ${c##*/} port_state=$(cat "$c/port_state") port_name=$(cat "$c/port_name") port_id=$(cat "$c/port_id")"; done
+  for c in /sys/class/fc_remote_ports/rport-*; do [ -e "$c" ] && echo "  ${c##*/} port_state=$(cat "$c/port_state") port_name=$(cat "$c/port_name")"; done
+  echo "----- links"; ip -br link 2>&1 | sed 's/^/  /'
+  echo "----- /etc/fcoe"; for c in /etc/fcoe/cfg-*; do [ -e "$c" ] && echo "  ${c##*/}: $(tr '\n' ' ' < "$c")"; done
+  echo "----- net uevents handled by udevd $NET_UEVENTS (this scenario, last 20)"
+  awk -v t="${SCENARIO_T0:-0}" '$1 >= t' "$NET_UEVENTS" 2>/dev/null | tail -20 | sed 's/^/  /'
+  echo "----- dmesg | grep -iE 'fcoe|libfc|fip|host[0-9]' (last 15)"
+  dmesg | grep -iE 'fcoe|libfc|fip|host[0-9]' | tail -15 | sed 's/^/  /'
 }
 
 # Prints the result line the runner reads last, and exits with it.

@@ -3,7 +3,9 @@
 #
 # Boots Debian's own kernel (linux-image-amd64, 6.1.x on Debian 12) under QEMU
 # with a tiny busybox initramfs that loads the NVMe-oF host and target stacks
-# (nvme-core, nvme-fabrics, nvme-tcp, nvmet, nvmet-tcp, null_blk, configfs),
+# (nvme-core, nvme-fabrics, nvme-tcp, nvmet, nvmet-tcp, null_blk, configfs)
+# and software FCoE on veth/VLAN (veth, 8021q, fcoe with libfcoe, libfc,
+# scsi_transport_fc),
 # shares the host root file system read-only over virtio-9p with a tmpfs
 # overlay on top (so the guest can write; every write is lost at exit), chroots
 # into it and runs the scenario there, in the caller's working directory.  The
@@ -12,7 +14,7 @@
 #
 # Derived from ../shared/tools/fabric-vm.sh (which also carries FCoE and SRP
 # stacks); this copy is self-contained and carries only what sanhook's NVMe-oF
-# scenarios need.
+# and FCoE scenarios need.
 #
 # usage: sanhook-vm.sh SCENARIO_SCRIPT [ARGS...]
 #
@@ -119,7 +121,10 @@ nvme-core
 nvme-fabrics
 nvme-tcp
 nvmet
-nvmet-tcp'
+nvmet-tcp
+veth
+8021q
+fcoe'
 BASE="$CACHE/initrd-base.cpio.gz"
 if [ ! -s "$BASE" ] || [ "$0" -nt "$BASE" ]; then
   echo "sanhook-vm: building the base initramfs for $KV" >&2
@@ -191,6 +196,11 @@ if [ "$(cat /scenario/init 2>/dev/null)" = systemd ]; then
   esac
   # modprobe@*.service needs a modprobe; the host may have no kmod
   [ -e /newroot/sbin/modprobe ] || { cp /bin/busybox /newroot/sbin/busybox-vm; for a in modprobe rmmod insmod lsmod modinfo; do ln -sf busybox-vm /newroot/sbin/$a; done; }
+  # The host's /tmp (whatever this machine's other work left there) would be
+  # emptied by systemd-tmpfiles-setup (tmp.conf `D /tmp`) file by file through
+  # 9p and the overlay: minutes under TCG for tens of thousands of files. A
+  # booting host starts with an empty /tmp: so does the guest.
+  mount -t tmpfs -o mode=1777 tmp /newroot/tmp
   rm -f /newroot/etc/machine-id; : > /newroot/etc/machine-id
   cat > /newroot/etc/systemd/system/sanhook-vm-scenario.service <<'UNIT'
 [Unit]
