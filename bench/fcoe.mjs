@@ -114,7 +114,7 @@ let udevd;
 let monitor;
 const links = new Set();
 let cleaned = false;
-function cleanup() {
+async function cleanup() {
   if (cleaned) return;
   cleaned = true;
   monitor?.kill();
@@ -124,11 +124,20 @@ function cleanup() {
       unlinkSync(f);
     } catch {}
   }
-  if (udevd) spawnSync(UDEVADM, ['control', '--exit', '--timeout=10'], { stdio: 'ignore' });
-  else spawnSync(UDEVADM, ['control', '--reload'], { stdio: 'ignore' });
+  if (udevd) {
+    // The udevd we started must not outlive us: a leftover one keeps handling every
+    // kernel uevent (a second udevd runs every RUN twice) even after its control
+    // socket is gone. `control --exit` can miss it (another udevd took the socket).
+    spawnSync(UDEVADM, ['control', '--exit', '--timeout=10'], { stdio: 'ignore' });
+    const exited = () => udevd.exitCode !== null || udevd.signalCode !== null;
+    for (const signal of ['SIGTERM', 'SIGKILL']) {
+      for (let t = 0; t < 50 && !exited(); t += 1) await new Promise((r) => setTimeout(r, 100));
+      if (!exited()) udevd.kill(signal);
+    }
+  } else spawnSync(UDEVADM, ['control', '--reload'], { stdio: 'ignore' });
   box.remove();
 }
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => (cleanup(), process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
 
 const run = (file, argv) => {
   const r = spawnSync(file, argv, { encoding: 'utf8', timeout: 30_000 });
@@ -391,6 +400,6 @@ try {
 } catch (error) {
   console.error(`fcoe: ${error.message}`);
 } finally {
-  cleanup();
+  await cleanup();
 }
 process.exit(code);
