@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LOCATIONS, locate, type Location } from '../../src/core/fs-errors.js';
+import { locate, type Location } from '../../src/core/fs-errors.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { socketPathFor } from '../../src/timerd/client.js';
 import { commandWrites, timerHookTable } from '../../src/core/registry.js';
@@ -29,29 +29,7 @@ const SANHOOK = '/usr/bin/sanhook';
 const HOST = resolvePaths('/', '/sys', 'linux');
 const WRITES = commandWrites(FABRICS);
 
-/**
- * What a command a shipped unit runs writes, while its fabric is not registered
- * yet: `dcb-check` (sanhook-dcb-recheck.service) per DESIGN.md §4 and that
- * unit's header. Used only when commandWrites() does not list the command;
- * once src/hooks/fcoe registers it, the registry's list is the one checked
- * and this entry is dead (delete it then).
- */
-const PENDING_WRITES: ReadonlyMap<string, readonly Location[]> = new Map([
-  [
-    'dcb-check',
-    [
-      LOCATIONS.runDir,
-      LOCATIONS.locks,
-      LOCATIONS.pending,
-      { base: 'state', sub: [], what: 'state directory (FCoE hooks)' },
-      { base: 'sys', sub: ['bus', 'fcoe', 'ctlr_create'], what: 'FCoE controller creation' },
-      { base: 'sys', sub: ['bus', 'fcoe', 'ctlr_destroy'], what: 'FCoE controller removal' },
-      { base: 'sys', sub: ['devices', 'virtual', 'net', '*', 'ctlr_0', 'enabled'], what: 'FCoE controller enable (through /sys/bus/fcoe/devices/ctlr_0)' },
-      { base: 'sys', sub: ['module', 'libfcoe', 'parameters', 'create'], what: 'FCoE controller creation (older kernels)' },
-    ],
-  ],
-]);
-const writesOf = (command: string) => WRITES.get(command) ?? PENDING_WRITES.get(command);
+const writesOf = (command: string) => WRITES.get(command);
 
 type Settings = readonly (readonly [string, string])[];
 
