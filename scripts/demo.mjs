@@ -18,6 +18,8 @@
  * event's environment, as the udev rules would); timerd retries every
  * nvmf.lost.reconnect-delay seconds until the target is back (subsys1) or
  * until nvmf.lost.ctrl-loss-tmo, when it runs the give-up hook once (subsys2).
+ * Last, FCoE (scripts/demo-fcoe.mjs): fcoemon's DCB-gated create, destroy and
+ * 0.2 s × n retries, as dcb-check / fcoe-destroy and timerd.
  * Every claim printed is also checked: the demo exits 1 if any invariant
  * fails, so it doubles as a smoke test.
  *
@@ -30,6 +32,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, watch, writeFil
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { fcoeStory } from './demo-fcoe.mjs';
 import { discoveryKey, DISCOVERY_NQN, fixture, HOSTNQN, ioKey, now, parseJsonLines, readAttributes, REPO as repo, Sandbox, SUBSYS3, waitFor } from '../test/support/sandbox.mjs';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20' }, keep: { type: 'boolean', default: false } }, strict: true });
@@ -438,6 +441,8 @@ try {
   await stopTimerd();
   check(readdirSync(box.pendingDir).length === 0, 'pending markers left behind by timerd hooks');
   check(readdirSync(box.locksDir).length === 0, 'locks left behind by timerd hooks');
+
+  await fcoeStory(check);
 
   console.log(`\n${checks - failures.length}/${checks} invariants hold; ${((now() - began) / 1000).toFixed(1)} s`);
   if (failures.length > 0) {

@@ -182,7 +182,8 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
       }
       const next = reply.next as { event: string; at: string } | null;
       system.log.info({ ...logBase, outcome: 'armed', id: reply.id, next, loss_at: reply.lossAt, duration_ms: system.clock.now() - started }, 'armed');
-      reporter.item({ ...reportBase, outcome: 'armed', id: reply.id, text: `${subject}: timerd armed (next ${next ? `${next.event} at ${next.at}` : 'none'}, give up ${reply.lossAt ?? 'never'})` });
+      const kept = reply.kept === true ? ' (already armed: kept)' : '';
+      reporter.item({ ...reportBase, outcome: 'armed', id: reply.id, text: `${subject}: timerd armed${kept} (next ${next ? `${next.event} at ${next.at}` : 'none'}, give up ${giveUp(reply.lossAt, action.request.lossAttempts)})` });
       return 'armed';
     }
     case 'disarm': {
@@ -223,6 +224,13 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
       return outcome;
     }
   }
+}
+
+/** When timerd gives up: at a time, after a number of failed attempts, both, or never. */
+function giveUp(lossAt: unknown, lossAttempts: unknown): string {
+  const attempts = typeof lossAttempts === 'number' && lossAttempts > 0 ? `after ${lossAttempts} failed attempts` : undefined;
+  if (typeof lossAt === 'string') return attempts ? `${lossAt} or ${attempts}` : lossAt;
+  return attempts ?? 'never';
 }
 
 async function performThen(plan: Plan, action: { readonly then?: readonly Action[] }, context: ExecuteContext, failures: string[]): Promise<void> {

@@ -262,6 +262,17 @@ describe('bad input: one clear line, nothing written', () => {
     expect(fcoeWrites(box)).toEqual([]);
   });
 
+  it.each([['..'], ['a:b'], ['eth0 x'], ['x'.repeat(16)]])('a cfg file named cfg-%s: exit 2 naming the file, nothing written', async (name) => {
+    addNetdev(box, 'v0');
+    writeCfg(box, 'v0');
+    box.writeRootFile(`etc/fcoe/cfg-${name}`, 'FCOE_ENABLE="yes"\n');
+    const result = await run(['dcb-check', '--ifname', 'v0']);
+    expectExit(result, 2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`cfg-${name}: the file name does not name a network interface`);
+    expect(fcoeWrites(box)).toEqual([]);
+  });
+
   it.each([
     ['../etc', /--ifname/],
     ['a/b', /--ifname/],

@@ -40,6 +40,10 @@
  * barrier event per device (udevd runs one device's events in order) makes
  * "did not fire" exact.
  *
+ * rules.d/81-sanhook-fcoe.rules is tested the same way on real veth add/remove
+ * uevents (its own describe block below), and the FCoE dispatcher scripts
+ * (dispatcher/) are run as their dispatchers run them (no root needed).
+ *
  * Needs root, udev (udevadm, systemd-udevd) and iproute2. Missing: the test
  * fails when $CI is set, else skips with the reason. A running udevd is
  * reused; otherwise one is started in the foreground as a child and stopped.
@@ -47,7 +51,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -222,11 +226,11 @@ interface Recorded {
   readonly env: Record<string, string>;
 }
 
-function records(): Recorded[] {
-  return readdirSync(path.join(dir, 'rec'))
+function records(recDir = path.join(dir, 'rec')): Recorded[] {
+  return readdirSync(recDir)
     .filter((n) => !n.startsWith('.'))
     .map((name) => {
-      const read = (f: string) => readFileSync(path.join(dir, 'rec', name, f), 'latin1');
+      const read = (f: string) => readFileSync(path.join(recDir, name, f), 'latin1');
       const argv = read('argv').split('\0').slice(0, -1);
       const env = Object.fromEntries(
         read('env')
@@ -247,13 +251,13 @@ function shippedRuns(): string[][] {
   return [...readFileSync(SHIPPED_PATH, 'utf8').matchAll(/^[^#\n]*RUN\+="([^"]*)"/gm)].map((m) => m[1]!.split(/\s+/));
 }
 
-const RECORDER = (role: 'sanhook' | 'systemd-cat') => `#!/bin/sh
+const RECORDER = (role: 'sanhook' | 'systemd-cat', recDir = `${dir}/rec`) => `#!/bin/sh
 # Records argv (NUL-separated) and the environment udev passed, renamed into place at once.
-d="${dir}/rec/.${role}-$$"
+d="${recDir}/.${role}-$$"
 mkdir "$d" || exit 97
 printf '%s\\0' "$0" "$@" > "$d/argv"
 cat /proc/$$/environ > "$d/env"
-mv "$d" "${dir}/rec/${role}-$$"
+mv "$d" "${recDir}/${role}-$$"
 ${
   role === 'systemd-cat'
     ? `# Like systemd-cat: drop our options, exec the command (no shell).
@@ -692,5 +696,351 @@ describe('shipped udev rules under a real systemd-udevd', () => {
     expect(records().length - before).toBe(1);
     expect(fired.map((r) => shippedArgv(r.argv))).toEqual([[SANHOOK, 'lost', '--uevent']]);
     expect(fired[0]!.env).toMatchObject({ ...TR, INTERFACE: NET, SANHOOK_SUBNQN: 'nqn.2014-08.org.example:real-remove', SANHOOK_CNTRLTYPE: 'io', SANHOOK_HOSTNQN: HOSTNQN });
+  });
+});
+
+/**
+ * rules.d/81-sanhook-fcoe.rules under the same real systemd-udevd, on real
+ * veth add/remove uevents (`ip link add|del`). The installed copy differs
+ * from the shipped file only in program and file paths: /usr/bin/sanhook ->
+ * a recorder (its own record directory), /usr/bin/systemd-cat -> the fake,
+ * /run/systemd/journal/stdout -> a file, and /etc/fcoe/ -> a temp etc, where
+ * each case writes the cfg files it needs. Every event here is a real kernel
+ * uevent; `udevadm settle` waits until udevd has finished them (RUN programs
+ * included).
+ */
+const FCOE_SHIPPED = path.join(REPO, 'rules.d/81-sanhook-fcoe.rules');
+const FCOE_ETC = '/etc/fcoe/';
+
+describe('shipped 81-sanhook-fcoe.rules under a real systemd-udevd: net add/remove of interfaces with an /etc/fcoe/cfg-<name>', () => {
+  const fcoe = () => ({
+    rec: path.join(dir, 'fcoe', 'rec'),
+    recorder: path.join(dir, 'fcoe', 'bin', 'sanhook'),
+    fakeCat: path.join(dir, 'fcoe', 'bin', 'systemd-cat'),
+    journal: path.join(dir, 'fcoe', 'journal-stdout'),
+    etc: path.join(dir, 'fcoe', 'etc', 'fcoe') + '/',
+  });
+  const fcoeMap = () => {
+    const p = fcoe();
+    return [[SANHOOK, p.recorder], [SYSTEMD_CAT, p.fakeCat], [JOURNAL_STREAM, p.journal], [FCOE_ETC, p.etc]] as const;
+  };
+  const rulesPath = () => path.join(RULES_DIR, `81-sanhook-fcoe-test-${ID}.rules`);
+  // sorts after 80-net-setup-link.rules and before the copy, like a .link file's NAME=
+  const renamePath = () => path.join(RULES_DIR, `80-sanhook-fcoe-test-${ID}-rename.rules`);
+  const name = (suffix: string) => `shf${ID}${suffix}`;
+  const links: string[] = [];
+  const cfg = (ifname: string) => writeFileSync(`${fcoe().etc}cfg-${ifname}`, 'FCOE_ENABLE="yes"\nDCB_REQUIRED="no"\nMODE="fabric"\n');
+  const fcoeRecords = () => records(fcoe().rec);
+  const of = (ifname: string) => fcoeRecords().filter((r) => r.env.INTERFACE === ifname);
+  const unmap = (argv: string[]) => argv.map((w) => (w === fcoe().recorder ? SANHOOK : w === fcoe().fakeCat ? SYSTEMD_CAT : w));
+  const settle = () => run(UDEVADM!, ['settle', '--timeout=15']);
+  function veth(a: string, b: string): void {
+    run(IP!, ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    links.push(a);
+  }
+  function del(a: string): void {
+    run(IP!, ['link', 'del', a]);
+    links.splice(links.indexOf(a), 1);
+  }
+
+  beforeAll(() => {
+    if (unavailable) return;
+    const p = fcoe();
+    for (const d of [p.rec, path.dirname(p.recorder), p.etc]) mkdirSync(d, { recursive: true });
+    writeFileSync(p.recorder, RECORDER('sanhook', p.rec));
+    writeFileSync(p.fakeCat, RECORDER('systemd-cat', p.rec));
+    chmodSync(p.recorder, 0o755);
+    chmodSync(p.fakeCat, 0o755);
+    const shipped = readFileSync(FCOE_SHIPPED, 'utf8');
+    for (const [, standIn] of fcoeMap()) expect(shipped).not.toContain(standIn);
+    install(rulesPath(), fcoeMap().reduce((t, [from, to]) => t.replaceAll(from, to), shipped));
+    install(renamePath(), `# sanhook test harness (test/system/udev-host.test.ts); removed after the test.\nSUBSYSTEM=="net", ACTION=="add", KERNEL=="${name('k')}", NAME="${name('r')}"\n`);
+    run(UDEVADM!, ['control', '--reload']);
+  });
+
+  afterAll(() => {
+    for (const link of links) spawnSync(IP!, ['link', 'del', link], { stdio: 'ignore' });
+    if (links.length && UDEVADM) spawnSync(UDEVADM, ['settle', '--timeout=10'], { stdio: 'ignore' });
+  });
+
+  it('the installed copy differs from the shipped file only in the mapped paths, and udev loads it without errors', (ctx) => {
+    requireHost(ctx);
+    const shipped = readFileSync(FCOE_SHIPPED, 'utf8');
+    const copy = readFileSync(rulesPath(), 'utf8');
+    expect(copy).toContain(`TEST!="${fcoe().etc}cfg-$name"`);
+    expect(fcoeMap().reduce((t, [from, to]) => t.replaceAll(to, from), copy)).toBe(shipped);
+    const output = run(UDEVADM!, ['test', '--action=add', '/sys/class/net/lo'], true);
+    expect(output).toContain(`Reading rules file: ${rulesPath()}`);
+    expect(output.split('\n').filter((l) => l.startsWith(rulesPath()))).toEqual([]);
+    expect(udevdLog.split('\n').filter((l) => l.includes(`sanhook-fcoe-test-${ID}`))).toEqual([]);
+    // fixed words only: nothing substituted into a RUN command line
+    for (const m of shipped.matchAll(/^[^#\n]*RUN\+="([^"]*)"/gm)) expect(m[1]).not.toMatch(/[$%]/);
+  });
+
+  it('veth add: `dcb-check --uevent` once, for the end with a cfg file only, the event in its environment; a change event runs nothing; `ip link del`: `fcoe-destroy --uevent` for that end only', async (ctx) => {
+    requireHost(ctx);
+    const [v0, v1] = [name('0'), name('1')];
+    cfg(v0);
+    const started = Date.now();
+    veth(v0, v1);
+    settle();
+    timings.push(`fcoe veth add ${Date.now() - started} ms`);
+    const added = of(v0);
+    expect(added.map((r) => unmap(r.argv))).toEqual([[SANHOOK, 'dcb-check', '--uevent']]);
+    expect(added[0]!.env).toMatchObject({ SUBSYSTEM: 'net', ACTION: 'add', INTERFACE: v0, DEVPATH: `/devices/virtual/net/${v0}` });
+    expect(added[0]!.env.SEQNUM).toMatch(/^[0-9]+$/);
+    expect(of(v1), 'the peer has no cfg file').toEqual([]);
+
+    // change (synthetic, like any driver's) and a link state change (no uevent at all): nothing
+    writeFileSync(`/sys/class/net/${v0}/uevent`, 'change');
+    run(IP!, ['link', 'set', v0, 'up']);
+    settle();
+    expect(of(v0)).toHaveLength(1);
+
+    const before = fcoeRecords().length;
+    del(v0);
+    settle();
+    const removed = of(v0).filter((r) => r.env.ACTION === 'remove');
+    expect(removed.map((r) => unmap(r.argv))).toEqual([[SANHOOK, 'fcoe-destroy', '--uevent']]);
+    expect(removed[0]!.env).toMatchObject({ SUBSYSTEM: 'net', ACTION: 'remove', INTERFACE: v0 });
+    expect(fcoeRecords().length - before, 'the peer (removed with it) has no cfg file').toBe(1);
+  });
+
+  it('a veth without any cfg file: add and remove start no process at all', async (ctx) => {
+    requireHost(ctx);
+    const [a, b] = [name('2'), name('3')];
+    cfg(name('9')); // some other interface is configured: irrelevant to these
+    veth(a, b);
+    settle();
+    del(a);
+    settle();
+    expect([...of(a), ...of(b)]).toEqual([]);
+  });
+
+  it('with journald present: `systemd-cat --identifier=sanhook /usr/bin/sanhook --log-format journal dcb-check|fcoe-destroy --uevent`, the plain RUN skipped', async (ctx) => {
+    requireHost(ctx);
+    const [a, b] = [name('4'), name('5')];
+    cfg(a);
+    writeFileSync(fcoe().journal, '');
+    try {
+      veth(a, b);
+      settle();
+      del(a);
+      settle();
+    } finally {
+      unlinkSync(fcoe().journal);
+    }
+    const runs = of(a);
+    const argvOf = (role: string, action: string) => runs.filter((r) => r.role === role && r.env.ACTION === action).map((r) => unmap(r.argv));
+    for (const [action, command] of [['add', 'dcb-check'], ['remove', 'fcoe-destroy']] as const) {
+      expect(argvOf('systemd-cat', action)).toEqual([[SYSTEMD_CAT, '--identifier=sanhook', SANHOOK, '--log-format', 'journal', command, '--uevent']]);
+      expect(argvOf('sanhook', action)).toEqual([[SANHOOK, '--log-format', 'journal', command, '--uevent']]);
+    }
+    expect(of(b)).toEqual([]);
+  });
+
+  it('an interface udev renames at add (a .link file, predictable names): the TEST sees the final name, as the hook does (INTERFACE); a cfg file for the kernel name only does not match', async (ctx) => {
+    requireHost(ctx);
+    const [kernelName, finalName, peer] = [name('k'), name('r'), name('6')];
+    cfg(finalName);
+    veth(kernelName, peer);
+    links.splice(links.indexOf(kernelName), 1, finalName);
+    settle();
+    const runs = of(finalName);
+    expect(runs.map((r) => unmap(r.argv))).toEqual([[SANHOOK, 'dcb-check', '--uevent']]);
+    expect(runs[0]!.env).toMatchObject({ ACTION: 'add', INTERFACE: finalName, INTERFACE_OLD: kernelName });
+    del(finalName);
+    settle();
+
+    // the cfg file named after the kernel name: the interface is never called that after the add
+    unlinkSync(`${fcoe().etc}cfg-${finalName}`);
+    cfg(kernelName);
+    const before = fcoeRecords().length;
+    veth(kernelName, peer);
+    links.splice(links.indexOf(kernelName), 1, finalName);
+    settle();
+    // nor does the kernel's `move` uevent of the rename (its $name is the final name; not an add anyway)
+    expect(fcoeRecords().length - before).toBe(0);
+  });
+});
+
+/**
+ * The dispatcher scripts (NetworkManager, networkd-dispatcher), run as their
+ * dispatchers run them, with the paths they use mapped into a temp dir:
+ * /usr/bin/sanhook -> a recorder, /usr/bin/systemd-cat -> the fake,
+ * /run/systemd/journal/stdout -> a file, /etc/fcoe/ and /sys/class/net/ ->
+ * temp trees (a VLAN is an upper_<name> symlink, as in sysfs). Needs no root.
+ * Decided: a name the kernel could not have produced is refused with exit 2
+ * and a line on stderr (the dispatcher logs it); other events exit 0 silently.
+ */
+describe('dispatcher scripts: link up/down -> `sanhook dcb-check --ifname IF`, pre-filtered in sh', () => {
+  const SCRIPTS = {
+    nm: path.join(REPO, 'dispatcher/NetworkManager/90-sanhook-fcoe'),
+    networkd: path.join(REPO, 'dispatcher/networkd-dispatcher/sanhook-fcoe'),
+  } as const;
+  let work = '';
+  const w = () => ({
+    rec: path.join(work, 'rec'),
+    recorder: path.join(work, 'bin', 'sanhook'),
+    fakeCat: path.join(work, 'bin', 'systemd-cat'),
+    journal: path.join(work, 'journal-stdout'),
+    etc: path.join(work, 'etc', 'fcoe') + '/',
+    sys: path.join(work, 'sys', 'class', 'net') + '/',
+    pwned: path.join(work, 'pwned'),
+  });
+  const map = () => [[SANHOOK, w().recorder], [SYSTEMD_CAT, w().fakeCat], [JOURNAL_STREAM, w().journal], [FCOE_ETC, w().etc], ['/sys/class/net/', w().sys]] as const;
+  const copyOf = (which: keyof typeof SCRIPTS) => path.join(work, 'scripts', which);
+  const calls = () => records(w().rec).map((r) => ({ role: r.role, argv: r.argv.map((a) => (a === w().recorder ? SANHOOK : a === w().fakeCat ? SYSTEMD_CAT : a)) }));
+
+  beforeAll(() => {
+    work = mkdtempSync('/tmp/sanhook-dispatcher-test-');
+    const p = w();
+    for (const d of [p.rec, path.dirname(p.recorder), p.etc, p.sys, path.join(work, 'scripts')]) mkdirSync(d, { recursive: true });
+    writeFileSync(p.recorder, RECORDER('sanhook', p.rec));
+    writeFileSync(p.fakeCat, RECORDER('systemd-cat', p.rec));
+    chmodSync(p.recorder, 0o755);
+    chmodSync(p.fakeCat, 0o755);
+    for (const [which, file] of Object.entries(SCRIPTS)) {
+      const shipped = readFileSync(file, 'utf8');
+      for (const [, standIn] of map()) expect(shipped).not.toContain(standIn);
+      const copy = map().reduce((t, [from, to]) => t.replaceAll(from, to), shipped);
+      expect(map().reduce((t, [from, to]) => t.replaceAll(to, from), copy)).toBe(shipped);
+      writeFileSync(copyOf(which as keyof typeof SCRIPTS), copy);
+      chmodSync(copyOf(which as keyof typeof SCRIPTS), 0o755);
+    }
+  });
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Runs the script as its dispatcher does: NetworkManager with argv (IF, ACTION), networkd-dispatcher with IFACE/OperationalState. */
+  function dispatch(which: keyof typeof SCRIPTS, ifname: string | undefined, action = 'up') {
+    rmSync(w().rec, { recursive: true, force: true });
+    mkdirSync(w().rec);
+    const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+    if (which === 'networkd' && ifname !== undefined) Object.assign(env, { IFACE: ifname, OperationalState: action === 'up' ? 'routable' : 'no-carrier', STATE: action === 'up' ? 'routable' : 'no-carrier' });
+    const args = which === 'nm' ? [ifname ?? '', action] : [];
+    const r = spawnSync(copyOf(which), args, { env, encoding: 'utf8', timeout: 10_000 });
+    return { status: r.status, stderr: r.stderr, calls: calls() };
+  }
+  const reset = () => {
+    for (const d of [w().etc, w().sys]) {
+      rmSync(d, { recursive: true, force: true });
+      mkdirSync(d, { recursive: true });
+    }
+  };
+
+  const both = ['nm', 'networkd'] as const;
+
+  it.each(both)('%s: cfg file for the interface -> exactly one call, argv [dcb-check, --ifname, v0]; up and down alike', (which) => {
+    reset();
+    cfg0();
+    for (const action of ['up', 'down']) {
+      const r = dispatch(which, 'v0', action);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.calls).toEqual([{ role: 'sanhook', argv: [SANHOOK, 'dcb-check', '--ifname', 'v0'] }]);
+    }
+  });
+
+  function cfg0(ifname = 'v0'): void {
+    writeFileSync(`${w().etc}cfg-${ifname}`, 'FCOE_ENABLE="yes"\n');
+  }
+
+  it.each(both)('%s: no cfg file for it or any VLAN on it -> nothing runs, exit 0', (which) => {
+    reset();
+    cfg0('v9');
+    mkdirSync(`${w().sys}v0`);
+    symlinkSync('../v0.100', `${w().sys}v0/upper_v0.100`);
+    const r = dispatch(which, 'v0');
+    expect(r).toEqual({ status: 0, stderr: '', calls: [] });
+  });
+
+  it.each(both)('%s: a VLAN stacked on it has a cfg file (upper_v0.100) -> one call with the parent name (the hook expands it)', (which) => {
+    reset();
+    cfg0('v0.100');
+    mkdirSync(`${w().sys}v0`);
+    symlinkSync('../v0.100', `${w().sys}v0/upper_v0.100`);
+    const r = dispatch(which, 'v0');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls).toEqual([{ role: 'sanhook', argv: [SANHOOK, 'dcb-check', '--ifname', 'v0'] }]);
+  });
+
+  it.each(both)('%s: journald present -> through systemd-cat, `--log-format journal`', (which) => {
+    reset();
+    cfg0();
+    writeFileSync(w().journal, '');
+    try {
+      const r = dispatch(which, 'v0');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.calls.sort((a, b) => a.role.localeCompare(b.role))).toEqual([
+        { role: 'sanhook', argv: [SANHOOK, '--log-format', 'journal', 'dcb-check', '--ifname', 'v0'] },
+        { role: 'systemd-cat', argv: [SYSTEMD_CAT, '--identifier=sanhook', SANHOOK, '--log-format', 'journal', 'dcb-check', '--ifname', 'v0'] },
+      ]);
+    } finally {
+      unlinkSync(w().journal);
+    }
+  });
+
+  const SIXTEEN = 'abcdefghijklmnop';
+  const hostile = ['../x', 'a b', SIXTEEN, '', '.', '..', 'a:b', 'a\tb', 'x/..'];
+
+  it.each(both)('%s: names the kernel cannot produce ("../x", "a b", 16 bytes, "", ".", "..", ":", tab) -> exit 2, a line on stderr, nothing run, even when the path they would test exists', (which) => {
+    reset();
+    // make each hostile name's cfg path exist, so that only the name check can stop it
+    mkdirSync(`${w().etc}cfg-..`);
+    writeFileSync(`${w().etc}cfg-../x`, '');
+    for (const n of ['a b', SIXTEEN, '', '.', 'a:b', 'a\tb']) writeFileSync(`${w().etc}cfg-${n}`, '');
+    for (const n of hostile) {
+      const r = dispatch(which, n);
+      expect(r.calls, JSON.stringify(n)).toEqual([]);
+      expect(r.status, JSON.stringify(n)).toBe(2);
+      expect(r.stderr, JSON.stringify(n)).toMatch(/^sanhook-fcoe: refusing interface name /);
+    }
+    // 15 bytes is the kernel's limit and is accepted
+    cfg0(SIXTEEN.slice(0, 15));
+    expect(dispatch(which, SIXTEEN.slice(0, 15)).calls).toHaveLength(1);
+  });
+
+  it.each(both)('%s: shell syntax in a name is data: nothing is evaluated, the name is one argv word', (which) => {
+    reset();
+    const names = [`$(touch${'${IFS}'}x)`, '`id`', '-x', 'a*', '$IFACE'];
+    for (const n of names) cfg0(n);
+    for (const n of names) {
+      const r = dispatch(which, n);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.calls).toEqual([{ role: 'sanhook', argv: [SANHOOK, 'dcb-check', '--ifname', n] }]);
+    }
+    expect(existsSync(w().pwned)).toBe(false);
+    expect(existsSync(path.join(process.cwd(), 'x'))).toBe(false);
+  });
+
+  it('NetworkManager: only up and down act; pre-down, pre-up, dhcp4-change, hostname, connectivity-change, vpn-up, reapply -> nothing, exit 0', () => {
+    reset();
+    cfg0();
+    for (const action of ['pre-down', 'pre-up', 'dhcp4-change', 'dhcp6-change', 'hostname', 'connectivity-change', 'vpn-up', 'vpn-down', 'reapply', '']) {
+      expect(dispatch('nm', 'v0', action), action).toEqual({ status: 0, stderr: '', calls: [] });
+    }
+    // hostname and connectivity-change come with no interface at all
+    expect(dispatch('nm', '', 'hostname')).toEqual({ status: 0, stderr: '', calls: [] });
+  });
+
+  it('networkd-dispatcher: IFACE missing -> refused (exit 2), nothing run', () => {
+    reset();
+    const r = dispatch('networkd', undefined);
+    expect(r.status).toBe(2);
+    expect(r.calls).toEqual([]);
+  });
+
+  it('both scripts are POSIX sh (`#!/bin/sh`, `set -u`, no eval), executable in git', () => {
+    for (const file of Object.values(SCRIPTS)) {
+      const text = readFileSync(file, 'utf8');
+      expect(text.split('\n')[0]).toBe('#!/bin/sh');
+      expect(text).toMatch(/^set -u$/m);
+      expect(text.split('\n').filter((l) => !l.trimStart().startsWith('#'))).not.toContainEqual(expect.stringMatching(/\beval\b/));
+      const mode = spawnSync('git', ['ls-files', '-s', path.relative(REPO, file)], { cwd: REPO, encoding: 'utf8' }).stdout.split(' ')[0];
+      expect(mode, file).toBe('100755');
+      const dash = spawnSync('sh', ['-n', file], { encoding: 'utf8' });
+      expect(dash.status, dash.stderr).toBe(0);
+    }
   });
 });

@@ -236,7 +236,6 @@ describe('queryDcb', () => {
   });
 
   it.each([
-    ['dcb (a CEE-only port)', 'dcb', { ...kernelOk, [DCB_DCBX]: fixture('dcb-dcbx-lld-cee') }, 'dcb', [DCB_DCBX]],
     ['dcb (DCBX 0)', 'dcb', { ...kernelOk, [DCB_DCBX]: fixture('dcb-dcbx-none') }, 'dcb', [DCB_DCBX]],
     ['lldpad (CEE)', 'lldpad', { ...ceeOk, [GC('dcb')]: fixture('dcbtool-gc-dcb-off') }, 'lldpad-cee', [GO('pfc'), GC('dcb')]],
     ['lldpad (IEEE)', 'lldpad', { ...ieeeOk, [DCB_DCBX]: fixture('dcb-dcbx-none') }, 'lldpad-ieee', [GO('pfc'), DCB_DCBX]],
@@ -244,6 +243,12 @@ describe('queryDcb', () => {
     const { system, calls } = scripted(script);
     expect(await queryDcb(system, IF, setting)).toEqual({ ok: true, source, dcbEnabled: false });
     expect(calls).toEqual(expectedCalls);
+  });
+
+  it('dcb on a CEE-only port: a query error that names the setting (retried), not "DCB off" (destroyed at once)', async () => {
+    const { system, calls } = scripted({ ...kernelOk, [DCB_DCBX]: fixture('dcb-dcbx-lld-cee') });
+    expect(await queryDcb(system, IF, 'dcb')).toMatchObject({ ok: false, source: 'dcb', step: 'dcb-state', message: expect.stringMatching(/runs CEE DCBX \(lld_managed cee\).*fcoe\.dcb-source: lldpad/) });
+    expect(calls).toEqual([DCB_DCBX]);
   });
 
   it.each([

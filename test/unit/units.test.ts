@@ -10,7 +10,9 @@
  * PrivateDevices=, ProtectKernelTunables=, ...). The transient unit the udev
  * rule starts with systemd-run is checked the same way.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +28,8 @@ const RULES = path.join(REPO, 'rules.d', '70-sanhook-nvmf.rules');
 const SANHOOK = '/usr/bin/sanhook';
 const HOST = resolvePaths('/', '/sys', 'linux');
 const WRITES = commandWrites(FABRICS);
+
+const writesOf = (command: string) => WRITES.get(command);
 
 type Settings = readonly (readonly [string, string])[];
 
@@ -144,7 +148,7 @@ interface Row {
 
 function rowsFor(sandbox: Sandbox): Row[] {
   return commandsOf(sandbox.settings).flatMap((command) => {
-    const writes = WRITES.get(command);
+    const writes = writesOf(command);
     if (!writes) throw new Error(`${sandbox.name} runs \`sanhook ${command}\`, which commandWrites() (src/core/registry.ts) does not list`);
     return writes.map((location) => ({ unit: sandbox.name, command, location, file: locate(HOST, location).path.replaceAll('*', 'nvme0') }));
   });
@@ -235,7 +239,7 @@ describe('shared directories and the socket agree across units', () => {
   it('every unit that runs sanhook declares /run/sanhook and /var/lib/sanhook, preserved, root only', () => {
     const run = path.relative('/run', HOST.run);
     const state = path.relative('/var/lib', HOST.state);
-    expect(services.map((u) => u.name).sort()).toEqual(['sanhook-connect-boot.service', 'sanhook-timerd.service']);
+    expect(services.map((u) => u.name).sort()).toEqual(['sanhook-connect-boot.service', 'sanhook-dcb-recheck.service', 'sanhook-timerd.service']);
     for (const unit of services) {
       expect(last(unit.settings, 'ProtectSystem'), unit.name).toBe('strict');
       expect(all(unit.settings, 'RuntimeDirectory'), unit.name).toEqual([run]);
@@ -265,5 +269,103 @@ describe('shared directories and the socket agree across units', () => {
     }
     const rc = readFileSync(path.join(REPO, 'rc.d', 'sanhook_timerd'), 'utf8');
     expect(rc).not.toMatch(/^: \$\{sanhook_timerd_env:=.*NODE_OPTIONS/m);
+  });
+});
+
+/** fnmatch(3)-style match of one path (no FNM_PATHNAME subtleties: the patterns below glob in the last component only). */
+function globMatch(pattern: string, file: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i += 1) {
+    const c = pattern[i]!;
+    if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      const body = pattern.slice(i + 1, end);
+      source += body.startsWith('!') ? `[^/${body.slice(1)}]` : `[${body}]`;
+      i = end;
+    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`).test(file);
+}
+
+/** systemd.unit(5): all plain conditions must hold, and at least one `|` (triggering) condition if there are any. */
+function conditionsHold(unit: Settings, exists: (file: string) => boolean, files: readonly string[]): boolean {
+  const conditions = unit
+    .filter(([k]) => k === 'ConditionPathExistsGlob' || k === 'ConditionPathExists')
+    .map(([key, value]) => {
+      const triggering = value.startsWith('|');
+      const negated = value.replace(/^\|/, '').startsWith('!');
+      const target = value.replace(/^\|?!?/, '');
+      const found = key === 'ConditionPathExists' ? exists(target) : files.some((f) => globMatch(target, f));
+      return { triggering, holds: found !== negated };
+    });
+  const triggering = conditions.filter((c) => c.triggering);
+  return conditions.filter((c) => !c.triggering).every((c) => c.holds) && (triggering.length === 0 || triggering.some((c) => c.holds));
+}
+
+describe('sanhook-dcb-recheck.timer and .service: `dcb-check --all` every 30 s, only where FCoE is configured', () => {
+  const timer = unitNamed('sanhook-dcb-recheck.timer');
+  const service = unitNamed('sanhook-dcb-recheck.service');
+  const seconds = (value: string | undefined) => {
+    const m = /^(\d+)\s*(ms|s|sec|min|m)?$/.exec(value ?? '');
+    if (!m) throw new Error(`not a simple time span: ${value}`);
+    return Number(m[1]) * ({ ms: 0.001, s: 1, sec: 1, min: 60, m: 60 }[m[2] ?? 's'] ?? 1);
+  };
+
+  it('the timer starts the service 30 s after the end of each run, with a first run, to the second', () => {
+    expect(last(timer.settings, 'Unit')).toBe('sanhook-dcb-recheck.service');
+    expect(seconds(last(timer.settings, 'OnUnitInactiveSec'))).toBe(30);
+    // without a first trigger, OnUnitInactiveSec= never fires for a unit that never ran
+    expect(all(timer.settings, 'OnActiveSec').length + all(timer.settings, 'OnBootSec').length).toBeGreaterThan(0);
+    // the default AccuracySec= (1 min) would stretch the 30 s bound to 90 s
+    expect(seconds(last(timer.settings, 'AccuracySec'))).toBeLessThanOrEqual(1);
+    expect(all(timer.settings, 'RandomizedDelaySec')).toEqual([]);
+    expect(all(timer.settings, 'WantedBy')).toEqual(['timers.target']);
+  });
+
+  it('the service is a oneshot `sanhook dcb-check --all`, enabled only through the timer', () => {
+    expect(all(service.settings, 'Type')).toEqual(['oneshot']);
+    expect(all(service.settings, 'ExecStart')).toEqual(['/usr/bin/sanhook dcb-check --all']);
+    expect(commandsOf(service.settings)).toEqual(['dcb-check']);
+    expect(all(service.settings, 'WantedBy')).toEqual([]);
+    // a hung run would hold back every later one (the timer counts from a run's end)
+    expect(seconds(last(service.settings, 'TimeoutStartSec'))).toBeLessThanOrEqual(60);
+    // dcb-check writes sysfs control files under /sys/bus/fcoe and /sys/devices (see the unit's header)
+    expect(all(service.settings, 'ProtectKernelTunables')).toEqual([]);
+    expect(all(service.settings, 'PrivateNetwork')).toEqual([]);
+  });
+
+  const NAMES = ['ethx', 'eth0', 'eth0.100', 'enp3s0f1', 'e', 'et', 'eth', 'etx', 'ethy', 'ethxy', 'ethx0', 'x', 'ib0', 'e0'];
+  const cases = [[], ['ethx'], ...NAMES.filter((n) => n !== 'ethx').map((n) => ['ethx', n]), ['eth0']];
+
+  it.each(cases.map((names) => [names.join(' ') || '(none)', names] as const))(
+    'its conditions hold exactly when /etc/fcoe has a cfg file other than the fcoe-utils template cfg-ethx: %s',
+    (_label, names) => {
+      const files = names.map((n) => `/etc/fcoe/cfg-${n}`);
+      expect(conditionsHold(service.settings, (f) => files.includes(f), files)).toBe(names.some((n) => n !== 'ethx'));
+    },
+  );
+
+  it("systemd's own evaluation agrees (`systemd-analyze condition`, conditions pointed at a temp /etc/fcoe)", (ctx) => {
+    const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
+    if (!analyze) {
+      if (process.env.CI) throw new Error('systemd-analyze is missing (apt-get install systemd)');
+      ctx.skip('systemd-analyze not available');
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'sanhook-fcoe-cond-'));
+    try {
+      const conditions = service.settings.filter(([k]) => k.startsWith('Condition')).map(([k, v]) => `${k}=${v.replace('/etc/fcoe/', `${dir}/fcoe/`)}`);
+      expect(conditions.length).toBeGreaterThan(1);
+      for (const names of cases) {
+        rmSync(path.join(dir, 'fcoe'), { recursive: true, force: true });
+        mkdirSync(path.join(dir, 'fcoe'));
+        for (const n of names) writeFileSync(path.join(dir, 'fcoe', `cfg-${n}`), '');
+        const r = spawnSync(analyze!, ['condition', ...conditions], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.status, `${names.join(' ') || '(none)'}: ${r.stdout}${r.stderr}`).toBe(names.some((n) => n !== 'ethx') ? 0 : 1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -113,9 +113,24 @@ const map = <A, B>(parse: (answer: ToolAnswer) => Parsed<A>, f: (a: A) => B) => 
   return parsed.ok ? { ok: true, value: f(parsed.value) } : parsed;
 };
 
+/**
+ * Step 1 from the kernel: DCB is on when the port runs IEEE DCBX. A port in
+ * CEE mode only (firmware-managed CEE without lldpad) is not "DCB off": the
+ * kernel's IEEE objects do not describe it and iproute2 cannot read CEE, so
+ * it is a query error that says what to set (it is retried, and destroyed
+ * only after the last retry) rather than an immediate destroy.
+ */
+function ieeeDcbState(answer: ToolAnswer): Parsed<boolean> {
+  const flags = parseDcbx(answer);
+  if (!flags.ok) return flags;
+  if (flags.value.has('ieee')) return { ok: true, value: true };
+  if (flags.value.has('cee')) return { ok: false, message: `dcbx: the port runs CEE DCBX (${[...flags.value].join(' ')}), which iproute2 dcb cannot read: run lldpad and set fcoe.dcb-source: lldpad (or auto)` };
+  return { ok: true, value: false };
+}
+
 function kernelQuestions(ifname: string) {
   return {
-    'dcb-state': { file: DCB, args: dcbDcbxArgv(ifname), parse: map(parseDcbx, (flags) => flags.has('ieee')) },
+    'dcb-state': { file: DCB, args: dcbDcbxArgv(ifname), parse: ieeeDcbState },
     'pfc-oper': { file: DCB, args: dcbPfcArgv(ifname), parse: map(parseDcbPfc, (p): PfcOper => ({ operational: p.length > 0, priorities: p })) },
     'app-oper': {
       file: DCB,
