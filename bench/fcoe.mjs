@@ -60,6 +60,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, Sandbox, waitFor, within } from '../test/support/sandbox.mjs';
+import { startNetMonitor } from './lib/udev-monitor.mjs';
 
 const TARGET_RATIO = 2;
 const EVENT_TIMEOUT_MS = 20_000;
@@ -217,37 +218,11 @@ function checkRunLists() {
   return problems;
 }
 
-/** Parses `udevadm monitor --kernel --udev --property` blocks; resolves once it listens. */
+/** The net uevents as `udevadm monitor` receives them (bench/lib/udev-monitor.mjs); resolves once it listens. */
 function startMonitor(onBlock) {
-  monitor = spawn(UDEVADM, ['monitor', '--kernel', '--udev', '--property', '--subsystem-match=net'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buffer = '';
-  let block;
-  let banner = '';
-  let subscribed = false;
-  monitor.stdout.setEncoding('utf8');
-  monitor.stdout.on('data', (chunk) => {
-    if (!subscribed) subscribed = /^KERNEL - /m.test((banner += chunk));
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const head = /^(KERNEL|UDEV)\s*\[(\d+\.\d+)\]/.exec(line);
-      if (head) block = { source: head[1], ts: Number(head[2]) * 1000, props: {} };
-      else if (line === '' && block) {
-        onBlock(block);
-        block = undefined;
-      } else if (block && line.includes('=')) block.props[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
-    }
-  });
-  return waitFor(
-    'udevadm monitor to subscribe',
-    () => {
-      if (monitor.exitCode !== null) throw new Error(`udevadm monitor exited ${monitor.exitCode}`);
-      return subscribed;
-    },
-    { timeoutMs: 10_000, everyMs: 5 },
-  );
+  const started = startNetMonitor(UDEVADM, onBlock);
+  monitor = started.process;
+  return started.ready;
 }
 
 /** CPU ticks of udevd, its live workers (and the RUN programs they reaped), and the workers it reaped. */

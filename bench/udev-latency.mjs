@@ -56,6 +56,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { HOSTNQN, REPO, Sandbox, shebangFlags, waitFor, within } from '../test/support/sandbox.mjs';
+import { startNetMonitor } from './lib/udev-monitor.mjs';
 
 const TARGET_P50_MS = 80;
 const EVENT_TIMEOUT_MS = 15_000;
@@ -221,38 +222,11 @@ SUBSYSTEM=="net", ENV{SYNTH_ARG_SANHOOKBENCH}=="?*", IMPORT{file}="${DIR}/aen.en
   run(UDEVADM, ['settle', '--timeout=10']);
 }
 
-/**
- * Parses `udevadm monitor --kernel --udev --property` blocks into { source, ts, props };
- * resolves once it listens: udevadm prints the "KERNEL - the kernel uevent" line of its
- * banner after it has subscribed to both sources.
- */
+/** The net uevents as `udevadm monitor` receives them (bench/lib/udev-monitor.mjs); resolves once it listens. */
 function startMonitor(onBlock) {
-  monitor = spawn(UDEVADM, ['monitor', '--kernel', '--udev', '--property', '--subsystem-match=net'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buffer = '';
-  let block;
-  let banner = '';
-  let subscribed = false;
-  monitor.stdout.setEncoding('utf8');
-  monitor.stdout.on('data', (chunk) => {
-    if (!subscribed) subscribed = /^KERNEL - /m.test((banner += chunk));
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const head = /^(KERNEL|UDEV)\s*\[(\d+\.\d+)\]/.exec(line);
-      if (head) block = { source: head[1], ts: Number(head[2]) * 1000, props: {} };
-      else if (line === '' && block) {
-        onBlock(block);
-        block = undefined;
-      } else if (block && line.includes('=')) block.props[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
-    }
-  });
-  const listening = () => {
-    if (monitor.exitCode !== null) throw new Error(`udevadm monitor exited ${monitor.exitCode}`);
-    return subscribed;
-  };
-  return waitFor('udevadm monitor to subscribe', listening, { timeoutMs: 10_000, everyMs: 5 });
+  const started = startNetMonitor(UDEVADM, onBlock);
+  monitor = started.process;
+  return started.ready;
 }
 
 /** Realtime minus monotonic, in ms (median of several readings). */
