@@ -54,13 +54,13 @@
  * A running systemd-udevd is reused; otherwise one is started and stopped.
  * Everything installed (rules, veths) is removed at the end, also on failure.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO, Sandbox, waitFor, within } from '../test/support/sandbox.mjs';
-import { startNetMonitor } from './lib/udev-monitor.mjs';
+import { ensureUdevd, startNetMonitor } from './lib/udev.mjs';
 
 const TARGET_RATIO = 2;
 const EVENT_TIMEOUT_MS = 20_000;
@@ -180,21 +180,8 @@ printf '%s %s\\n' "$INTERFACE" "$?" >> ${MARKS}/nofilter
   writeFileSync(RULES.true, `# sanhook bench/fcoe (removed at the end): the baseline\nSUBSYSTEM=="net", ACTION=="add|remove", KERNEL=="${t.prefix}*", RUN+="${TRUE}"\n`);
 }
 
-async function udevdAlive() {
-  return spawnSync(UDEVADM, ['control', '--ping', '--timeout=1'], { stdio: 'ignore' }).status === 0;
-}
 async function startUdev() {
-  if (!(await udevdAlive())) {
-    udevd = spawn(UDEVD, [], { stdio: 'ignore' });
-    await waitFor(
-      'systemd-udevd to answer a ping',
-      async () => {
-        if (udevd.exitCode !== null) throw new Error(`systemd-udevd exited ${udevd.exitCode}`);
-        return udevdAlive();
-      },
-      { timeoutMs: 10_000, everyMs: 20 },
-    );
-  }
+  udevd = await ensureUdevd(UDEVD, UDEVADM);
   run(UDEVADM, ['control', '--reload']);
 }
 

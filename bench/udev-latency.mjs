@@ -50,13 +50,13 @@
  * A running systemd-udevd is reused; otherwise one is started and stopped.
  * Everything installed (rules, veth) is removed at the end, also on failure.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { HOSTNQN, REPO, Sandbox, shebangFlags, waitFor, within } from '../test/support/sandbox.mjs';
-import { startNetMonitor } from './lib/udev-monitor.mjs';
+import { ensureUdevd, startNetMonitor } from './lib/udev.mjs';
 
 const TARGET_P50_MS = 80;
 const EVENT_TIMEOUT_MS = 15_000;
@@ -187,21 +187,8 @@ function useHook(which) {
 }
 
 // ---- udevd, rules, device, monitor
-async function udevdAlive() {
-  return spawnSync(UDEVADM, ['control', '--ping', '--timeout=1'], { stdio: 'ignore' }).status === 0;
-}
 async function startUdev() {
-  if (!(await udevdAlive())) {
-    udevd = spawn(UDEVD, [], { stdio: 'ignore' });
-    await waitFor(
-      'systemd-udevd to answer a ping',
-      async () => {
-        if (udevd.exitCode !== null) throw new Error(`systemd-udevd exited ${udevd.exitCode}`);
-        return udevdAlive();
-      },
-      { timeoutMs: 10_000, everyMs: 20 },
-    );
-  }
+  udevd = await ensureUdevd(UDEVD, UDEVADM);
   const shipped = readFileSync(SHIPPED, 'utf8');
   const mapped = shipped
     .replace(/SUBSYSTEM(==|!=)"([^"]*)"/g, (_m, op, value) => `SUBSYSTEM${op}"${value.split('|').map((s) => (s === 'nvme' ? 'net' : s)).join('|')}"`)

@@ -1,14 +1,15 @@
 /**
- * `udevadm monitor --kernel --udev --property --subsystem-match=net`, read as it runs:
- * the benches that time net uevents through systemd-udevd (udev-latency, fcoe) share it.
+ * What the benches that time net uevents through systemd-udevd (udev-latency, fcoe)
+ * share: a udevd to talk to, and `udevadm monitor` read as it runs.
  *
- * Contract: `startNetMonitor()` spawns udevadm and calls `onBlock({source, ts, props})`
+ * Contract: `ensureUdevd()` starts systemd-udevd only when none answers a ping, and
+ * returns the process it started (the caller stops it) or undefined. `startNetMonitor()` spawns udevadm and calls `onBlock({source, ts, props})`
  * for every event block it prints (`source` KERNEL or UDEV, `ts` its receive time in
  * ms on CLOCK_MONOTONIC, `props` the properties); `ready` resolves once udevadm has
  * subscribed to both sources (it prints the "KERNEL - the kernel uevent" line of its
  * banner after that) and rejects if udevadm exits first. The caller kills `process`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { waitFor } from '../../test/support/sandbox.mjs';
 
 /**
@@ -43,4 +44,32 @@ export function startNetMonitor(udevadm, onBlock) {
     return subscribed;
   };
   return { process: monitor, ready: waitFor('udevadm monitor to subscribe', listening, { timeoutMs: 10_000, everyMs: 5 }) };
+}
+
+/**
+ * Does a systemd-udevd answer on its control socket?
+ * @param {string} udevadm
+ */
+export function udevdAlive(udevadm) {
+  return spawnSync(udevadm, ['control', '--ping', '--timeout=1'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * A udevd to run the bench's rules: the one running, or a new one (returned, for the caller to stop).
+ * @param {string} udevd path of systemd-udevd
+ * @param {string} udevadm path of udevadm
+ * @returns {Promise<import('node:child_process').ChildProcess | undefined>}
+ */
+export async function ensureUdevd(udevd, udevadm) {
+  if (udevdAlive(udevadm)) return undefined;
+  const started = spawn(udevd, [], { stdio: 'ignore' });
+  await waitFor(
+    'systemd-udevd to answer a ping',
+    () => {
+      if (started.exitCode !== null) throw new Error(`systemd-udevd exited ${started.exitCode}`);
+      return udevdAlive(udevadm);
+    },
+    { timeoutMs: 10_000, everyMs: 20 },
+  );
+  return started;
 }
