@@ -122,6 +122,31 @@ function destroyPlan(o: { readonly ifname: string; readonly ctlr?: CtlrState; re
 }
 
 /**
+ * The dcb-check table's verdict on one observation, before any trigger: what
+ * dcb-check acts on (decideCheck) and what `sanhook status` shows. `dcb` is
+ * the DCB half when it decided (create, destroy or retry of a DCB-required
+ * interface).
+ */
+export type CheckVerdict =
+  | { readonly kind: 'not-configured' | 'not-enabled' | 'netdev-gone'; readonly text: string }
+  | { readonly kind: 'link-down'; readonly link: string; readonly text: string }
+  | { readonly kind: 'create' | 'destroy' | 'retry'; readonly text: string; readonly dcb?: DcbVerdict; readonly source?: DcbResult['source'] };
+
+export function checkVerdict(o: CheckObservation): CheckVerdict {
+  const cfg = o.cfg;
+  if (!cfg) return { kind: 'not-configured', text: `no cfg-${o.ifname} in /etc/fcoe: not managed` };
+  if (!cfg.enabled) return { kind: 'not-enabled', text: `FCOE_ENABLE is not "yes" in ${cfg.file}: not managed` };
+  if (!o.links.fcoe.present) return { kind: 'netdev-gone', text: `${o.ifname} does not exist (the kernel removes a ctlr with its netdev)` };
+  const down = [o.links.fcoe, o.links.real].find((link) => !link.up);
+  if (down) return { kind: 'link-down', link: down.ifname, text: `link down on ${down.ifname}: no DCB check now; the next link up starts it again` };
+  if (!cfg.dcbRequired) return { kind: 'create', text: 'DCB not required' };
+  if (!o.dcb) throw new Error(`decideCheck: ${o.ifname} needs the DCB answers (needsDcb) and was given none`);
+  const dcb = dcbVerdict(o.dcb);
+  if (dcb.kind === 'ready') return { kind: 'create', text: `DCB ready: App:FCoE priority ${dcb.priority}, PFC on ${prios(dcb.pfc)}`, dcb, source: o.dcb.source };
+  return { kind: dcb.kind, text: dcb.text, dcb, source: o.dcb.source };
+}
+
+/**
  * The dcb-check table. Run by timerd (`timer`), the plan never disarms: the
  * hook's exit 0 ends the schedule and its exit 1 (a retry: the `not-yet`
  * note fails) lets timerd run the next attempt or, after the last, the loss
@@ -134,28 +159,34 @@ export function decideCheck(o: CheckObservation, trigger: CheckTrigger, retry: R
   const base = { hook: 'dcb-check', key, trigger };
   const settle: Action[] = trigger === 'timer' ? [] : [act.disarm()];
   const done = (...actions: Action[]): Plan => ({ ...base, actions: [...settle, ...actions] });
-  const cfg = o.cfg;
-  if (!cfg) return done(act.note('not-configured', `no cfg-${o.ifname} in /etc/fcoe: not managed`, { level: 'debug' }));
-  if (!cfg.enabled) return done(act.note('not-enabled', `FCOE_ENABLE is not "yes" in ${cfg.file}: not managed`));
-  if (!o.links.fcoe.present) return done(act.note('netdev-gone', `${o.ifname} does not exist (the kernel removes a ctlr with its netdev)`));
-  const down = [o.links.fcoe, o.links.real].find((link) => !link.up);
-  if (down) return done(act.note('link-down', `link down on ${down.ifname}: no DCB check now; the next link up starts it again`, { fields: { link: down.ifname } }));
-  const fields = { real: o.links.real.ifname, dcb_required: cfg.dcbRequired };
-  if (!cfg.dcbRequired) return done(...createPlan(o, cfg, 'DCB not required', fields));
-  if (!o.dcb) throw new Error(`decideCheck: ${o.ifname} needs the DCB answers (needsDcb) and was given none`);
-  const verdict = dcbVerdict(o.dcb);
-  const dcbFields = { ...fields, dcb_source: o.dcb.source, verdict: verdict.kind, ...(verdict.kind === 'ready' ? { fcoe_prio: verdict.priority, pfc: prios(verdict.pfc) } : { reason: verdict.reason }) };
+  const verdict = checkVerdict(o);
   switch (verdict.kind) {
-    case 'ready':
-      return done(...createPlan(o, cfg, `DCB ready: App:FCoE priority ${verdict.priority}, PFC on ${prios(verdict.pfc)}`, dcbFields));
+    case 'not-configured':
+      return done(act.note(verdict.kind, verdict.text, { level: 'debug' }));
+    case 'not-enabled':
+    case 'netdev-gone':
+      return done(act.note(verdict.kind, verdict.text));
+    case 'link-down':
+      return done(act.note(verdict.kind, verdict.text, { fields: { link: verdict.link } }));
+  }
+  const cfg = o.cfg!;
+  const dcb = verdict.dcb;
+  const fields = {
+    real: o.links.real.ifname,
+    dcb_required: cfg.dcbRequired,
+    ...(dcb ? { dcb_source: verdict.source, verdict: dcb.kind, ...(dcb.kind === 'ready' ? { fcoe_prio: dcb.priority, pfc: prios(dcb.pfc) } : { reason: dcb.reason }) } : {}),
+  };
+  switch (verdict.kind) {
+    case 'create':
+      return done(...createPlan(o, cfg, verdict.text, fields));
     case 'destroy':
-      return done(...destroyPlan(o, verdict.text, dcbFields));
+      return done(...destroyPlan(o, verdict.text, fields));
     case 'retry': {
       if (trigger === 'timer') {
-        return { ...base, actions: [act.note('not-yet', `${verdict.text}: retrying`, { level: 'warn', fails: true, failure: `${verdict.text} (timerd retries, then destroys)`, fields: dcbFields })] };
+        return { ...base, actions: [act.note('not-yet', `${verdict.text}: retrying`, { level: 'warn', fails: true, failure: `${verdict.text} (timerd retries, then destroys)`, fields })] };
       }
       const keep = trigger === 'recheck';
-      return { ...base, actions: [act.arm(retryArmRequest(o.ifname, retry, keep), { subject: `${key}: ${verdict.text}; retry`, fields: dcbFields })] };
+      return { ...base, actions: [act.arm(retryArmRequest(o.ifname, retry, keep), { subject: `${key}: ${verdict.text}; retry`, fields })] };
     }
   }
 }

@@ -11,7 +11,7 @@ import { EnvironmentError } from '../../core/errors.js';
 import type { CommandContext } from '../../core/fabric.js';
 import type { System } from '../../core/system.js';
 import { fcoeSettings } from './config.js';
-import { dcbVerdict } from './decide.js';
+import { checkVerdict } from './decide.js';
 import { readFcoeConfig } from './fcoe-config.js';
 import { observeCheck } from './hooks.js';
 import { fcoeKey } from './keys.js';
@@ -35,17 +35,21 @@ async function timerEntries(system: System): Promise<ReadonlyMap<string, TimerEn
   }
 }
 
-/** The verdict as one phrase and one word, from the same observation dcb-check decides on. */
+/** The verdict as one word and one phrase: dcb-check's own (checkVerdict), on the same observation. */
 export function describeVerdict(o: CheckObservation): { readonly verdict: string; readonly text: string } {
-  if (!o.cfg?.enabled) return { verdict: 'not-managed', text: 'FCOE_ENABLE is not "yes": not managed' };
-  if (!o.links.fcoe.present) return { verdict: 'netdev-gone', text: 'the netdev does not exist' };
-  const down = [o.links.fcoe, o.links.real].find((link) => !link.up);
-  if (down) return { verdict: 'link-down', text: `link down on ${down.ifname}` };
-  if (!o.cfg.dcbRequired) return { verdict: 'create', text: 'DCB not required' };
-  if (!o.dcb) return { verdict: 'unknown', text: 'DCB not read' };
-  const verdict = dcbVerdict(o.dcb);
-  if (verdict.kind === 'ready') return { verdict: 'create', text: `DCB ready (${o.dcb.source}): App:FCoE priority ${verdict.priority}, PFC on ${verdict.pfc.join(',')}` };
-  return { verdict: verdict.kind, text: `DCB ${verdict.kind} (${o.dcb.source}): ${verdict.text}` };
+  const verdict = checkVerdict(o);
+  switch (verdict.kind) {
+    case 'not-configured':
+    case 'not-enabled':
+      return { verdict: 'not-managed', text: 'FCOE_ENABLE is not "yes": not managed' };
+    case 'netdev-gone':
+      return { verdict: verdict.kind, text: 'the netdev does not exist' };
+    case 'link-down':
+      return { verdict: verdict.kind, text: `link down on ${verdict.link}` };
+  }
+  if (!verdict.dcb) return { verdict: verdict.kind, text: verdict.text };
+  if (verdict.dcb.kind === 'ready') return { verdict: verdict.kind, text: `DCB ready (${verdict.source}): App:FCoE priority ${verdict.dcb.priority}, PFC on ${verdict.dcb.pfc.join(',')}` };
+  return { verdict: verdict.kind, text: `DCB ${verdict.kind} (${verdict.source}): ${verdict.text}` };
 }
 
 export async function fcoeStatus({ system, config, reporter }: CommandContext): Promise<void> {
