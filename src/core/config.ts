@@ -239,8 +239,11 @@ export async function parseConfig(file: string, text: string, fabrics: readonly 
     if (!YAML.isScalar(node) || node.value === null || typeof node.value === 'object') {
       return fail(node, where, 'must be a single value');
     }
+    // A plain scalar's text as written: YAML would read 0x0002c903... as a number (losing
+    // precision beyond 2^53) and 0.10 as 0.1; validators see what the admin typed.
+    const raw = node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : String(node.value);
     try {
-      return convert(String(node.value), where);
+      return convert(raw, where);
     } catch (error) {
       if (error instanceof UsageError) {
         const prefix = `${where}: `;
