@@ -237,21 +237,14 @@ describe('parseTargetLine: refusals name the option', () => {
     expect(error.message.length).toBeLessThan(300);
   });
 
-  // BUG (identity.ts parseTargetLine): `fields[key] = ...` on a plain object, so the piece
-  // `__proto__=x` sets the prototype (ignored for a string) instead of a field: Object.keys()
-  // never sees it, the unknown-key check does not fire, and the line is accepted with the
-  // piece silently dropped, where the kernel refuses the whole line ("unknown parameter").
-  // Fix: collect into Object.create(null) or a Map.
-  it.fails('BUG: __proto__=x is an unknown key like any other', () => {
+  // the pieces are collected without a prototype: __proto__ reaches the unknown-key check
+  it('__proto__=x is an unknown key like any other', () => {
     const error = usage(() => parseTargetLine(HOST, `${BASE},__proto__=x`, OPT));
     expect(error.option).toBe(`${OPT}: __proto__`);
   });
 
-  // BUG (identity.ts destination/ipOf): node's isIP() accepts an IPv6 zone (`fe80::1%eth0`),
-  // so a dest with a scope id parses, though the header says "no scope id"; the builder's
-  // guard then refuses the `%` with a plain Error, not a UsageError: `sanhook srp-add
-  // --target '...,dest=[fe80::1%eth0]:5555'` dies as an internal error instead of exit 2.
-  it.fails('BUG: a dest with an IPv6 scope id is refused at parse time (UsageError naming dest)', () => {
+  // node's isIP() accepts an IPv6 zone (fe80::1%eth0): refused in ipOf, before the builder's guard.
+  it('a dest with an IPv6 scope id is refused at parse time (UsageError naming dest)', () => {
     const error = usage(() => parseTargetLine(HOST, 'id_ext=1,ioc_guid=2,dest=[fe80::1%eth0]:5555', OPT));
     expect(error.option).toBe(`${OPT}: dest`);
   });

@@ -164,6 +164,9 @@ describe('timerWrites: only the changes, in an order the kernel takes step by st
     // reconnect off first would give off/off/off
     ['reconnect-delay off once fast-io-fail is on, before dev-loss changes', P(5, 'off', 'off'), P('off', 5, 10), ['fast_io_fail_tmo=5', 'reconnect_delay=off', 'dev_loss_tmo=10']],
     ['all three change, dev-loss before fast-io-fail', P(10, 15, 20), P(2, 60, 120), ['reconnect_delay=2', 'dev_loss_tmo=120', 'fast_io_fail_tmo=60']],
+    // Both direct orders pass through an invalid triple: 5/30/20 (fast-io-fail not below dev-loss) and
+    // 5/off/3600 (dev-loss above 600 without fast-io-fail); fast_io_fail_tmo goes through 19 on the way.
+    ['no direct order works: fast_io_fail_tmo through a value below dev-loss', P(5, 'off', 20), P(5, 30, 3600), ['fast_io_fail_tmo=19', 'dev_loss_tmo=3600', 'fast_io_fail_tmo=30']],
   ])('%s', (_name, current, wanted, expected) => {
     const result = timerWrites(current, wanted);
     expect('writes' in result).toBe(true);
@@ -182,18 +185,12 @@ describe('timerWrites: only the changes, in an order the kernel takes step by st
     ['wanted all off', P(5, 5, 600), P('off', 'off', 'off'), /may not all be off/],
     ['wanted dev-loss above 600 without fast-io-fail', P(5, 5, 600), P(5, 'off', 700), /^dev-loss must be at most 600 seconds when fast-io-fail is off/],
     ['an invalid wanted triple is a problem even when nothing changes', P(0, 5, 600), P(0, 5, 600), /^reconnect-delay may not be 0/],
-    // Both orders of the two writes pass through an invalid triple: 5/30/20 (fast-io-fail not below dev-loss)
-    // and 5/off/3600 (dev-loss above 600 without fast-io-fail). A port can still get there through an
-    // intermediate value (fast_io_fail_tmo=19, dev_loss_tmo=3600, fast_io_fail_tmo=30), which timerWrites
-    // does not try (its contract: `problem` when no order works), so `srp-setup --port` after such a
-    // config change refuses a policy the kernel could be brought to.
-    ['no order of the wanted values works (a limitation: an intermediate value would)', P(5, 'off', 20), P(5, 30, 3600), /^no order of writes takes the port from reconnect_delay=5 fast_io_fail_tmo=off dev_loss_tmo=20 to reconnect_delay=5 fast_io_fail_tmo=30 dev_loss_tmo=3600/],
   ])('%s → problem', (_name, current, wanted, problem) => {
     const result = timerWrites(current, wanted);
     expect('problem' in result ? result.problem : result).toMatch(problem);
   });
 
-  it('over the boundary grid: every answer is a valid walk to the wanted triple, or no order exists', () => {
+  it('over the boundary grid: every valid wanted triple is reached by a valid walk', () => {
     const values: readonly Tmo[] = ['off', 1, 5, 20, 600, 601];
     const triples = values.flatMap((r) => values.flatMap((f) => values.map((d) => P(r, f, d)))).filter((p) => kernelValid(p));
     const orders = (fields: string[]): string[][] => (fields.length <= 1 ? [fields] : fields.flatMap((f, i) => orders([...fields.slice(0, i), ...fields.slice(i + 1)]).map((rest) => [f, ...rest])));
@@ -202,18 +199,21 @@ describe('timerWrites: only the changes, in an order the kernel takes step by st
       for (const wanted of triples) {
         const result = timerWrites(current, wanted);
         const changed = (Object.keys(TIMER_FILES) as (keyof TimerPolicy)[]).filter((k) => current[k] !== wanted[k]);
+        const someOrderWorks = orders(changed).some((order) => {
+          let state = current;
+          return order.every((field) => kernelValid((state = { ...state, [field]: wanted[field as keyof TimerPolicy] })));
+        });
         if ('writes' in result) {
           const states = steps(current, result.writes);
           const fields = result.writes.map((w) => w.field);
-          if (states.some((s) => !kernelValid(s)) || JSON.stringify(states.at(-1)) !== JSON.stringify(wanted) || [...fields].sort().join() !== [...changed].sort().join()) {
+          // a valid walk to the wanted triple; only the changed fields, once each, whenever a direct order exists
+          if (states.some((s) => !kernelValid(s)) || JSON.stringify(states.at(-1)) !== JSON.stringify(wanted) || (someOrderWorks && [...fields].sort().join() !== [...changed].sort().join())) {
             wrong.push(`${show(current)} → ${show(wanted)}: ${fields.join(',')}`);
           }
-        } else {
-          const someOrderWorks = orders(changed).some((order) => {
-            let state = current;
-            return order.every((field) => kernelValid((state = { ...state, [field]: wanted[field as keyof TimerPolicy] })));
-          });
-          if (someOrderWorks) wrong.push(`${show(current)} → ${show(wanted)}: problem, yet an order works`);
+          // reconnect_delay never passes through a value in between (off → on would queue a reconnect)
+          if (result.writes.filter((w) => w.field === 'reconnectDelay').some((w) => w.value !== String(wanted.reconnectDelay))) wrong.push(`${show(current)} → ${show(wanted)}: reconnect_delay in between`);
+        } else if (kernelValid(wanted)) {
+          wrong.push(`${show(current)} → ${show(wanted)}: problem for a valid wanted triple`);
         }
       }
     }

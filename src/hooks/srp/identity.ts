@@ -90,6 +90,8 @@ export function pkey(value: string, option: string): string {
 
 function ipOf(value: string, option: string, why: string): string {
   const inner = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+  // isIP() takes fe80::1%eth0; an interface name is not an address the builder may pass on
+  if (inner.includes('%')) invalid(option, value, `${why} (no %scope)`);
   const family = isIP(inner);
   if (family === 0 || (family === 6) !== (inner !== value)) invalid(option, value, why);
   return family === 6 ? `[${inner.toLowerCase()}]` : inner;
@@ -210,7 +212,8 @@ export function targetFromFields(host: SrpHost, fields: Readonly<Record<string, 
 export function parseTargetLine(host: SrpHost, line: string, option: string): SrpTarget {
   if (line.length > ADD_TARGET_LINE_MAX) invalid(option, line, `must be at most ${ADD_TARGET_LINE_MAX} characters`);
   if (/[^\x21-\x7e\n]/.test(line.replace(/\n$/, ''))) invalid(option, line, 'must be printable ASCII without spaces');
-  const fields: Record<string, string> = {};
+  // No prototype: a piece named __proto__ must reach the unknown-key check, not vanish.
+  const fields = Object.create(null) as Record<string, string>;
   for (const piece of line.split(/[,\n]/)) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');

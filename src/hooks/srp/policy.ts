@@ -67,32 +67,52 @@ export interface TimerWrite {
   readonly value: string;
 }
 
-function permutations<T>(items: readonly T[]): T[][] {
-  if (items.length <= 1) return [items.slice()];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+/** Values a field may pass through on the way: never reconnect_delay's (off → on queues a reconnect). */
+function stepValues(field: TimerField, current: TimerPolicy, wanted: TimerPolicy): Tmo[] {
+  const values: Tmo[] = [current[field], wanted[field]];
+  if (field === 'fastIoFail') {
+    // below either dev_loss, so fast_io_fail < dev_loss holds on the way up or down
+    for (const devLoss of [current.devLoss, wanted.devLoss]) if (on(devLoss) && devLoss >= 1) values.push(Math.min(devLoss - 1, BLOCK_MAX_SECONDS));
+    values.push('off');
+  }
+  if (field === 'devLoss') values.push('off', BLOCK_MAX_SECONDS);
+  return [...new Set(values)];
 }
+
+const same = (a: TimerPolicy, b: TimerPolicy) => FIELDS.every((field) => a[field] === b[field]);
 
 /**
  * The writes that take a port's timers from `current` to `wanted`, only the
- * ones that change something, in the first order (reconnect_delay,
- * fast_io_fail_tmo, dev_loss_tmo preferred) whose every step the kernel
- * accepts. `problem` when the wanted triple is invalid or no order works.
+ * ones needed: the shortest sequence whose every step the kernel accepts,
+ * trying the direct orders first (reconnect_delay, fast_io_fail_tmo,
+ * dev_loss_tmo preferred) and passing fast_io_fail_tmo or dev_loss_tmo
+ * through a value in between only when no direct order works (5/off/20 to
+ * 5/30/3600: fast_io_fail_tmo 19, dev_loss_tmo 3600, fast_io_fail_tmo 30).
+ * `problem` when the wanted triple is invalid or nothing works.
  */
 export function timerWrites(current: TimerPolicy, wanted: TimerPolicy): { readonly writes: readonly TimerWrite[] } | { readonly problem: string } {
   const problem = policyProblem(wanted);
   if (problem) return { problem };
-  const changed = FIELDS.filter((field) => current[field] !== wanted[field]);
-  for (const order of permutations(changed)) {
-    let state: TimerPolicy = current;
-    let ok = true;
-    for (const field of order) {
-      state = { ...state, [field]: wanted[field] };
-      if (policyProblem(state)) {
-        ok = false;
-        break;
+  // breadth-first over the triples reachable through accepted writes: the first path found is the shortest
+  let frontier: { state: TimerPolicy; writes: TimerWrite[] }[] = [{ state: current, writes: [] }];
+  const seen = new Set([describePolicy(current)]);
+  for (let depth = 0; depth <= FIELDS.length + 2; depth++) {
+    const done = frontier.find((node) => same(node.state, wanted));
+    if (done) return { writes: done.writes };
+    const next: typeof frontier = [];
+    for (const node of frontier) {
+      for (const field of FIELDS) {
+        for (const value of stepValues(field, current, wanted)) {
+          if (node.state[field] === value) continue;
+          const state = { ...node.state, [field]: value };
+          const id = describePolicy(state);
+          if (seen.has(id) || policyProblem(state)) continue;
+          seen.add(id);
+          next.push({ state, writes: [...node.writes, { field, file: TIMER_FILES[field], value: showTmo(value) }] });
+        }
       }
     }
-    if (ok) return { writes: order.map((field) => ({ field, file: TIMER_FILES[field], value: showTmo(wanted[field]) })) };
+    frontier = next;
   }
   return { problem: `no order of writes takes the port from ${describePolicy(current)} to ${describePolicy(wanted)} through values the kernel accepts` };
 }
