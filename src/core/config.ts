@@ -79,8 +79,12 @@ export type Rows<T> = {
 
 export interface Table<T> {
   readonly rows: Rows<T>;
-  /** A check across the fields once they are read (defaults filled in): the problem, or undefined. */
-  check?(value: T): string | undefined;
+  /**
+   * A check across the fields once they are read (defaults filled in): the
+   * problem, or undefined. With `key` (a YAML key of this table) the error
+   * points at that key's line when the file gives it, else at the table's.
+   */
+  check?(value: T): string | { readonly key: string; readonly problem: string } | undefined;
 }
 
 /** A top-level section of the file. */
@@ -266,7 +270,11 @@ export async function parseConfig(file: string, text: string, fabrics: readonly 
       result[row[0]] = readSetting(pair.value, at, row[1]);
     }
     const problem = table.check?.(result);
-    if (problem !== undefined) fail(node, where, problem);
+    if (typeof problem === 'string') return fail(node, where, problem);
+    if (problem !== undefined) {
+      const pair = YAML.isMap(node) ? node.items.find((item) => keyOf(item.key) === problem.key) : undefined;
+      return pair ? fail(pair.value ?? pair.key, `${where}.${problem.key}`, problem.problem) : fail(node, where, problem.problem);
+    }
     return result;
   };
 

@@ -317,7 +317,7 @@ describe('bad input: exit 2, one line, nothing written', () => {
     box.writeConfig('srp:\n  fast-io-fail: 30\n  dev-loss: 20\n');
     const result = await run(['srp-setup', '--uevent'], portAddEnv(0));
     expectExit(result, 2);
-    expect(result.stderr).toMatch(/sanhook\.yaml:2: srp: fast-io-fail must be less than dev-loss/);
+    expect(result.stderr).toMatch(/sanhook\.yaml:2: srp\.fast-io-fail: fast-io-fail must be less than dev-loss/);
     expect(timerFileWrites()).toEqual([]);
   });
 });

@@ -91,14 +91,14 @@ describe('srp: settings from YAML', () => {
   });
 
   it.each<[string, string, number, string, string]>([
-    // the section's own policy, checked at the section (its first line)
-    ['reconnect-delay 0', 'srp:\n  reconnect-delay: 0\n', 2, 'srp', 'reconnect-delay may not be 0 (off disables reconnecting)'],
-    ['fast-io-fail not below dev-loss', 'srp:\n  fast-io-fail: 600\n  dev-loss: 100\n', 2, 'srp', 'fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)'],
+    // the section's own policy: at the key most to blame when the file gives it, else at the section
+    ['reconnect-delay 0', 'srp:\n  reconnect-delay: 0\n', 2, 'srp.reconnect-delay', 'reconnect-delay may not be 0 (off disables reconnecting)'],
+    ['fast-io-fail not below dev-loss', 'srp:\n  fast-io-fail: 600\n  dev-loss: 100\n', 2, 'srp.fast-io-fail', 'fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)'],
     ['dev-loss not above the default fast-io-fail', 'srp:\n  dev-loss: 5\n', 2, 'srp', 'fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)'],
-    ['all three off', 'srp:\n  reconnect-delay: off\n  fast-io-fail: off\n  dev-loss: off\n', 2, 'srp', 'reconnect-delay, fast-io-fail and dev-loss may not all be off (nothing would ever fail the I/O or end the wait)'],
-    ['fast-io-fail above 600', 'srp:\n  fast-io-fail: 601\n  dev-loss: 900\n', 2, 'srp', "fast-io-fail must be at most 600 seconds (the SCSI core's longest block)"],
-    ['dev-loss above 600 without fast-io-fail', 'srp:\n  fast-io-fail: off\n  dev-loss: 601\n', 2, 'srp', 'dev-loss must be at most 600 seconds when fast-io-fail is off (I/O would stay blocked longer than the SCSI core allows)'],
-    ['after other sections, the line is still right', 'lock:\n  stale-seconds: 30\n\nsrp:\n  erased: enforce\n  reconnect-delay: 0\n', 5, 'srp', 'reconnect-delay may not be 0 (off disables reconnecting)'],
+    ['all three off', 'srp:\n  reconnect-delay: off\n  fast-io-fail: off\n  dev-loss: off\n', 2, 'srp.reconnect-delay', 'reconnect-delay, fast-io-fail and dev-loss may not all be off (nothing would ever fail the I/O or end the wait)'],
+    ['fast-io-fail above 600', 'srp:\n  fast-io-fail: 601\n  dev-loss: 900\n', 2, 'srp.fast-io-fail', "fast-io-fail must be at most 600 seconds (the SCSI core's longest block)"],
+    ['dev-loss above 600 without fast-io-fail', 'srp:\n  fast-io-fail: off\n  dev-loss: 601\n', 3, 'srp.dev-loss', 'dev-loss must be at most 600 seconds when fast-io-fail is off (I/O would stay blocked longer than the SCSI core allows)'],
+    ['after other sections, the line is still right', 'lock:\n  stale-seconds: 30\n\nsrp:\n  erased: enforce\n  reconnect-delay: 0\n', 6, 'srp.reconnect-delay', 'reconnect-delay may not be 0 (off disables reconnecting)'],
     // a rule whose merged policy is invalid, reported with its index
     ['a rule lowering dev-loss below the default fast-io-fail', 'srp:\n  targets:\n    - id-ext: "1"\n      dev-loss: 5\n', 2, 'srp', 'targets[0]: fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)'],
     ['a rule raising fast-io-fail over the section dev-loss', 'srp:\n  dev-loss: 10\n  targets:\n    - id-ext: "1"\n    - ioc-guid: "2"\n      fast-io-fail: 20\n', 2, 'srp', 'targets[1]: fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)'],

@@ -22,7 +22,10 @@ import { integer, oneOf, secondsAsMs } from '../../core/validate.js';
 import { MAX_DELAY_MS, MIN_DELAY_MS } from '../../timerd/protocol.js';
 import { GROWTHS, type Growth } from '../../timerd/schedule.js';
 import { gid, hex64, type SrpTarget } from './identity.js';
-import { policyProblem, tmo, type TimerPolicy, type Tmo } from './policy.js';
+import { policyFault, policyProblem, tmo, type TimerField, type TimerPolicy, type Tmo } from './policy.js';
+
+/** The YAML key of each timer setting, where a policy error points. */
+const YAML_KEYS: Readonly<Record<TimerField, string>> = { reconnectDelay: 'reconnect-delay', fastIoFail: 'fast-io-fail', devLoss: 'dev-loss' };
 
 export interface ReAddPolicy {
   readonly delayMs: number;
@@ -106,8 +109,8 @@ export const SRP_CONFIG: ConfigSection<SrpSettings> = {
     targets: list('targets', TARGET_RULE, 'rule', 'per-target rules, first match wins (srp_daemon.conf style)'),
   },
   check: (settings) => {
-    const base = policyProblem(settings);
-    if (base) return base;
+    const base = policyFault(settings);
+    if (base) return { key: YAML_KEYS[base.field], problem: base.problem };
     for (const [i, rule] of settings.targets.entries()) {
       const problem = policyProblem(mergedPolicy(settings, rule));
       if (problem) return `targets[${i}]: ${problem}`;

@@ -51,14 +51,20 @@ export function showTmo(value: Tmo): string {
 
 const on = (value: Tmo): value is number => value !== 'off';
 
+/** srp_tmo_valid(), as the reason a triple is refused and the setting most to blame; undefined when the kernel accepts it. */
+export function policyFault(p: TimerPolicy): { readonly field: TimerField; readonly problem: string } | undefined {
+  const fault = (field: TimerField, problem: string) => ({ field, problem });
+  if (!on(p.reconnectDelay) && !on(p.fastIoFail) && !on(p.devLoss)) return fault('reconnectDelay', 'reconnect-delay, fast-io-fail and dev-loss may not all be off (nothing would ever fail the I/O or end the wait)');
+  if (p.reconnectDelay === 0) return fault('reconnectDelay', 'reconnect-delay may not be 0 (off disables reconnecting)');
+  if (on(p.fastIoFail) && p.fastIoFail > BLOCK_MAX_SECONDS) return fault('fastIoFail', `fast-io-fail must be at most ${BLOCK_MAX_SECONDS} seconds (the SCSI core's longest block)`);
+  if (!on(p.fastIoFail) && on(p.devLoss) && p.devLoss > BLOCK_MAX_SECONDS) return fault('devLoss', `dev-loss must be at most ${BLOCK_MAX_SECONDS} seconds when fast-io-fail is off (I/O would stay blocked longer than the SCSI core allows)`);
+  if (on(p.fastIoFail) && on(p.devLoss) && p.fastIoFail >= p.devLoss) return fault('fastIoFail', 'fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)');
+  return undefined;
+}
+
 /** srp_tmo_valid(), as the reason a triple is refused; undefined when the kernel accepts it. */
 export function policyProblem(p: TimerPolicy): string | undefined {
-  if (!on(p.reconnectDelay) && !on(p.fastIoFail) && !on(p.devLoss)) return 'reconnect-delay, fast-io-fail and dev-loss may not all be off (nothing would ever fail the I/O or end the wait)';
-  if (p.reconnectDelay === 0) return 'reconnect-delay may not be 0 (off disables reconnecting)';
-  if (on(p.fastIoFail) && p.fastIoFail > BLOCK_MAX_SECONDS) return `fast-io-fail must be at most ${BLOCK_MAX_SECONDS} seconds (the SCSI core's longest block)`;
-  if (!on(p.fastIoFail) && on(p.devLoss) && p.devLoss > BLOCK_MAX_SECONDS) return `dev-loss must be at most ${BLOCK_MAX_SECONDS} seconds when fast-io-fail is off (I/O would stay blocked longer than the SCSI core allows)`;
-  if (on(p.fastIoFail) && on(p.devLoss) && p.fastIoFail >= p.devLoss) return 'fast-io-fail must be less than dev-loss (I/O must fail fast before the port is deleted)';
-  return undefined;
+  return policyFault(p)?.problem;
 }
 
 export interface TimerWrite {
