@@ -283,7 +283,9 @@ describe('racing add and remove events for one login are serialised', () => {
 
 describe('bad input: exit 2, one line, nothing written', () => {
   const cases: [string, string[], Record<string, string>][] = [
-    ['DEVPATH with ..', ['srp-setup', '--uevent'], { ...portAddEnv(0), DEVPATH: '/devices/../../etc/port-0:1' }],
+    ['DEVPATH with ..', ['srp-setup', '--uevent'], { ...portAddEnv(0), DEVPATH: '/devices/platform/host0/port-0:1/srp_remote_ports/../../../../etc/port-0:1' }],
+    ['DEVPATH naming another host than its port', ['srp-setup', '--uevent'], { ...portAddEnv(0), DEVPATH: '/devices/platform/host1/port-0:1/srp_remote_ports/port-0:1' }],
+    ['DEVPATH of the rport, not its class device (an earlier guess of the layout)', ['srp-setup', '--uevent'], { ...portAddEnv(0), DEVPATH: '/devices/platform/host0/port-0:1' }],
     ['DEVPATH not below /devices', ['srp-setup', '--uevent'], { ...portAddEnv(0), DEVPATH: '/sys/class/srp_remote_ports/port-0:1' }],
     ['a port name that is not port-H:N', ['srp-setup', '--port', '../scsi_host/host0'], {}],
     ['id_ext with an injected option', ['lost', '--uevent'], { SUBSYSTEM: 'scsi_host', ACTION: 'remove', SANHOOK_SRP_ID_EXT: '0x1,dest=6.6.6.6:1', SANHOOK_SRP_IOC_GUID: '0x2', SANHOOK_SRP_IBDEV: 'rxe0', SANHOOK_SRP_IBPORT: '1' }],

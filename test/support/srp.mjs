@@ -104,7 +104,7 @@ export function scsiHostRemoveEnv(box, hostNo) {
   /** @param {string} name */
   const attr = (name) => (existsSync(path.join(host, name)) ? readFileSync(path.join(host, name), 'utf8').trim() : undefined);
   /** @type {Record<string, string>} */
-  const env = { SUBSYSTEM: 'scsi_host', ACTION: 'remove', DEVPATH: `/devices/virtual/infiniband/host${hostNo}/scsi_host/host${hostNo}`, SEQNUM: '4242' };
+  const env = { SUBSYSTEM: 'scsi_host', ACTION: 'remove', DEVPATH: `/devices/platform/host${hostNo}/scsi_host/host${hostNo}`, SEQNUM: '4242' };
   const map = { SANHOOK_SRP_ID_EXT: 'id_ext', SANHOOK_SRP_IOC_GUID: 'ioc_guid', SANHOOK_SRP_IBDEV: 'local_ib_device', SANHOOK_SRP_IBPORT: 'local_ib_port', SANHOOK_SRP_DGID: 'orig_dgid', SANHOOK_SRP_PKEY: 'pkey', SANHOOK_SRP_SERVICE_ID: 'service_id' };
   for (const [name, file] of Object.entries(map)) {
     const value = attr(file);
@@ -113,9 +113,13 @@ export function scsiHostRemoveEnv(box, hostNo) {
   return env;
 }
 
-/** The add event of port-H:1 as udev hands it to `srp-setup --uevent`. @param {number} hostNo */
+/**
+ * The add event of port-H:1 as udev hands it to `srp-setup --uevent`; the DEVPATH as Debian's 6.1
+ * kernel sends it (the class device below the rport below the host: docs/srp-vm.md).
+ * @param {number} hostNo
+ */
 export function portAddEnv(hostNo) {
-  return { SUBSYSTEM: 'srp_remote_ports', ACTION: 'add', DEVPATH: `/devices/virtual/infiniband/host${hostNo}/port-${hostNo}:1`, SEQNUM: '4241' };
+  return { SUBSYSTEM: 'srp_remote_ports', ACTION: 'add', DEVPATH: `/devices/platform/host${hostNo}/port-${hostNo}:1/srp_remote_ports/port-${hostNo}:1`, SEQNUM: '4241' };
 }
 
 /**

@@ -35,14 +35,21 @@ export function portName(value: string, option: string): { readonly name: string
   return { name: value, hostNo: Number(match[1]) };
 }
 
-/** An srp_remote_ports DEVPATH from a uevent: /devices/.../hostH/port-H:N, no `..`, the port's host its parent. */
+/**
+ * An srp_remote_ports DEVPATH from a uevent, as the kernel names it: the
+ * transport class device below the rport, below its SCSI host —
+ * /devices/.../hostH/port-H:N/srp_remote_ports/port-H:N (seen on 6.1:
+ * /devices/platform/host0/port-0:1/srp_remote_ports/port-0:1). No `..`.
+ */
 export function portOfDevpath(devpath: string, option: string): { readonly name: string; readonly hostNo: number } {
   const parts = devpath.split('/');
   if (!devpath.startsWith('/devices/') || devpath.length > 512 || parts.some((part) => part === '..' || part === '.') || /[^\x21-\x7e]/.test(devpath)) {
     invalid(option, devpath, 'must be a /devices/... path');
   }
   const port = portName(parts.at(-1) ?? '', option);
-  if (parts.at(-2) !== `host${port.hostNo}`) invalid(option, devpath, `must end in host${port.hostNo}/${port.name}`);
+  if (parts.at(-2) !== 'srp_remote_ports' || parts.at(-3) !== port.name || parts.at(-4) !== `host${port.hostNo}`) {
+    invalid(option, devpath, `must end in host${port.hostNo}/${port.name}/srp_remote_ports/${port.name}`);
+  }
   return port;
 }
 
