@@ -79,8 +79,12 @@ export type Rows<T> = {
 
 export interface Table<T> {
   readonly rows: Rows<T>;
-  /** A check across the fields once they are read (defaults filled in): the problem, or undefined. */
-  check?(value: T): string | undefined;
+  /**
+   * A check across the fields once they are read (defaults filled in): the
+   * problem, or undefined. With `key` (a YAML key of this table) the error
+   * points at that key's line when the file gives it, else at the table's.
+   */
+  check?(value: T): string | { readonly key: string; readonly problem: string } | undefined;
 }
 
 /** A top-level section of the file. */
@@ -239,8 +243,11 @@ export async function parseConfig(file: string, text: string, fabrics: readonly 
     if (!YAML.isScalar(node) || node.value === null || typeof node.value === 'object') {
       return fail(node, where, 'must be a single value');
     }
+    // A plain scalar's text as written: YAML would read 0x0002c903... as a number (losing
+    // precision beyond 2^53) and 0.10 as 0.1; validators see what the admin typed.
+    const raw = node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : String(node.value);
     try {
-      return convert(String(node.value), where);
+      return convert(raw, where);
     } catch (error) {
       if (error instanceof UsageError) {
         const prefix = `${where}: `;
@@ -263,7 +270,11 @@ export async function parseConfig(file: string, text: string, fabrics: readonly 
       result[row[0]] = readSetting(pair.value, at, row[1]);
     }
     const problem = table.check?.(result);
-    if (problem !== undefined) fail(node, where, problem);
+    if (typeof problem === 'string') return fail(node, where, problem);
+    if (problem !== undefined) {
+      const pair = YAML.isMap(node) ? node.items.find((item) => keyOf(item.key) === problem.key) : undefined;
+      return pair ? fail(pair.value ?? pair.key, `${where}.${problem.key}`, problem.problem) : fail(node, where, problem.problem);
+    }
     return result;
   };
 

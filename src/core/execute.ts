@@ -161,6 +161,13 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
         await writeFile(file, action.value);
       } catch (error) {
         const message = `${(error as NodeJS.ErrnoException).code ?? 'error'}: ${(error as Error).message}`;
+        if (action.already?.codes.includes((error as NodeJS.ErrnoException).code ?? '')) {
+          const outcome = action.already.outcome;
+          system.log.info({ ...logBase, outcome, file, err: message, duration_ms: system.clock.now() - started }, outcome);
+          reporter.item({ ...reportBase, outcome, file, text: `${subject}: ${outcome}` });
+          await performThen(plan, action, context, failures);
+          return outcome;
+        }
         system.log.error({ ...logBase, outcome: 'failed', file, err: message }, 'sysfs write failed');
         reporter.item({ ...reportBase, outcome: 'failed', file, text: `${subject}: writing ${JSON.stringify(action.value)} to ${file} failed: ${message}` });
         failures.push(`${subject}: write to ${action.file} failed`);

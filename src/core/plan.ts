@@ -53,6 +53,12 @@ export interface WriteAction extends ActionBase {
   readonly file: string;
   readonly value: string;
   readonly done: string;
+  /**
+   * errno codes with which the write means the state was already there (SRP
+   * add_target's EEXIST: already logged in to that target), and the outcome
+   * word then; such a write succeeded, and its `then` runs.
+   */
+  readonly already?: { readonly codes: readonly string[]; readonly outcome: string };
   readonly then?: readonly Action[];
 }
 

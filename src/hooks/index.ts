@@ -5,5 +5,6 @@
 import type { Fabric } from '../core/fabric.js';
 import { fcoe } from './fcoe/index.js';
 import { nvmf } from './nvmf/index.js';
+import { srp } from './srp/index.js';
 
-export const FABRICS: readonly Fabric[] = [nvmf, fcoe];
+export const FABRICS: readonly Fabric[] = [nvmf, fcoe, srp];

@@ -14,8 +14,9 @@
 import type { UeventEnv, UeventPrefilter } from '../core/fabric.js';
 import { FCOE_PREFILTERS } from './fcoe/prefilter.js';
 import { NVMF_PREFILTERS } from './nvmf/prefilter.js';
+import { SRP_PREFILTERS } from './srp/prefilter.js';
 
-const FABRIC_PREFILTERS: readonly Readonly<Record<string, UeventPrefilter>>[] = [NVMF_PREFILTERS, FCOE_PREFILTERS];
+const FABRIC_PREFILTERS: readonly Readonly<Record<string, UeventPrefilter>>[] = [NVMF_PREFILTERS, FCOE_PREFILTERS, SRP_PREFILTERS];
 
 /** verb → the prefilters of every fabric that has one for it. A null prototype: argv[0] may be any word. */
 export const UEVENT_PREFILTERS: Readonly<Record<string, readonly UeventPrefilter[]>> = byVerb(FABRIC_PREFILTERS);

@@ -229,7 +229,7 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
     ['nvmf:\n  reconnect-delay: [1, 2]\n', 2, 'nvmf.reconnect-delay', 'must be a single value'],
     ['nvmf:\n  reconnect-delay: 0\n', 2, 'nvmf.reconnect-delay', 'must be whole seconds 1-86400, got "0"'],
     ['nvmf:\n  reconect-delay: 5\n', 2, 'nvmf.reconect-delay', 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, udev-handoff, exclude, lost)'],
-    ['\n\nsrp:\n  x: 1\n', 3, 'srp', 'unknown section (known: lock, nvmf, fcoe)'],
+    ['\n\nsan:\n  x: 1\n', 3, 'san', 'unknown section (known: lock, nvmf, fcoe, srp)'],
     ['fcoe:\n  dcb-source: dcbtool\n', 2, 'fcoe.dcb-source', 'must be one of auto, dcb, lldpad, got "dcbtool"'],
     ['fcoe:\n  retry:\n    delay: 0.05\n', 3, 'fcoe.retry.delay', 'must be seconds 0.1-86400, to the millisecond, got "0.05"'],
     ['fcoe:\n  retry:\n    attempts: 0\n', 3, 'fcoe.retry.attempts', 'must be a count 1-1000, got "0"'],

@@ -226,8 +226,20 @@ describe('locate / COMMAND_WRITES and the registry', () => {
     expect(paths('connect')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending', '/var/lib/sanhook/nvmf/managed', '/var/lib/sanhook/nvmf/disconnected', '/dev/nvme-fabrics', '/sys/class/nvme/*/delete_controller']);
     expect(paths('coexist')).toEqual(['/etc/udev/rules.d', '/etc/systemd/system', '/etc/systemd/system', '/etc/systemd/system']);
     expect(paths('dcb-check')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending', '/sys/bus/fcoe/ctlr_create', '/sys/class/net/*/ctlr_0/enabled', '/sys/module/libfcoe/parameters/create']);
-    // lost takes the path's lock (paths.ts): run dir, locks, pending
-    expect(paths('lost')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending']);
+    // lost takes the key's lock (run dir, locks, pending); SRP's lost also arms timerd and, as the
+    // planner of every SRP verb, may run a queued SRP event (its records and sysfs files)
+    expect(paths('lost')).toEqual([
+      '/run/sanhook',
+      '/run/sanhook/locks',
+      '/run/sanhook/pending',
+      '/run/sanhook/timerd.sock',
+      '/sys/class/srp_remote_ports/*/dev_loss_tmo',
+      '/var/lib/sanhook/srp/erased',
+      '/var/lib/sanhook/srp/targets',
+      '/var/lib/sanhook/srp/disconnected',
+      '/sys/class/infiniband_srp/*/add_target',
+      '/sys/class/scsi_device/*/device/state',
+    ]);
     expect(writes.has('frobnicate')).toBe(false);
     expect([...locations(FABRICS).keys()]).toEqual([...Object.keys(LOCATIONS), ...FABRICS.flatMap((f) => Object.keys(f.locations))]);
   });

@@ -233,3 +233,48 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     );
   });
 });
+
+describe('rules.d/70-sanhook-srp.rules', () => {
+  const SRP_RULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../rules.d/70-sanhook-srp.rules');
+  const lines = rules(readFileSync(SRP_RULES, 'utf8'));
+  const all = lines.flatMap(keys);
+
+  it('every rule parses into keys, and every GOTO lands on a LABEL', () => {
+    for (const line of lines) expect(line.replace(KEY, '').replace(/[\s,]/g, ''), line).toBe('');
+    const labels = all.filter((k) => k.key === 'LABEL').map((k) => k.value);
+    for (const jump of all.filter((k) => k.key === 'GOTO')) expect(labels).toContain(jump.value);
+  });
+
+  it('RUN commands are fixed words: srp-setup and lost, each through systemd-cat when journald listens, else bare', () => {
+    const runs = all.filter((k) => k.key === 'RUN');
+    for (const run of runs) {
+      expect(run.value).not.toMatch(/[$%"'\\]/);
+      expect(run.op).toBe('+=');
+    }
+    expect(runs.map((r) => r.value.split(/\s+/))).toEqual(
+      ['srp-setup', 'lost'].flatMap((command) => [
+        ['/usr/bin/systemd-cat', '--identifier=sanhook', '/usr/bin/sanhook', '--log-format', 'journal', command, '--uevent'],
+        ['/usr/bin/sanhook', command, '--uevent'],
+      ]),
+    );
+  });
+
+  it("stores only values the hooks' validators accept, each guarded by a character class no separator passes", () => {
+    const stores = lines.filter((line) => /ENV\{SANHOOK_SRP_[A-Z_]+\}="/.test(line)).map(keys);
+    expect(stores.map((k) => k.find((x) => x.key === 'ENV' && x.op === '=')!.attr).sort()).toEqual(
+      ['SANHOOK_SRP_DGID', 'SANHOOK_SRP_IBDEV', 'SANHOOK_SRP_IBPORT', 'SANHOOK_SRP_ID_EXT', 'SANHOOK_SRP_IOC_GUID', 'SANHOOK_SRP_PKEY', 'SANHOOK_SRP_SERVICE_ID'].sort(),
+    );
+    for (const rule of stores) {
+      const attr = rule.find((k) => k.key === 'ATTR' && k.op === '!=')!;
+      const allowed = /^\*\[!([^\]]+)\]\*$/.exec(attr.value)![1]!;
+      expect(allowed, `${attr.attr}: no comma, newline, slash or space can be stored`).not.toMatch(/[,/\s]/);
+      expect(rule.find((k) => k.key === 'ENV' && k.op === '=')!.value).toBe(`$attr{${attr.attr}}`);
+    }
+  });
+
+  it('the events match the prefilters: srp_remote_ports add → srp-setup, an ib_srp scsi_host remove with the stored identity → lost', () => {
+    expect(lines).toContain('SUBSYSTEM=="srp_remote_ports", ACTION=="add", GOTO="sanhook_srp_setup"');
+    expect(lines).toContain('SUBSYSTEM=="scsi_host", ACTION=="remove", ENV{SANHOOK_SRP_ID_EXT}=="?*", GOTO="sanhook_srp_lost"');
+    expect(lines).toContain('SUBSYSTEM=="scsi_host", ACTION=="add|change", ATTR{proc_name}=="ib_srp", GOTO="sanhook_srp_identity"');
+  });
+});

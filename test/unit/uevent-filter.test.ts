@@ -11,6 +11,7 @@ import { runConnected } from '../../src/hooks/nvmf/connected.js';
 import { classifyLostUevent } from '../../src/hooks/nvmf/lost.js';
 import { AEN_DISCOVERY_LOG_CHANGED, matchConnectedUevent, matchLostUevent, matchUevent, NVMF_PREFILTERS } from '../../src/hooks/nvmf/prefilter.js';
 import { UEVENT_PREFILTERS, ueventIsIrrelevant } from '../../src/hooks/prefilters.js';
+import { matchSrpHostRemove } from '../../src/hooks/srp/prefilter.js';
 import { tempSystem } from '../support/system.js';
 
 // The fast path in cli.ts uses the prefilters; the hooks use their full classifiers. They must agree.
@@ -131,10 +132,11 @@ describe('the fast path: verb → prefilters', () => {
     for (const [verb, prefilters] of Object.entries(derived)) expect(UEVENT_PREFILTERS[verb]).toEqual(prefilters);
   });
   it('the nvmf fabric registers its prefilters', () => expect(FABRICS.find((f) => f.name === 'nvmf')!.prefilters).toBe(NVMF_PREFILTERS));
-  it('has connect, lost and connected (NVMe-oF), dcb-check and fcoe-destroy (FCoE)', () => expect(Object.keys(UEVENT_PREFILTERS).sort()).toEqual(['connect', 'connected', 'dcb-check', 'fcoe-destroy', 'lost']));
+  it('has connect, lost and connected (NVMe-oF), dcb-check and fcoe-destroy (FCoE), srp-setup and lost (SRP)', () =>
+    expect(Object.keys(UEVENT_PREFILTERS).sort()).toEqual(['connect', 'connected', 'dcb-check', 'fcoe-destroy', 'lost', 'srp-setup']));
   it.each(lifecycleEnvs)('%s: irrelevant for a verb exactly when every prefilter of it says so', (_name, env) => {
     expect(ueventIsIrrelevant('connect', env)).toBe(!matchUevent(env).relevant);
-    expect(ueventIsIrrelevant('lost', env)).toBe(!matchLostUevent(env));
+    expect(ueventIsIrrelevant('lost', env)).toBe(!matchLostUevent(env) && !matchSrpHostRemove(env));
     expect(ueventIsIrrelevant('connected', env)).toBe(!matchConnectedUevent(env));
   });
   it.each(['reconnect', 'timerd', 'devd', '__proto__', 'constructor', 'toString', 'hasOwnProperty', ''])('%j has no prefilter: never irrelevant', (verb) => {
@@ -147,7 +149,7 @@ describe('the fast path stays light (bench/hook-start.mjs)', () => {
   it('hooks/nvmf/prefilter.ts imports nothing', () => expect(staticImports('hooks/nvmf/prefilter.ts')).toEqual([]));
   it('hooks/prefilters.ts imports only the fabrics\' prefilter modules, which import nothing', () => {
     const imports = staticImports('hooks/prefilters.ts');
-    expect(imports).toEqual(['./fcoe/prefilter.js', './nvmf/prefilter.js']);
+    expect(imports).toEqual(['./fcoe/prefilter.js', './nvmf/prefilter.js', './srp/prefilter.js']);
     for (const module of imports) expect(staticImports(`hooks/${module!.replace(/^\.\//, '').replace(/\.js$/, '.ts')}`)).toEqual([]);
   });
   it('cli.ts statically imports only hooks/prefilters', () => expect(staticImports('cli.ts')).toEqual(['./hooks/prefilters.js']));

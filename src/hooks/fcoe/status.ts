@@ -7,33 +7,14 @@
  * Contract: report items only, one per configured interface, nothing on a
  * host without cfg files (an NVMe-only host's status stays as it was).
  */
-import { EnvironmentError } from '../../core/errors.js';
+import { timerEntries } from '../../core/timer-entries.js';
 import type { CommandContext } from '../../core/fabric.js';
-import type { System } from '../../core/system.js';
 import { fcoeSettings } from './config.js';
 import { checkVerdict } from './decide.js';
 import { readFcoeConfig } from './fcoe-config.js';
 import { observeCheck } from './hooks.js';
 import { fcoeKey } from './keys.js';
 import type { CheckObservation } from './decide.js';
-
-interface TimerEntry {
-  readonly key: string;
-  readonly attempts: number;
-  readonly next: { readonly event: string; readonly at: string } | null;
-  readonly running: boolean;
-}
-
-/** timerd's entries by key; none when timerd is not running (the core's status lines say so). */
-async function timerEntries(system: System): Promise<ReadonlyMap<string, TimerEntry>> {
-  try {
-    const reply = await system.timerd.request({ op: 'list' });
-    return new Map(((reply.ok ? reply.entries : []) as TimerEntry[]).map((entry) => [entry.key, entry]));
-  } catch (error) {
-    if (error instanceof EnvironmentError) return new Map();
-    throw error;
-  }
-}
 
 /** The verdict as one word and one phrase: dcb-check's own (checkVerdict), on the same observation. */
 export function describeVerdict(o: CheckObservation): { readonly verdict: string; readonly text: string } {

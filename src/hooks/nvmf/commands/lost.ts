@@ -17,6 +17,8 @@ export const lostLinux: CommandSpec = {
   platforms: ['linux'],
   summary: 'an NVMe-oF I/O controller is gone: arm timerd to bring it back (udev remove, or by hand)',
   options: [ueventOption('read the remove event from the udev environment (used by the shipped rules)'), deviceOption('the controller (while it still exists)'), ...IO_PATH_OPTIONS],
+  // SRP provides `lost` too, for the remove event of an ib_srp scsi_host; every other call is NVMe-oF's.
+  claims: (options, env) => !(options.uevent === true && env.SUBSYSTEM === 'scsi_host'),
   async run({ system, config, reporter, dryRun }, options) {
     const io = ioOptions(options);
     const uevent = options.uevent === true;
