@@ -57,14 +57,18 @@ uevents() {  # SINCE ACTION SUBSYSTEM
   srp_uevents_since "$1" | awk -v a="$2" -v s="$3" '$3 == a && $4 == s'
 }
 
-# sanhook srp-add of our target, as an admin types it; sets T_ADD and P (the port)
+# the outcomes a sanhook command printed (its JSON log lines in FILE), in one line
+said() { grep -oE '"(hook|outcome|reason)":"[^"]*"' "$1" | tr -d '"' | tr '\n' ' '; }
+# sanhook srp-add of our target, as an admin types it; sets T_ADD, T_PORT and P (the port)
 srp_add() {
   local out rc
   T_ADD=$(now)
   out=$(sanhook srp-add --srp-host $SRP_HOST --target "$(srp_login_line)" 2>&1); rc=$?
   printf '%s\n' "$out" > $W/srp-add.out
+  log "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)': exit $rc after $(elapsed "$T_ADD") s: $(said $W/srp-add.out)"
   [ $rc = 0 ] || fail "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)'" "exit 0" "exit $rc: $(tail -5 $W/srp-add.out)"
   wait_for 15 srp_has_port || fail "login by srp-add" "a port in $SRP_PORTS for ioc_guid $SRP_IOC within 15 s" "$(srp_ports_table | head -3); srp-add said: $(tail -3 $W/srp-add.out)"
+  T_PORT=$(now)
   P=$(srp_port)
 }
 # the port with sanhook's policy; a login first when there is none (a scenario run alone)
@@ -98,9 +102,9 @@ policy_by_rule() {
   local t_port t_policy n st
   srp_no_port || fail "start" "no SRP port yet" "$(srp_ports_table | head -2)"
   srp_add
-  t_port=$(now)
+  t_port=$T_PORT
   H=$(srp_host_of "$P")
-  log "srp-add: $P on $H after $(elapsed "$T_ADD" "$t_port") s: $(srp_state "$P") $(srp_timers "$P")"
+  log "srp-add: $P on $H after $(elapsed "$T_ADD" "$T_PORT") s: $(srp_state "$P") $(srp_timers "$P")"
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy by the rule's srp-setup" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL within 30 s" "$(srp_timers "$P"); journal: $(journal_since "$T_ADD" | tail -5)"
   t_policy=$(now)
   log "policy applied $(elapsed "$t_port" "$t_policy") s after the port appeared: $(srp_timers "$P")"
@@ -109,9 +113,7 @@ policy_by_rule() {
   [ "$n" = 1 ] || fail "the kernel's event" "one srp_remote_ports add uevent handled by udevd" "$n: $(srp_uevents_since "$T_ADD")"
   wait_for 10 eval '[ -n "$(srp_lines "$T_ADD" srp-setup outcome=)" ]' ||
     fail "the rule ran srp-setup" "journal: srp-setup $KEY: ... outcome=..." "$(journal_since "$T_ADD" | tail -6)"
-  log "journal: $(srp_lines "$T_ADD" srp-setup | tail -1 | cut -c1-240)"
-  n=$(srp_lines "$T_ADD" srp-add | count)
-  log "srp-add journal lines: $n; srp-add said: $(tail -2 $W/srp-add.out | tr '\n' ' ' | cut -c1-240)"
+  log "journal (srp-setup, by the rule):"; srp_lines "$T_ADD" srp-setup | cut -c1-220 | sed 's/^/    /'
   st=$(srp_state "$P")
   [ "$st" = running ] || fail "the port" "$P running" "$st"
   D=$(srp_disks "$H" | head -1)
@@ -218,16 +220,16 @@ deleted_and_re_added() {
 #    re-add delays nothing adds it back (no srp_remote_ports add uevent, no
 #    srp-reconnect from timerd); `sanhook srp-add` (on purpose) brings it back.
 erase_stays_gone() {
-  local t0 tm0 t_gone out rc n limit t_wait
+  local t0 tm0 t_ret t_gone out rc n limit t_wait
   logged_in
   t0=$(now); tm0=$(tmark)
-  out=$(sanhook srp-erase --port "$P" 2>&1); rc=$?
+  out=$(sanhook srp-erase --port "$P" 2>&1); rc=$?; t_ret=$(now)
   printf '%s\n' "$out" > $W/srp-erase.out
   [ $rc = 0 ] || fail "sanhook srp-erase --port $P" "exit 0" "exit $rc: $(tail -5 $W/srp-erase.out)"
   wait_for 10 srp_no_port || fail "srp-erase" "$P deleted" "$(srp_ports_table | head -2)"
   wait_for 10 eval '[ ! -e /sys/class/scsi_host/$H ]' || fail "srp-erase" "$H deleted" "still there"
   t_gone=$(now)
-  log "srp-erase --port $P: port and $H gone $(elapsed "$t0" "$t_gone") s after the call; it said: $(tail -1 $W/srp-erase.out | cut -c1-200)"
+  log "srp-erase --port $P: exit 0 after $(elapsed "$t0" "$t_ret") s ($(said $W/srp-erase.out)); port and $H gone $(elapsed "$t0" "$t_gone") s after the call"
   settle
   wait_for 20 eval '[ -n "$(srp_lines "$t0" lost)" ]' || fail "the rule's lost" "journal: lost $KEY: ... (the remove uevent)" "$(journal_since "$t0" | tail -5)"
   log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
@@ -246,13 +248,13 @@ erase_stays_gone() {
   key_not_armed || fail "erase stays gone" "$KEY not armed" "$(timer_keys)"
   log "still gone after $(elapsed "$t_gone") s: no port, no add uevent, no timer, no re-add"
   srp_add
-  log "added on purpose: $P $(elapsed "$T_ADD") s after srp-add"
+  log "added on purpose: $P $(elapsed "$T_ADD" "$T_PORT") s after srp-add"
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy after srp-add" "$P: $RD/$FF/$DL" "$(srp_timers "$P")"
   H=$(srp_host_of "$P"); D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] && wait_for 10 test -b "/dev/$D" || fail "the disk" "an sd disk on $H" "'$D'"
   read_ok "$D" "the disk after srp-add"
   measure erase_to_gone "$(elapsed "$t0" "$t_gone")"
-  measure readd_to_port "$(elapsed "$T_ADD")"
+  measure add_again_to_port "$(elapsed "$T_ADD" "$T_PORT")"
 }
 
 # 5. Disconnect / reconnect: `sanhook srp-disconnect` offlines the host's SCSI
@@ -270,7 +272,7 @@ disconnect_reconnect() {
   r=$(srp_dd "$D")
   [[ $r == error* ]] || fail "I/O after srp-disconnect" "a read from /dev/$D fails" "$r"
   awk -v s="${r#error }" 'BEGIN{exit !(s+0 < 5)}' || fail "I/O after srp-disconnect" "fails fast (< 5 s)" "$r"
-  log "srp-disconnect: $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t0" "$t_off") s; a read: $r"
+  log "srp-disconnect ($(said $W/srp-disconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t0" "$t_off") s; a read: $r"
   [ "$(srp_port)" = "$P" ] && [ -e /sys/class/scsi_host/$H ] || fail "srp-disconnect keeps the login" "$P and $H still there" "$(srp_ports_table | head -2)"
   srp_state_is "$P" running || fail "srp-disconnect keeps the login" "$P running (the RDMA login stays)" "$(srp_state "$P")"
   t_rc=$(now)
@@ -279,7 +281,7 @@ disconnect_reconnect() {
   [ $rc = 0 ] || fail "sanhook srp-reconnect --port $P" "exit 0" "exit $rc: $(tail -5 $W/srp-reconnect.out)"
   wait_for 10 srp_sdevs_all "$H" running || fail "srp-reconnect" "every SCSI device of $H running" "$(srp_sdev_states "$H" | tr '\n' ' ')"
   t_on=$(now)
-  log "srp-reconnect: $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t_rc" "$t_on") s"
+  log "srp-reconnect ($(said $W/srp-reconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t_rc" "$t_on") s"
   read_ok "$D" "the disk after srp-reconnect"
   never_removed "$t0" "disconnect/reconnect keeps port and host"
   key_not_armed || fail "no timer" "nothing armed" "$(timer_keys)"
