@@ -19,7 +19,9 @@
  * nvmf.lost.reconnect-delay seconds until the target is back (subsys1) or
  * until nvmf.lost.ctrl-loss-tmo, when it runs the give-up hook once (subsys2).
  * Last, FCoE (scripts/demo-fcoe.mjs): fcoemon's DCB-gated create, destroy and
- * 0.2 s × n retries, as dcb-check / fcoe-destroy and timerd.
+ * 0.2 s × n retries, as dcb-check / fcoe-destroy and timerd. Then SRP
+ * (scripts/demo-srp.mjs): the timer policy, a target brought back after the
+ * kernel deleted its port, and an erase that stays.
  * Every claim printed is also checked: the demo exits 1 if any invariant
  * fails, so it doubles as a smoke test.
  *
@@ -33,6 +35,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { fcoeStory } from './demo-fcoe.mjs';
+import { srpStory } from './demo-srp.mjs';
 import { discoveryKey, DISCOVERY_NQN, fixture, HOSTNQN, ioKey, now, parseJsonLines, readAttributes, REPO as repo, Sandbox, SUBSYS3, waitFor } from '../test/support/sandbox.mjs';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20' }, keep: { type: 'boolean', default: false } }, strict: true });
@@ -443,6 +446,7 @@ try {
   check(readdirSync(box.locksDir).length === 0, 'locks left behind by timerd hooks');
 
   await fcoeStory(check);
+  await srpStory(check);
 
   console.log(`\n${checks - failures.length}/${checks} invariants hold; ${((now() - began) / 1000).toFixed(1)} s`);
   if (failures.length > 0) {

@@ -34,7 +34,7 @@
  *   unreachable       present: add_target fails with ETIMEDOUT
  *   write-delay-ms    optional: every write takes this long (races become visible)
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 
@@ -50,7 +50,13 @@ if (sysfs && state) {
   const root = path.resolve(sysfs);
   const require = createRequire(import.meta.url);
   const fsp = require('node:fs/promises');
-  const realWriteFile = fsp.writeFile;
+  const plainWriteFile = fsp.writeFile;
+  /** A sysfs attribute is read whole or not at all (its show() runs per read): replace, never truncate in place. */
+  const realWriteFile = async (file, data, ...rest) => {
+    const temp = `${file}.fake-${process.pid}`;
+    await plainWriteFile(temp, data, ...rest);
+    renameSync(temp, file);
+  };
   const at = (...parts) => path.join(root, 'class', ...parts);
   const read = (file) => readFileSync(file, 'utf8').trim();
   const logins = () => (existsSync(path.join(state, 'logins.json')) ? JSON.parse(readFileSync(path.join(state, 'logins.json'), 'utf8')) : {});
@@ -157,7 +163,7 @@ if (sysfs && state) {
   const isOurs = (file) => typeof file === 'string' && path.resolve(file).startsWith(`${root}${path.sep}class${path.sep}`) && /(infiniband_srp|srp_remote_ports|scsi_device)/.test(file);
 
   fsp.writeFile = async function writeFile(file, data, ...rest) {
-    if (!isOurs(file)) return realWriteFile.call(this, file, data, ...rest);
+    if (!isOurs(file)) return plainWriteFile.call(this, file, data, ...rest);
     const value = String(data);
     const started = Date.now();
     const delayFile = path.join(state, 'write-delay-ms');
@@ -165,7 +171,7 @@ if (sysfs && state) {
     const entry = { pid: process.pid, file: path.relative(root, path.resolve(file)), value, at: started };
     try {
       const done = kernelWrite(path.resolve(file), value);
-      if (done === undefined) await realWriteFile.call(this, file, data, ...rest);
+      if (done === undefined) await realWriteFile(file, data, ...rest);
       else await done;
       appendFileSync(path.join(state, 'writes.jsonl'), `${JSON.stringify({ ...entry, ok: true, end: Date.now() })}\n`);
     } catch (error) {

@@ -33,7 +33,7 @@ import { addTargetLine, gid, hex64, ibdevName, parseTargetLine, pkey, srpHostDir
 import { targetKey } from './keys.js';
 import { SRP_STORES } from './locations.js';
 import { matchPortAdd, matchSrpHostRemove } from './prefilter.js';
-import { portName, portOfDevpath, readPort, readPorts, srpHostPresent, type PortView } from './sysfs.js';
+import { portName, portOfDevpath, readPort, readPorts, readScsiHost, srpHostPresent, type PortView } from './sysfs.js';
 import { resolveLogin, sameHost, type ResolvedLogin, type SeenLogin } from './targets.js';
 
 export type SrpVerb = 'srp-setup' | 'lost' | 'srp-reconnect' | 'srp-erase' | 'srp-disconnect' | 'srp-add';
@@ -163,19 +163,34 @@ function srpContext(system: System, config: Config, reporter: Reporter, dryRun: 
   return { system, reporter, dryRun, interpreters: {}, stores: SRP_STORES, staleMs: config.lockStaleMs };
 }
 
+/**
+ * The key a request locks, read before the lock: only what names the login
+ * (the port's ib_srp host, the line, the udev database), none of what the
+ * round observes under the lock (the timers, the state).
+ */
+async function keyOf(system: System, request: SrpRequest): Promise<string | undefined> {
+  const ref = request.ref;
+  if (ref && 'port' in ref) {
+    const host = await readScsiHost(system, portName(ref.port, '--port').hostNo);
+    return host ? (await resolveLogin(system, { host: host.host, idExt: host.idExt, iocGuid: host.iocGuid, ...(host.ib ? { ib: host.ib } : {}) })).key : undefined;
+  }
+  if (ref) return targetKey(parseTargetLine(srpHostName(ref.srpHost, '--srp-host'), ref.line, '--target'));
+  return (await resolveLogin(system, request.seen!)).key;
+}
+
 /** One locked round of VERB for the request's login; failures fail the hook (exit 1). */
 async function runRound(system: System, config: Config, reporter: Reporter, dryRun: boolean, verb: SrpVerb, request: SrpRequest): Promise<void> {
-  const at = await locate(system, request);
-  if (!at) {
+  const key = await keyOf(system, request);
+  if (key === undefined) {
     const port = request.ref && 'port' in request.ref ? request.ref.port : '(unknown)';
     throw new UsageError(`--port: no SRP remote port ${port} (see sanhook status)`, '--port', port);
   }
   const context = srpContext(system, config, reporter, dryRun);
-  const run = await runLocked(context, { key: at.key, verb, request, planners: planners(system, srpSettings(config)) as Readonly<Record<string, Planner<never>>> });
+  const run = await runLocked(context, { key, verb, request, planners: planners(system, srpSettings(config)) as Readonly<Record<string, Planner<never>>> });
   const failures = [...(run.result?.failures ?? [])];
   if (run.queued) {
-    reportQueued(context, verb, at.key, `another hook holds this login; it runs this ${verb} next`);
-    if (runByTimerd(system)) failures.push(`${at.key}: another hook holds this login's lock; its result decides`);
+    reportQueued(context, verb, key, `another hook holds this login; it runs this ${verb} next`);
+    if (runByTimerd(system)) failures.push(`${key}: another hook holds this login's lock; its result decides`);
   }
   if (failures.length > 0) throw new ActionError(failures.join('; '), { failures });
 }
@@ -215,7 +230,7 @@ export async function runSetup(system: System, config: Config, input: { uevent: 
   } else {
     port = portName(input.port!, '--port').name;
   }
-  if (!(await readPort(system, port))) {
+  if (!(await readScsiHost(system, portName(port, '--port').hostNo))) {
     if (!input.uevent) throw new UsageError(`--port: no SRP remote port ${port} (see sanhook status)`, '--port', port);
     system.log.info({ hook: 'srp-setup', port, outcome: 'gone' }, 'the port is gone already');
     reporter.item({ hook: 'srp-setup', outcome: 'gone', text: `${port}: gone already (deleted before its add event was handled)` });
