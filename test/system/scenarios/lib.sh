@@ -510,3 +510,149 @@ finish() {
   echo "@@suite end $([ $SCENARIO_FAILED = 0 ] && echo pass || echo fail) $(elapsed "$T_BOOT")"
   exit $SCENARIO_FAILED
 }
+
+# ------------------------------------------------------------------- SRP -----
+# SRP over Soft-RoCE (vm/sanhook-vm.sh loads rdma_rxe, ib_srp with
+# scsi_transport_srp, and the LIO ib_srpt target at boot): a veth end with an
+# address carries rxe0; the LIO target listens on RDMA/CM port 5555 of that
+# address; the initiator (ib_srp, /sys/class/infiniband_srp/srp-rxe0-1) logs in
+# to it over the same rxe device. Observed on 6.1 (docs/srp-vm.md):
+#  * NEVER take the rxe netdev down while a login is up: ib_srp hits a list
+#    corruption BUG and the guest panics. The path is broken on the target
+#    side instead: `echo 0 > tpgt_1/enable` (srp_tpg_enable 0).
+#  * with RDMA/CM, ib_srpt names the initiator's session after its source IP
+#    address: the ACL is named 10.91.0.1.
+#  * no uevent for blocked / fail-fast / running: only add and remove of
+#    srp_remote_ports, scsi_host, srp_host and the disks.
+SRP_IP=10.91.0.1
+SRP_CM_PORT=5555
+SRP_IBDEV=rxe0
+SRP_HOST=srp-rxe0-1                               # /sys/class/infiniband_srp/<this>
+SRP_HOSTDIR=/sys/class/infiniband_srp/$SRP_HOST
+SRP_INI_EXT=00000000000000a1                      # initiator_ext of our logins
+SRP_TCFG=/sys/kernel/config/target
+SRP_PORTS=/sys/class/srp_remote_ports
+SRP_UEVENTS=$SANHOOK_LOG_DIR/srp-uevents.log
+SRP_TPG=                                          # set by srp_target
+SRP_IOC=                                          # 0x<16 hex>: srpt_service_guid (id_ext and ioc_guid)
+
+# srp_fabric: veth s0/s1, 10.91.0.1 on s0, rxe0 on s0; waits for ib_srp's
+# srp-rxe0-1 host (add_target).
+srp_fabric() {
+  ip link add s0 type veth peer name s1 || { echo "SETUP: ip link add s0"; return 1; }
+  ip addr add $SRP_IP/24 dev s0 && ip link set s1 up && ip link set s0 up || { echo "SETUP: address/up on s0"; return 1; }
+  rdma link add $SRP_IBDEV type rxe netdev s0 || { echo "SETUP: rdma link add $SRP_IBDEV type rxe netdev s0 failed"; return 1; }
+  wait_for 20 test -e $SRP_HOSTDIR/add_target || { echo "SETUP: no $SRP_HOSTDIR/add_target (ib_srp loaded? $(ls /sys/class/infiniband_srp 2>&1))"; return 1; }
+}
+
+# srp_target: LIO: a 32 MiB rd_mcp ramdisk as LUN 0 of srpt/<rxe0 node
+# guid>/tpgt_1, the initiator's ACL (its source IP) mapping it, RDMA/CM port
+# 5555, enabled. Sets SRP_TPG and SRP_IOC.
+srp_target() {
+  local guid
+  read -r guid < /sys/class/infiniband/$SRP_IBDEV/node_guid || { echo "SETUP: no node_guid for $SRP_IBDEV"; return 1; }
+  read -r SRP_IOC < /sys/module/ib_srpt/parameters/srpt_service_guid || { echo "SETUP: ib_srpt not loaded"; return 1; }
+  mkdir -p $SRP_TCFG/core/rd_mcp_0/ram0 &&
+    echo rd_pages=8192 > $SRP_TCFG/core/rd_mcp_0/ram0/control &&
+    echo 1 > $SRP_TCFG/core/rd_mcp_0/ram0/enable || { echo "SETUP: rd_mcp backstore"; return 1; }
+  mkdir -p $SRP_TCFG/srpt && echo $SRP_CM_PORT > $SRP_TCFG/srpt/discovery_auth/rdma_cm_port || { echo "SETUP: srpt rdma_cm_port"; return 1; }
+  SRP_TPG=$SRP_TCFG/srpt/$guid/tpgt_1
+  mkdir -p $SRP_TPG/lun/lun_0 && ln -s $SRP_TCFG/core/rd_mcp_0/ram0 $SRP_TPG/lun/lun_0/ram0 || { echo "SETUP: srpt/$guid/tpgt_1 lun_0"; return 1; }
+  mkdir -p $SRP_TPG/acls/$SRP_IP/lun_0 && ln -s $SRP_TPG/lun/lun_0 $SRP_TPG/acls/$SRP_IP/lun_0/map || { echo "SETUP: ACL $SRP_IP"; return 1; }
+  echo 1 > $SRP_TPG/enable || { echo "SETUP: tpgt_1 enable"; return 1; }
+}
+srp_tpg_enable() { echo "$1" > $SRP_TPG/enable; }
+
+# The add_target line of our target (RDMA/CM) and its sanhook key
+# (srp:<ibdev>-<port>:<id_ext>:<ioc_guid>:<initiator_ext>, 16 lowercase hex each)
+srp_login_line() { echo "id_ext=$SRP_IOC,ioc_guid=$SRP_IOC,initiator_ext=$SRP_INI_EXT,dest=$SRP_IP:$SRP_CM_PORT,src=$SRP_IP"; }
+srp_key() { local id=${SRP_IOC#0x}; echo "srp:$SRP_IBDEV-1:${id,,}:${id,,}:$SRP_INI_EXT"; }
+
+# The remote port (port-H:N) of our target: the srp_remote_ports entry whose
+# SCSI host has our id_ext and ioc_guid; empty when none. No forks (polled).
+srp_port() {
+  local p n h id ioc
+  for p in $SRP_PORTS/port-*; do
+    [ -e "$p" ] || continue
+    n=${p##*/}; h=${n#port-}; h=/sys/class/scsi_host/host${h%%:*}
+    read -r id < "$h/id_ext" 2>/dev/null || continue
+    read -r ioc < "$h/ioc_guid" 2>/dev/null || continue
+    [ "$id" = "$SRP_IOC" ] && [ "$ioc" = "$SRP_IOC" ] && { echo "$n"; return 0; }
+  done
+  return 0
+}
+srp_has_port() { [ -n "$(srp_port)" ]; }
+srp_no_port() { [ -z "$(srp_port)" ]; }
+srp_host_of() { local h=${1#port-}; echo "host${h%%:*}"; }     # port-H:N -> hostH
+srp_state() { local s; read -r s < "$SRP_PORTS/$1/state" 2>/dev/null && echo "$s" || echo gone; }
+srp_state_is() { local s; read -r s < "$SRP_PORTS/$1/state" 2>/dev/null && [ "$s" = "$2" ]; }
+srp_port_gone() { [ ! -e "$SRP_PORTS/$1" ]; }
+# "reconnect_delay=R fast_io_fail_tmo=F dev_loss_tmo=D" of port P
+srp_timers() {
+  local a v out=
+  for a in reconnect_delay fast_io_fail_tmo dev_loss_tmo; do
+    read -r v < "$SRP_PORTS/$1/$a" 2>/dev/null || v=gone
+    out+="$a=$v "
+  done
+  echo "${out% }"
+}
+# srp_timers_are P R F D (no forks: polled)
+srp_timers_are() { [ "$(srp_timers "$1")" = "reconnect_delay=$2 fast_io_fail_tmo=$3 dev_loss_tmo=$4" ]; }
+# the sd disks of SCSI host hostH, and the states of its SCSI devices
+srp_disks() { local b; for b in /sys/class/scsi_host/$1/device/target*/*/block/*; do [ -e "$b" ] && echo "${b##*/}"; done; return 0; }
+srp_sdev_states() { local d; for d in /sys/class/scsi_device/"${1#host}":*; do [ -e "$d" ] && echo "${d##*/}=$(cat "$d/device/state")"; done; return 0; }
+srp_sdevs_all() {  # hostH STATE: every SCSI device of the host is in STATE (at least one)
+  local d s n=0
+  for d in /sys/class/scsi_device/"${1#host}":*; do
+    read -r s < "$d/device/state" 2>/dev/null || return 1
+    [ "$s" = "$2" ] || return 1
+    n=$((n + 1))
+  done
+  [ $n -ge 1 ]
+}
+# direct read of 1 MiB from /dev/DISK: "ok SECONDS" or "error SECONDS: dd's message"
+srp_dd() {
+  local t0 out rc
+  t0=$(now)
+  out=$(timeout 60 dd if=/dev/$1 of=/dev/null bs=64k count=16 iflag=direct 2>&1); rc=$?
+  if [ $rc = 0 ]; then echo "ok $(elapsed "$t0")"; else echo "error $(elapsed "$t0"): rc=$rc $(printf '%s' "$out" | head -1)"; fi
+}
+# SRP uevents handled by udevd since epoch T ($SRP_UEVENTS: EPOCH SEQNUM ACTION SUBSYSTEM NAME)
+srp_uevents_since() { awk -v t="$1" '$1 >= t' "$SRP_UEVENTS" 2>/dev/null; }
+srp_ports_table() {
+  local p h
+  for p in $SRP_PORTS/port-*; do
+    [ -e "$p" ] || { echo "(no srp_remote_ports)"; break; }
+    h=$(srp_host_of "${p##*/}")
+    echo "${p##*/} state=$(cat "$p/state" 2>&1) $(srp_timers "${p##*/}") failed_reconnects=$(cat "$p/failed_reconnects" 2>&1) $h id_ext=$(cat /sys/class/scsi_host/$h/id_ext 2>&1) ioc_guid=$(cat /sys/class/scsi_host/$h/ioc_guid 2>&1) disks: $(srp_disks "$h" | tr '\n' ' ')sdevs: $(srp_sdev_states "$h" | tr '\n' ' ')"
+  done
+  echo "scsi_hosts: $(for h in /sys/class/scsi_host/host*; do [ -e "$h" ] && echo -n "${h##*/}($(cat "$h/proc_name" 2>/dev/null)) "; done)"
+  echo "tpg enable=$(cat "$SRP_TPG/enable" 2>&1) sessions: $(cat "$SRP_TPG/acls/$SRP_IP/info" 2>/dev/null | head -2 | tr '\n' ' ')"
+}
+
+# setup_srp: after setup_host: sanhook's SRP rule (rules.d/70-sanhook-srp.rules)
+# into /etc/udev/rules.d as the docs say, a test-only observer that logs when
+# udevd handles each SRP/SCSI-host uevent ($SRP_UEVENTS; a PROGRAM that never
+# matches, changes nothing); then the fabric (rxe0) and the LIO target.
+setup_srp() {
+  [ -r rules.d/70-sanhook-srp.rules ] || { echo "SETUP: rules.d/70-sanhook-srp.rules is not in this checkout"; return 1; }
+  install -m 644 rules.d/70-sanhook-srp.rules /etc/udev/rules.d/
+  printf '#!/bin/bash\nprintf "%%s %%s %%s %%s %%s\\n" "$EPOCHREALTIME" "$SEQNUM" "$ACTION" "$SUBSYSTEM" "${DEVPATH##*/}" >> %s\nexit 1\n' "$SRP_UEVENTS" > /usr/local/sbin/.srp-uevent-observer
+  chmod 755 /usr/local/sbin/.srp-uevent-observer
+  : > "$SRP_UEVENTS"
+  echo 'SUBSYSTEM=="srp_remote_ports|srp_host|scsi_host", PROGRAM="/usr/local/sbin/.srp-uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-srp-observer.rules
+  udevadm control --reload
+  srp_fabric || return 1
+  srp_target || return 1
+  log "SRP installed: 70-sanhook-srp.rules; $SRP_IBDEV on s0 ($SRP_IP), $SRP_HOST; LIO srpt target ${SRP_TPG#$SRP_TCFG/srpt/} (ioc_guid $SRP_IOC, rd_mcp 32 MiB LUN 0, ACL $SRP_IP, RDMA/CM port $SRP_CM_PORT)"
+}
+srp_diagnostics() {
+  echo "----- SRP: srp_remote_ports, SCSI hosts, target"
+  srp_ports_table 2>&1 | sed 's/^/  /'
+  echo "----- sanhook status"
+  sanhook status 2>&1 | head -30 | sed 's/^/  /'
+  echo "----- SRP uevents handled by udevd $SRP_UEVENTS (this scenario, last 20)"
+  srp_uevents_since "${SCENARIO_T0:-0}" | tail -20 | sed 's/^/  /'
+  echo "----- dmesg | grep -iE 'srp|scsi' (last 30)"
+  dmesg | grep -iE 'srp|scsi' | grep -v 'receiving failed for ioctx' | tail -30 | sed 's/^/  /'
+}

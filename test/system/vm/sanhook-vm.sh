@@ -5,7 +5,8 @@
 # with a tiny busybox initramfs that loads the NVMe-oF host and target stacks
 # (nvme-core, nvme-fabrics, nvme-tcp, nvmet, nvmet-tcp, null_blk, configfs)
 # and software FCoE on veth/VLAN (veth, 8021q, fcoe with libfcoe, libfc,
-# scsi_transport_fc),
+# scsi_transport_fc) and SRP over Soft-RoCE (rdma_rxe, the ib_srp initiator
+# with scsi_transport_srp, the LIO ib_srpt target with target_core_*),
 # shares the host root file system read-only over virtio-9p with a tmpfs
 # overlay on top (so the guest can write; every write is lost at exit), chroots
 # into it and runs the scenario there, in the caller's working directory.  The
@@ -13,8 +14,8 @@
 # the guest runs.  The guest console goes to stdout.
 #
 # Derived from ../shared/tools/fabric-vm.sh (which also carries FCoE and SRP
-# stacks); this copy is self-contained and carries only what sanhook's NVMe-oF
-# and FCoE scenarios need.
+# stacks); this copy is self-contained and carries only what sanhook's NVMe-oF,
+# FCoE and SRP scenarios need.
 #
 # usage: sanhook-vm.sh SCENARIO_SCRIPT [ARGS...]
 #
@@ -124,7 +125,26 @@ nvmet
 nvmet-tcp
 veth
 8021q
-fcoe'
+fcoe
+crc32_generic
+crc32-pclmul
+scsi_mod
+sd_mod
+sg
+ib_core
+ib_uverbs
+ib_umad
+ib_cm
+iw_cm
+rdma_cm
+rdma_ucm
+rdma_rxe
+scsi_transport_srp
+ib_srp
+target_core_mod
+target_core_iblock
+target_core_file
+ib_srpt'
 BASE="$CACHE/initrd-base.cpio.gz"
 if [ ! -s "$BASE" ] || [ "$0" -nt "$BASE" ]; then
   echo "sanhook-vm: building the base initramfs for $KV" >&2
