@@ -687,3 +687,9 @@ srp_sd_sandbox_errors() {
   journalctl --no-pager -o cat --since "@${1%.*}" 2>/dev/null |
     grep -E 'SIGTRAP|trap int3|SIGSYS|code=dumped|EROFS|Read-only file system|Operation not permitted|EACCES|internal error|MemoryDenyWriteExecute' | head -5 || true
 }
+# srp_sd_timerd_time SINCE KEY [WORD...]: the journal time (epoch, µs) of
+# sanhook-timerd.service's first line about KEY since SINCE with every WORD
+srp_sd_timerd_time() {
+  local since=$1 key=$2; shift 2
+  journalctl -u sanhook-timerd.service --no-pager -o short-unix --since "@${since%.*}" 2>/dev/null | grep_all "$key:" "$@" | awk '{print $1; exit}'
+}

@@ -147,7 +147,7 @@ policy_by_rule() {
 #    srp-add's record -> a new port, the rule applies the policy again, the
 #    timer is disarmed.
 deleted_and_re_added() {
-  local t0 t_gone t_rm t_armed t_en t_back t_policy n old_p old_h pid0 attempts
+  local t0 t_gone t_rm t_armed t_armed_j t_en t_back t_policy n old_p old_h pid0 attempts
   logged_in
   old_p=$P old_h=$H
   pid0=$(systemctl show -p MainPID --value sanhook-timerd.service)
@@ -161,49 +161,54 @@ deleted_and_re_added() {
   wait_for 90 key_armed || fail "remove uevent -> lost arms timerd" "$KEY in sanhook timers (the service's table) within 90 s" \
     "timers: $(timer_keys | tr '\n' ' '); lost: $(journal_since "$t0" | grep 'hook=lost' | tail -3); timerd: $(timerd_lines "$t0" | tail -3)"
   t_armed=$(now)
-  log "armed $(elapsed "$t_gone" "$t_armed") s after the deletion: $(timers_json | grep -F "\"$KEY\"" | cut -c1-300)"
-  # when udevd took the host's remove uevent (the observer's PROGRAM, just before the rule's RUN)
-  t_rm=$(uevents "$t0" remove scsi_host | awk '{print $1; exit}')
-  [ -n "$t_rm" ] || fail "the kernel's event" "a scsi_host remove uevent handled by udevd" "$(srp_uevents_since "$t0")"
-  log "udevd took $old_h's remove uevent $(elapsed "$t_gone" "$t_rm") s after the deletion was seen, $(elapsed "$t_rm" "$t_armed") s before the key was seen armed; events: $(srp_uevents_since "$t0" | awk '{print $3, $4, $5}' | tr '\n' ';')"
-  wait_for 10 eval '[ -n "$(srp_lines "$t0" lost outcome=armed)" ]' ||
-    fail "lost --uevent (the rule)" "journal (identifier sanhook): lost $KEY: ... outcome=armed" "$(journal_since "$t0" | grep 'hook=lost' | tail -3)"
-  n=$(srp_lines "$t0" lost outcome=armed | count)
-  [ "$n" = 1 ] || fail "lost --uevent (the rule)" "one journal line outcome=armed" "$n: $(srp_lines "$t0" lost)"
-  log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
-  ran_in_udevd "$t0" lost
-  wait_for 10 timerd_has "$t0" armed || fail "timerd" "its journal: $KEY: armed" "$(timerd_lines "$t0" | tail -3)"
+  # the target comes back as soon as the table shows the key: the checks on
+  # how it got there run while timerd re-adds (its attempts go on meanwhile)
   srp_no_port || fail "while the target is away" "no port" "$(srp_ports_table | head -2)"
   t_en=$(now)
   srp_tpg_enable 1 || fail "enable the tpg" "ok" "write failed"
   wait_for 90 srp_has_port || fail "timerd re-adds the target" "a port within 90 s of the enable" "timerd: $(timerd_lines "$t0" | tail -4)"
   t_back=$(now)
   P=$(srp_port); H=$(srp_host_of "$P")
-  log "re-added: $P on $H $(elapsed "$t_en" "$t_back") s after the enable"
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy on the re-added port" "$P: $RD/$FF/$DL" "$(srp_timers "$P"); journal: $(journal_since "$t_en" | tail -4)"
   t_policy=$(now)
-  log "policy applied again $(elapsed "$t_back" "$t_policy") s after the port came back: $(srp_timers "$P")"
+  log "armed (seen in sanhook timers) $(elapsed "$t_gone" "$t_armed") s after the deletion; tpg enabled; $P on $H $(elapsed "$t_en" "$t_back") s after the enable; policy applied again $(elapsed "$t_back" "$t_policy") s after the port came back: $(srp_timers "$P")"
+  # when udevd took the host's remove uevent (the observer's PROGRAM, just
+  # before the rule's RUN) and when timerd logged the arm (its journal entry)
+  t_rm=$(uevents "$t0" remove scsi_host | awk '{print $1; exit}')
+  [ -n "$t_rm" ] || fail "the kernel's event" "a scsi_host remove uevent handled by udevd" "$(srp_uevents_since "$t0")"
+  t_armed_j=$(srp_sd_timerd_time "$t0" "$KEY" ": armed ")
+  [ -n "$t_armed_j" ] || fail "timerd" "its journal: $KEY: armed" "$(timerd_lines "$t0" | tail -3)"
+  log "udevd took $old_h's remove uevent $(elapsed "$t_gone" "$t_rm") s after the deletion was seen; timerd logged the arm $(elapsed "$t_rm" "$t_armed_j") s later; uevents: $(srp_uevents_since "$t0" | awk '$1 < '"$t_en"' {print $3, $4, $5}' | tr '\n' ';')"
+  wait_for 10 eval '[ -n "$(srp_lines "$t0" lost outcome=armed)" ]' ||
+    fail "lost --uevent (the rule)" "journal (identifier sanhook): lost $KEY: ... outcome=armed" "$(journal_since "$t0" | grep 'hook=lost' | tail -3)"
+  n=$(srp_lines "$t0" lost outcome=armed | count)
+  [ "$n" = 1 ] || fail "lost --uevent (the rule)" "one journal line (identifier sanhook): lost $KEY: ... outcome=armed" "$n: $(journal_since "$t0" | grep 'hook=lost' | tail -3)"
+  log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
+  ran_in_udevd "$t0" lost
   settle
   n=$(uevents "$t_en" add srp_remote_ports | count)
   [ "$n" = 1 ] || fail "a new port" "one srp_remote_ports add uevent after the enable" "$n: $(srp_uevents_since "$t_en")"
   wait_for 10 eval '[ -n "$(srp_lines "$t_en" srp-setup outcome=set)" ]' || fail "the rule ran srp-setup again" "journal: srp-setup $KEY: ... outcome=set after the re-add" "$(journal_since "$t_en" | tail -5)"
   ran_in_udevd "$t_en" srp-setup
-  # the re-add: srp-reconnect run by the service (its journal), exit 0, after an add_target
-  wait_for 20 timerd_has "$t0" "hook finished" "exit_code=0" || fail "the re-add" "sanhook-timerd's journal: srp-reconnect $KEY: hook finished exit_code=0" "$(timerd_lines "$t0" | tail -5)"
-  [ -n "$(timerd_lines "$t0" "hook finished" "exit_code=0" | grep -E '^srp-reconnect ')" ] || fail "the re-add" "the hook that finished with exit 0 is srp-reconnect" "$(timerd_lines "$t0" 'hook finished')"
-  [ -n "$(timerd_lines "$t0" outcome=added)" ] || fail "the re-add" "srp-reconnect's record (re-emitted by timerd): outcome=added (add_target written)" "$(timerd_lines "$t0" | grep -v 'event fired' | tail -5)"
+  # the re-add: srp-reconnect run by the service (its journal, read once the
+  # timer is gone): exit 0, after writing add_target
   wait_for 20 key_not_armed || fail "the timer" "$KEY disarmed once the port is back" "$(timer_keys)"
+  wait_for 20 timerd_has "$t0" "hook finished" "exit_code=0" || fail "the re-add" "sanhook-timerd's journal: srp-reconnect $KEY: hook finished exit_code=0" "$(timerd_lines "$t0" | tail -5)"
+  timerd_lines "$t0" > $W/timerd.txt
+  grep -E '^srp-reconnect ' $W/timerd.txt | grep -F 'hook finished' | grep -qF 'exit_code=0' || fail "the re-add" "the hook that finished with exit 0 is srp-reconnect" "$(grep -F 'hook finished' $W/timerd.txt)"
+  grep -E '^srp-reconnect ' $W/timerd.txt | grep -qF 'outcome=added' || fail "the re-add" "srp-reconnect's record (re-emitted by timerd): outcome=added (add_target written)" "$(grep -v 'event fired' $W/timerd.txt | tail -5)"
+  grep -F 'timer disarmed' $W/timerd.txt | grep -qF 'outcome=disarmed' || fail "the timer" "timerd's journal: $KEY: timer disarmed" "$(tail -5 $W/timerd.txt)"
   [ "$(systemctl show -p MainPID --value sanhook-timerd.service)" = "$pid0" ] || fail "timerd" "the same service process throughout (MainPID $pid0)" "MainPID $(systemctl show -p MainPID --value sanhook-timerd.service)"
-  attempts=$(timerd_lines "$t0" 'event fired' event=reconnect | count)
+  attempts=$(grep -F 'event fired' $W/timerd.txt | grep -cF 'event=reconnect' || true)
   log "timerd (sanhook-timerd.service, pid $pid0) for $KEY: $attempts attempt(s):"
-  timerd_lines "$t0" | head -20 | cut -c1-220 | sed 's/^/    /'
+  head -20 $W/timerd.txt | cut -c1-220 | sed 's/^/    /'
   D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] && wait_for 10 test -b "/dev/$D" || fail "the disk" "an sd disk on $H" "'$D'"
   read_ok "$D" "the disk after the re-add"
   no_sandbox_errors "$t0"
   measure disable_to_deleted "$(elapsed "$t0" "$t_gone")"
-  measure deleted_to_armed "$(elapsed "$t_gone" "$t_armed")"
-  measure udevd_remove_to_armed "$(elapsed "$t_rm" "$t_armed")"
+  measure deleted_to_armed "$(elapsed "$t_gone" "$t_armed_j")"
+  measure udevd_remove_to_armed "$(elapsed "$t_rm" "$t_armed_j")"
   measure enable_to_port_back "$(elapsed "$t_en" "$t_back")"
   measure port_back_to_policy "$(elapsed "$t_back" "$t_policy")"
   measure readd_attempts "$attempts"
