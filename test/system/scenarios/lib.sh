@@ -656,3 +656,40 @@ srp_diagnostics() {
   echo "----- dmesg | grep -iE 'srp|scsi' (last 30)"
   dmesg | grep -iE 'srp|scsi' | grep -v 'receiving failed for ioctx' | tail -30 | sed 's/^/  /'
 }
+
+# ------------------------------------------------------ SRP under systemd -----
+# For srp-systemd.sh (systemd PID 1: setup_systemd_host, then setup_srp).
+# There timerd is sanhook-timerd.service and logs to the journal in sanhook's
+# journal format (`HOOK KEY: message field=value ...`, its hooks' records
+# re-emitted the same way); the udev hooks log under the identifier sanhook
+# through the rule's systemd-cat.
+
+# srp_sd_timerd_lines SINCE KEY [WORD...]: sanhook-timerd.service's journal
+# lines about KEY since epoch SINCE (whole seconds) containing every WORD
+srp_sd_timerd_lines() {
+  local since=$1 key=$2; shift 2
+  journalctl -u sanhook-timerd.service --no-pager -o cat --since "@${since%.*}" 2>/dev/null | grep_all "$key:" "$@"
+}
+srp_sd_timerd_has() { [ -n "$(srp_sd_timerd_lines "$@")" ]; }
+# srp_sd_units SINCE HOOK KEY: the units (_SYSTEMD_UNIT) whose processes
+# logged HOOK's lines about KEY under the identifier sanhook since SINCE,
+# sorted, one per line ("none" for a line without a unit)
+srp_sd_units() {
+  journalctl -t sanhook --no-pager -o json --output-fields=_SYSTEMD_UNIT,MESSAGE --since "@${1%.*}" 2>/dev/null |
+    grep -F "\"MESSAGE\":\"$2 $3:" |
+    while IFS= read -r l; do
+      [[ $l =~ \"_SYSTEMD_UNIT\":\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}" || echo none
+    done | sort -u
+}
+# srp_sd_sandbox_errors SINCE: this boot's journal lines since SINCE that show
+# a hook killed or refused by a sandbox (empty: none)
+srp_sd_sandbox_errors() {
+  journalctl --no-pager -o cat --since "@${1%.*}" 2>/dev/null |
+    grep -E 'SIGTRAP|trap int3|SIGSYS|code=dumped|EROFS|Read-only file system|Operation not permitted|EACCES|internal error|MemoryDenyWriteExecute' | head -5 || true
+}
+# srp_sd_timerd_time SINCE KEY [WORD...]: the journal time (epoch, µs) of
+# sanhook-timerd.service's first line about KEY since SINCE with every WORD
+srp_sd_timerd_time() {
+  local since=$1 key=$2; shift 2
+  journalctl -u sanhook-timerd.service --no-pager -o short-unix --since "@${since%.*}" 2>/dev/null | grep_all "$key:" "$@" | awk '{print $1; exit}'
+}
