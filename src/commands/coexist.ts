@@ -4,7 +4,7 @@ import { setMasks, type MaskMode } from '../core/coexist.js';
 import { coexistTargets } from '../core/registry.js';
 import { FABRICS } from '../hooks/index.js';
 import { UsageError } from '../core/errors.js';
-import { systemdBooted } from '../core/system.js';
+import { reloadUdevAndSystemd } from '../core/reload.js';
 import type { CoreCommand } from './runtime.js';
 
 export const coexistCommand: CoreCommand = {
@@ -20,13 +20,6 @@ export const coexistCommand: CoreCommand = {
         for (const result of await setMasks(system, coexistTargets(FABRICS), mode)) {
           reporter.item({ hook: 'coexist', outcome: result.state, target: result.target.description, path: result.path, text: `${result.target.description}: ${result.state} (${result.path})` });
         }
-        if (mode !== 'status') {
-          const reload = async (file: string, args: string[]) => {
-            const result = await system.exec(file, args).catch(() => undefined);
-            if (result && result.exitCode !== 0) system.log.warn({ argv: result.argv, exit_code: result.exitCode }, 'reload failed; reload by hand');
-          };
-          await reload('udevadm', ['control', '--reload']);
-          if (await systemdBooted(system)) await reload('systemctl', ['daemon-reload']);
-        }
+        if (mode !== 'status') await reloadUdevAndSystemd(system);
       }),
 };

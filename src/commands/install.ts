@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActionError, UsageError } from '../core/errors.js';
-import { systemdBooted } from '../core/system.js';
+import { reloadUdevAndSystemd } from '../core/reload.js';
 import { directory } from '../core/validate.js';
 import { applyStep, observe, readManifest } from '../install/apply.js';
 import { ENTRY_PLACEHOLDER, sourceFiles } from '../install/assets.js';
@@ -104,16 +104,7 @@ export const installCommand: CoreCommand = {
         }
         const changed = steps.some((s) => s.kind === 'write' || s.kind === 'link' || s.kind === 'remove' || s.kind === 'chmod');
         // rmdir steps change nothing udev or systemd read
-        if (!dryRun && destdir === '/' && changed) {
-          const reload = async (file: string, args: string[]) => {
-            const result = await system.exec(file, args).catch(() => undefined);
-            if (result && result.exitCode !== 0) system.log.warn({ argv: result.argv, exit_code: result.exitCode }, 'reload failed; reload by hand');
-          };
-          if (platform === 'linux') {
-            await reload('udevadm', ['control', '--reload']);
-            if (await systemdBooted(system)) await reload('systemctl', ['daemon-reload']);
-          }
-        }
+        if (!dryRun && destdir === '/' && changed && platform === 'linux') await reloadUdevAndSystemd(system);
         if (kept.length > 0) throw new ActionError(`kept ${kept.length} file(s) sanhook did not write or an admin changed (--force replaces them): ${kept.join('; ')}`);
       }),
 };
