@@ -15,6 +15,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CORE_COMMANDS } from './commands/index.js';
 import type { Globals, ProgramSystem, Runtime } from './commands/runtime.js';
 import { loadConfig } from './core/config.js';
+import { packageVersion } from './core/package.js';
 import { ExitCode, UsageError } from './core/errors.js';
 import type { CommandContext, Fabric, GivenOptions } from './core/fabric.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, resolveLogFormat, type LogFormat, type LogLevel } from './core/log.js';
@@ -59,6 +60,12 @@ export function buildProgram(io: MainIo, fabrics: readonly Fabric[] = FABRICS): 
     // Checked by oneOf() in validateGlobals, not .choices(): one line in the validators' words.
     .option('--log-format <format>', `log format on stderr: ${LOG_FORMATS.join(', ')} (auto: journal when stderr is the journal, else json)`, 'auto')
     .addOption(new Option('-o, --output <format>', 'report format on stdout').choices(OUTPUT_FORMATS).default('text'))
+    // read only when asked: a hook's start never opens package.json
+    .option('--version', 'print the version')
+    .on('option:version', () => {
+      io.stdout(`${packageVersion()}\n`);
+      throw new CommanderError(0, 'commander.version', packageVersion());
+    })
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
     .showHelpAfterError(false);

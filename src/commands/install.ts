@@ -9,27 +9,15 @@
  * nothing; --uninstall removes exactly what the manifest lists. A real
  * install (no --destdir) reloads udev and systemd afterwards.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ActionError, UsageError } from '../core/errors.js';
+import { packageRoot } from '../core/package.js';
 import { reloadUdevAndSystemd } from '../core/reload.js';
 import { directory } from '../core/validate.js';
 import { applyStep, observe, readManifest } from '../install/apply.js';
 import { ENTRY_PLACEHOLDER, sourceFiles } from '../install/assets.js';
 import { ancestors, MANIFEST_STEP, planInstall, planUninstall, type Step, type Wanted } from '../install/plan.js';
 import type { CoreCommand } from './runtime.js';
-
-/** The package's root: the nearest directory above this module with package.json and rules.d (dist/ or dist/bundle/ below it). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'rules.d'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('sanhook install: cannot find the package root (package.json and rules.d) above its own module');
-    dir = up;
-  }
-}
 
 /** The outcome word of a step: what was done, or (--dry-run) `would-<verb>`. */
 function outcomeOf(step: Step, dryRun: boolean): string {

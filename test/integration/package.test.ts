@@ -1,0 +1,48 @@
+/**
+ * The npm package as a user gets it: `npm pack` holds exactly what runs
+ * sanhook (the entry, the bundle, the rules, units, dispatcher scripts,
+ * devd/rc.d files, docs), and `npm install -g ./sanhook-*.tgz` into a temp
+ * prefix gives a `sanhook` that starts, knows its version and finds its own
+ * files (`sanhook install --dry-run`).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from './harness.js';
+
+let work: string;
+let packed: { filename: string; files: { path: string; mode: number }[] };
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'sanhook-pack-'));
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  packed = (JSON.parse(out) as (typeof packed)[])[0]!;
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const version = () => (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('npm pack', () => {
+  it('holds the entry, the bundle and the files sanhook install puts in place; no sources, tests or unbundled build', () => {
+    const paths = packed.files.map((f) => f.path);
+    const top = [...new Set(paths.map((p) => (p.startsWith('dist/bundle/') ? 'dist/bundle' : p.includes('/') ? p.slice(0, p.indexOf('/')) : p)))].sort();
+    expect(top).toEqual(['README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd']);
+    expect(paths).toContain('bin/sanhook.js');
+    expect(paths).toContain('dist/bundle/cli.js');
+    for (const dir of ['rules.d', 'systemd', 'dispatcher', 'devd', 'rc.d']) expect(paths.some((p) => p.startsWith(`${dir}/`)), dir).toBe(true);
+    expect(paths.filter((p) => /\.(ts|map)$/.test(p) || p.startsWith('test/') || p.startsWith('src/'))).toEqual([]);
+    // the entry and the dispatcher scripts stay executable
+    for (const file of ['bin/sanhook.js', 'dispatcher/NetworkManager/90-sanhook-fcoe', 'rc.d/sanhook_timerd']) expect(packed.files.find((f) => f.path === file)!.mode & 0o111, file).not.toBe(0);
+  });
+
+  it('npm install -g of the tarball into a temp prefix: sanhook runs, --version, and install finds its own files', () => {
+    const prefix = path.join(work, 'prefix');
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(work, packed.filename)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const sanhook = path.join(prefix, 'bin', 'sanhook');
+    expect(execFileSync(sanhook, ['--version'], { encoding: 'utf8' })).toBe(`${version()}\n`);
+    const plan = execFileSync(sanhook, ['--log-level', 'warn', 'install', '--dry-run', '--destdir', path.join(work, 'dest')], { encoding: 'utf8' });
+    expect(plan).toContain('would-install');
+    expect(plan).toContain('/usr/lib/udev/rules.d/70-sanhook-srp.rules');
+  }, 180_000);
+});
