@@ -170,7 +170,7 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
         }
         system.log.error({ ...logBase, outcome: 'failed', file, err: message }, 'sysfs write failed');
         reporter.item({ ...reportBase, outcome: 'failed', file, text: `${subject}: writing ${JSON.stringify(action.value)} to ${file} failed: ${message}` });
-        failures.push(`${subject}: write to ${action.file} failed`);
+        failures.push(`${subject}: write to ${action.file} failed (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
         return 'failed';
       }
       system.log.info({ ...logBase, outcome: action.done, file, duration_ms: system.clock.now() - started }, action.done);

@@ -102,6 +102,16 @@ describe('executePlan', () => {
     await expect(executePlan({ hook: 'h', key: 'k', actions: [act.forget('nowhere')] }, context(false))).rejects.toThrow(/unknown state store nowhere/);
   });
 
+  it("a write failing with one of its `already` codes is that outcome, a success: its `then` runs (SRP add_target's EEXIST)", async () => {
+    const { context, system } = world();
+    // a directory where the file would be: writeFile fails with EISDIR, which this write declares as "already there"
+    mkdirSync(path.join(system.paths.sysfs, 'class', 'infiniband_srp', 'srp-rxe0-1', 'add_target'), { recursive: true });
+    const add = act.write('add', 'class/infiniband_srp/srp-rxe0-1/add_target', 'id_ext=1', 'added', { already: { codes: ['EISDIR'], outcome: 'already-connected' }, then: [act.note('after', 'ran')] });
+    expect(await executePlan({ hook: 'h', key: 'srp:x', actions: [add] }, context(false))).toEqual({ failures: [], outcomes: ['already-connected'] });
+    const other = act.write('add', 'class/infiniband_srp/srp-rxe0-1/add_target', 'id_ext=1', 'added', { already: { codes: ['EEXIST'], outcome: 'already-connected' } });
+    expect(await executePlan({ hook: 'h', key: 'srp:x', actions: [other] }, context(false))).toEqual({ failures: ['srp:x: write to class/infiniband_srp/srp-rxe0-1/add_target failed (EISDIR)'], outcomes: ['failed'] });
+  });
+
   it('a write whose file has a * component writes the one match (a ctlr created by the write before it); none or several fail it', async () => {
     const { context, system, reporter } = world();
     const net = path.join(system.paths.sysfs, 'class', 'net', 'eth0');
@@ -112,7 +122,7 @@ describe('executePlan', () => {
     expect(readFileSync(path.join(net, 'ctlr_3', 'enabled'), 'utf8')).toBe('1');
     mkdirSync(path.join(net, 'ctlr_4'));
     const two = await executePlan({ hook: 'h', key: 'fcoe:eth0', actions: [enable] }, context(false));
-    expect(two).toEqual({ failures: ['fcoe:eth0: write to class/net/eth0/ctlr_*/enabled failed'], outcomes: ['failed'] });
+    expect(two).toEqual({ failures: ['fcoe:eth0: write to class/net/eth0/ctlr_*/enabled failed (EEXIST)'], outcomes: ['failed'] });
     expect(reporter.items.at(-1)!.text).toMatch(/2 entries match ctlr_\* in .*eth0: ctlr_3, ctlr_4/);
     const none = await executePlan({ hook: 'h', key: 'fcoe:eth1', actions: [act.write('enable', 'class/net/eth0/vlan_*/enabled', '1', 'enabled')] }, context(false));
     expect(none.outcomes).toEqual(['failed']);
