@@ -693,3 +693,49 @@ srp_sd_timerd_time() {
   local since=$1 key=$2; shift 2
   journalctl -u sanhook-timerd.service --no-pager -o short-unix --since "@${since%.*}" 2>/dev/null | grep_all "$key:" "$@" | awk '{print $1; exit}'
 }
+
+# ---- SRP suites (srp.sh, srp-systemd.sh): the scenario steps both use. They read the
+# suite's W (work dir) and RD/FF/DL (the policy); srp_timerd_has reads the suite's timerd_lines.
+# the outcomes a sanhook command printed (its JSON log lines in FILE), in one line
+srp_said() { grep -oE '"(hook|outcome|reason)":"[^"]*"' "$1" | tr -d '"' | tr '\n' ' '; }
+# sanhook srp-add of our target, as an admin types it; sets T_ADD, T_PORT and P (the port)
+srp_add() {
+  local out rc
+  T_ADD=$(now)
+  out=$(sanhook srp-add --srp-host $SRP_HOST --target "$(srp_login_line)" 2>&1); rc=$?
+  printf '%s\n' "$out" > $W/srp-add.out
+  log "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)': exit $rc after $(elapsed "$T_ADD") s: $(srp_said $W/srp-add.out)"
+  [ $rc = 0 ] || fail "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)'" "exit 0" "exit $rc: $(tail -5 $W/srp-add.out)"
+  wait_for 15 srp_has_port || fail "login by srp-add" "a port in $SRP_PORTS for ioc_guid $SRP_IOC within 15 s" "$(srp_ports_table | head -3); srp-add said: $(tail -3 $W/srp-add.out)"
+  T_PORT=$(now)
+  P=$(srp_port)
+}
+# the port with sanhook's policy; a login first when there is none (a scenario run alone)
+srp_logged_in() {
+  srp_has_port || srp_add
+  P=$(srp_port); H=$(srp_host_of "$P")
+  wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "the port's policy" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL" "$(srp_timers "$P")"
+  wait_for 10 srp_state_is "$P" running || fail "the port" "$P running" "$(srp_state "$P")"
+  D=$(srp_disks "$H" | head -1)
+  [ -n "$D" ] || fail "the disk" "an sd disk on $H (LUN 0, rd_mcp)" "none: $(srp_ports_table | head -2)"
+  wait_for 10 test -b "/dev/$D" || fail "the disk" "/dev/$D" "no block device node"
+}
+# a direct read from /dev/DISK works
+srp_read_ok() {  # DISK WHAT
+  local r; r=$(srp_dd "$1")
+  [[ $r == ok* ]] || fail "$2" "a direct 1 MiB read from /dev/$1 works" "$r"
+  log "$2: read from /dev/$1: $r s"
+}
+srp_key_armed() { timer_keys | grep -qxF "$KEY"; }
+srp_key_not_armed() { ! srp_key_armed; }
+srp_settle() { udevadm settle -t 30; }
+# journal lines of HOOK for our key since T (the hooks' format: `HOOK srp:...: ... outcome=...`)
+srp_lines() {  # SINCE HOOK [WORD...]
+  local since=$1 hook=$2; shift 2
+  journal_since "$since" | grep_all "hook=$hook " "$KEY:" "$@"
+}
+# udev events of SUBSYSTEM with ACTION since T that udevd handled (observer log)
+srp_uevents() {  # SINCE ACTION SUBSYSTEM
+  srp_uevents_since "$1" | awk -v a="$2" -v s="$3" '$3 == a && $4 == s'
+}
+srp_timerd_has() { [ -n "$(timerd_lines "$@")" ]; }

@@ -48,21 +48,8 @@ done
 KEY=$(srp_key)
 log "target key $KEY; add_target line: $(srp_login_line); rules: $(ls /etc/udev/rules.d | tr '\n' ' ')"
 
-settle() { udevadm settle -t 30; }
-# journal lines of HOOK for our key since T (identifier sanhook, the hooks udev ran)
-srp_lines() {  # SINCE HOOK [WORD...]
-  local since=$1 hook=$2; shift 2
-  journal_since "$since" | grep_all "hook=$hook " "$KEY:" "$@"
-}
 # sanhook-timerd.service's journal lines about our key since T
 timerd_lines() { local since=$1; shift; srp_sd_timerd_lines "$since" "$KEY" "$@"; }
-timerd_has() { [ -n "$(timerd_lines "$@")" ]; }
-key_armed() { timer_keys | grep -qxF "$KEY"; }
-key_not_armed() { ! key_armed; }
-# udev events of SUBSYSTEM with ACTION since T that udevd handled (observer log)
-uevents() {  # SINCE ACTION SUBSYSTEM
-  srp_uevents_since "$1" | awk -v a="$2" -v s="$3" '$3 == a && $4 == s'
-}
 # HOOK's journal lines about our key since T came from processes of
 # systemd-udevd.service (the rule's RUN, inline in udevd's worker), only
 ran_in_udevd() {  # SINCE HOOK
@@ -75,35 +62,6 @@ no_sandbox_errors() {  # SINCE
   [ -z "$bad" ] || fail "sandboxes" "no SIGTRAP/EROFS/EPERM/internal error in the journal" "$bad"
 }
 
-# the outcomes a sanhook command printed (its JSON log lines in FILE), in one line
-said() { grep -oE '"(hook|outcome|reason)":"[^"]*"' "$1" | tr -d '"' | tr '\n' ' '; }
-# sanhook srp-add of our target, as an admin types it; sets T_ADD, T_PORT and P (the port)
-srp_add() {
-  local out rc
-  T_ADD=$(now)
-  out=$(sanhook srp-add --srp-host $SRP_HOST --target "$(srp_login_line)" 2>&1); rc=$?
-  printf '%s\n' "$out" > $W/srp-add.out
-  log "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)': exit $rc after $(elapsed "$T_ADD") s: $(said $W/srp-add.out)"
-  [ $rc = 0 ] || fail "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)'" "exit 0" "exit $rc: $(tail -5 $W/srp-add.out)"
-  wait_for 15 srp_has_port || fail "login by srp-add" "a port in $SRP_PORTS for ioc_guid $SRP_IOC within 15 s" "$(srp_ports_table | head -3); srp-add said: $(tail -3 $W/srp-add.out)"
-  T_PORT=$(now)
-  P=$(srp_port)
-}
-# the port with sanhook's policy; a login first when there is none (a scenario run alone)
-logged_in() {
-  srp_has_port || srp_add
-  P=$(srp_port); H=$(srp_host_of "$P")
-  wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "the port's policy" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL" "$(srp_timers "$P")"
-  wait_for 10 srp_state_is "$P" running || fail "the port" "$P running" "$(srp_state "$P")"
-  D=$(srp_disks "$H" | head -1)
-  [ -n "$D" ] || fail "the disk" "an sd disk on $H (LUN 0, rd_mcp)" "none: $(srp_ports_table | head -2)"
-  wait_for 10 test -b "/dev/$D" || fail "the disk" "/dev/$D" "no block device node"
-}
-read_ok() {  # DISK WHAT
-  local r; r=$(srp_dd "$1")
-  [[ $r == ok* ]] || fail "$2" "a direct 1 MiB read from /dev/$1 works" "$r"
-  log "$2: read from /dev/$1: $r s"
-}
 
 # 1. Policy by rule: `sanhook srp-add` logs in; the kernel's srp_remote_ports
 #    add uevent reaches the real systemd-udevd, whose worker runs the shipped
@@ -119,8 +77,8 @@ policy_by_rule() {
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy by the rule's srp-setup" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL within 30 s" "$(srp_timers "$P"); journal: $(journal_since "$T_ADD" | tail -5)"
   t_policy=$(now)
   log "policy applied $(elapsed "$t_port" "$t_policy") s after the port appeared: $(srp_timers "$P")"
-  settle
-  n=$(uevents "$T_ADD" add srp_remote_ports | count)
+  srp_settle
+  n=$(srp_uevents "$T_ADD" add srp_remote_ports | count)
   [ "$n" = 1 ] || fail "the kernel's event" "one srp_remote_ports add uevent handled by udevd" "$n: $(srp_uevents_since "$T_ADD")"
   wait_for 10 eval '[ -n "$(srp_lines "$T_ADD" srp-setup outcome=)" ]' ||
     fail "the rule ran srp-setup" "journal (identifier sanhook): srp-setup $KEY: ... outcome=..." "$(journal_since "$T_ADD" | tail -6)"
@@ -132,8 +90,8 @@ policy_by_rule() {
   D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] || fail "the disk" "an sd disk on $H" "none"
   wait_for 10 test -b "/dev/$D" || fail "the disk" "/dev/$D" "no block device node"
-  read_ok "$D" "the disk after login"
-  key_not_armed || fail "no timer for a healthy port" "$KEY not in sanhook timers" "$(timer_keys)"
+  srp_read_ok "$D" "the disk after login"
+  srp_key_not_armed || fail "no timer for a healthy port" "$KEY not in sanhook timers" "$(timer_keys)"
   no_sandbox_errors "$T_ADD"
   measure add_to_port "$(elapsed "$T_ADD" "$t_port")"
   measure port_to_policy "$(elapsed "$t_port" "$t_policy")"
@@ -148,17 +106,17 @@ policy_by_rule() {
 #    timer is disarmed.
 deleted_and_re_added() {
   local t0 t_gone t_rm t_armed t_armed_j t_en t_back t_policy n old_p old_h pid0 attempts
-  logged_in
+  srp_logged_in
   old_p=$P old_h=$H
   pid0=$(systemctl show -p MainPID --value sanhook-timerd.service)
-  settle
+  srp_settle
   t0=$(now)
   srp_tpg_enable 0 || fail "disable the tpg" "ok" "write failed"
   wait_for $((DL + 10)) srp_no_port || fail "the kernel deletes the port" "no port within dev-loss $DL s + 10 s" "$(srp_ports_table | head -2)"
   wait_for 10 eval '[ ! -e /sys/class/scsi_host/$old_h ]' || fail "the kernel deletes the host" "$old_h gone" "still there"
   t_gone=$(now)
   log "$old_p and $old_h deleted $(elapsed "$t0" "$t_gone") s after the disable"
-  wait_for 90 key_armed || fail "remove uevent -> lost arms timerd" "$KEY in sanhook timers (the service's table) within 90 s" \
+  wait_for 90 srp_key_armed || fail "remove uevent -> lost arms timerd" "$KEY in sanhook timers (the service's table) within 90 s" \
     "timers: $(timer_keys | tr '\n' ' '); lost: $(journal_since "$t0" | grep 'hook=lost' | tail -3); timerd: $(timerd_lines "$t0" | tail -3)"
   t_armed=$(now)
   # the target comes back as soon as the table shows the key: the checks on
@@ -174,7 +132,7 @@ deleted_and_re_added() {
   log "armed (seen in sanhook timers) $(elapsed "$t_gone" "$t_armed") s after the deletion; tpg enabled; $P on $H $(elapsed "$t_en" "$t_back") s after the enable; policy applied again $(elapsed "$t_back" "$t_policy") s after the port came back: $(srp_timers "$P")"
   # when udevd took the host's remove uevent (the observer's PROGRAM, just
   # before the rule's RUN) and when timerd logged the arm (its journal entry)
-  t_rm=$(uevents "$t0" remove scsi_host | awk '{print $1; exit}')
+  t_rm=$(srp_uevents "$t0" remove scsi_host | awk '{print $1; exit}')
   [ -n "$t_rm" ] || fail "the kernel's event" "a scsi_host remove uevent handled by udevd" "$(srp_uevents_since "$t0")"
   t_armed_j=$(srp_sd_timerd_time "$t0" "$KEY" ": armed ")
   [ -n "$t_armed_j" ] || fail "timerd" "its journal: $KEY: armed" "$(timerd_lines "$t0" | tail -3)"
@@ -185,15 +143,15 @@ deleted_and_re_added() {
   [ "$n" = 1 ] || fail "lost --uevent (the rule)" "one journal line (identifier sanhook): lost $KEY: ... outcome=armed" "$n: $(journal_since "$t0" | grep 'hook=lost' | tail -3)"
   log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
   ran_in_udevd "$t0" lost
-  settle
-  n=$(uevents "$t_en" add srp_remote_ports | count)
+  srp_settle
+  n=$(srp_uevents "$t_en" add srp_remote_ports | count)
   [ "$n" = 1 ] || fail "a new port" "one srp_remote_ports add uevent after the enable" "$n: $(srp_uevents_since "$t_en")"
   wait_for 10 eval '[ -n "$(srp_lines "$t_en" srp-setup outcome=set)" ]' || fail "the rule ran srp-setup again" "journal: srp-setup $KEY: ... outcome=set after the re-add" "$(journal_since "$t_en" | tail -5)"
   ran_in_udevd "$t_en" srp-setup
   # the re-add: srp-reconnect run by the service (its journal, read once the
   # timer is gone): exit 0, after writing add_target
-  wait_for 20 key_not_armed || fail "the timer" "$KEY disarmed once the port is back" "$(timer_keys)"
-  wait_for 20 timerd_has "$t0" "hook finished" "exit_code=0" || fail "the re-add" "sanhook-timerd's journal: srp-reconnect $KEY: hook finished exit_code=0" "$(timerd_lines "$t0" | tail -5)"
+  wait_for 20 srp_key_not_armed || fail "the timer" "$KEY disarmed once the port is back" "$(timer_keys)"
+  wait_for 20 srp_timerd_has "$t0" "hook finished" "exit_code=0" || fail "the re-add" "sanhook-timerd's journal: srp-reconnect $KEY: hook finished exit_code=0" "$(timerd_lines "$t0" | tail -5)"
   timerd_lines "$t0" > $W/timerd.txt
   grep -E '^srp-reconnect ' $W/timerd.txt | grep -F 'hook finished' | grep -qF 'exit_code=0' || fail "the re-add" "the hook that finished with exit 0 is srp-reconnect" "$(grep -F 'hook finished' $W/timerd.txt)"
   grep -E '^srp-reconnect ' $W/timerd.txt | grep -qF 'outcome=added' || fail "the re-add" "srp-reconnect's record (re-emitted by timerd): outcome=added (add_target written)" "$(grep -v 'event fired' $W/timerd.txt | tail -5)"
@@ -204,7 +162,7 @@ deleted_and_re_added() {
   head -20 $W/timerd.txt | cut -c1-220 | sed 's/^/    /'
   D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] && wait_for 10 test -b "/dev/$D" || fail "the disk" "an sd disk on $H" "'$D'"
-  read_ok "$D" "the disk after the re-add"
+  srp_read_ok "$D" "the disk after the re-add"
   no_sandbox_errors "$t0"
   measure disable_to_deleted "$(elapsed "$t0" "$t_gone")"
   measure deleted_to_armed "$(elapsed "$t_gone" "$t_armed_j")"

@@ -35,12 +35,6 @@ suite_diagnostics() { srp_diagnostics; }
 KEY=$(srp_key)
 log "target key $KEY; add_target line: $(srp_login_line)"
 
-settle() { udevadm settle -t 30; }
-# journal lines of HOOK for our key since T (the hooks' format: `HOOK srp:...: ... outcome=...`)
-srp_lines() {  # SINCE HOOK [WORD...]
-  local since=$1 hook=$2; shift 2
-  journal_since "$since" | grep_all "hook=$hook " "$KEY:" "$@"
-}
 # timerd's log: MARK is its line count at a point in time (tmark); the lines
 # about our key after MARK with message MSG and every further fixed string
 # (no node: polled)
@@ -49,49 +43,12 @@ timerd_lines() {  # MARK MSG [WORD...]
   local mark=$1 msg=$2; shift 2
   tail -n +$((mark + 1)) "$TIMERD_LOG" | grep -F "\"key\":\"$KEY\"" | grep -F "\"msg\":\"$msg\"" | grep_all "$@"
 }
-timerd_has() { [ -n "$(timerd_lines "$@")" ]; }
-key_armed() { timer_keys | grep -qxF "$KEY"; }
-key_not_armed() { ! key_armed; }
-# udev events of SUBSYSTEM with ACTION since T that udevd handled (observer log)
-uevents() {  # SINCE ACTION SUBSYSTEM
-  srp_uevents_since "$1" | awk -v a="$2" -v s="$3" '$3 == a && $4 == s'
-}
 
-# the outcomes a sanhook command printed (its JSON log lines in FILE), in one line
-said() { grep -oE '"(hook|outcome|reason)":"[^"]*"' "$1" | tr -d '"' | tr '\n' ' '; }
-# sanhook srp-add of our target, as an admin types it; sets T_ADD, T_PORT and P (the port)
-srp_add() {
-  local out rc
-  T_ADD=$(now)
-  out=$(sanhook srp-add --srp-host $SRP_HOST --target "$(srp_login_line)" 2>&1); rc=$?
-  printf '%s\n' "$out" > $W/srp-add.out
-  log "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)': exit $rc after $(elapsed "$T_ADD") s: $(said $W/srp-add.out)"
-  [ $rc = 0 ] || fail "sanhook srp-add --srp-host $SRP_HOST --target '$(srp_login_line)'" "exit 0" "exit $rc: $(tail -5 $W/srp-add.out)"
-  wait_for 15 srp_has_port || fail "login by srp-add" "a port in $SRP_PORTS for ioc_guid $SRP_IOC within 15 s" "$(srp_ports_table | head -3); srp-add said: $(tail -3 $W/srp-add.out)"
-  T_PORT=$(now)
-  P=$(srp_port)
-}
-# the port with sanhook's policy; a login first when there is none (a scenario run alone)
-logged_in() {
-  srp_has_port || srp_add
-  P=$(srp_port); H=$(srp_host_of "$P")
-  wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "the port's policy" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL" "$(srp_timers "$P")"
-  wait_for 10 srp_state_is "$P" running || fail "the port" "$P running" "$(srp_state "$P")"
-  D=$(srp_disks "$H" | head -1)
-  [ -n "$D" ] || fail "the disk" "an sd disk on $H (LUN 0, rd_mcp)" "none: $(srp_ports_table | head -2)"
-  wait_for 10 test -b "/dev/$D" || fail "the disk" "/dev/$D" "no block device node"
-}
-# a direct read from /dev/DISK works
-read_ok() {  # DISK WHAT
-  local r; r=$(srp_dd "$1")
-  [[ $r == ok* ]] || fail "$2" "a direct 1 MiB read from /dev/$1 works" "$r"
-  log "$2: read from /dev/$1: $r s"
-}
 # no remove of the port or of its SCSI host since T (udevd's view)
 never_removed() {  # SINCE WHAT
   local gone
-  settle
-  gone=$( { uevents "$1" remove srp_remote_ports; uevents "$1" remove scsi_host; } )
+  srp_settle
+  gone=$( { srp_uevents "$1" remove srp_remote_ports; srp_uevents "$1" remove scsi_host; } )
   [ -z "$gone" ] || fail "$2" "no remove uevent of srp_remote_ports or scsi_host" "$gone"
 }
 
@@ -108,8 +65,8 @@ policy_by_rule() {
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy by the rule's srp-setup" "$P: reconnect_delay=$RD fast_io_fail_tmo=$FF dev_loss_tmo=$DL within 30 s" "$(srp_timers "$P"); journal: $(journal_since "$T_ADD" | tail -5)"
   t_policy=$(now)
   log "policy applied $(elapsed "$t_port" "$t_policy") s after the port appeared: $(srp_timers "$P")"
-  settle
-  n=$(uevents "$T_ADD" add srp_remote_ports | count)
+  srp_settle
+  n=$(srp_uevents "$T_ADD" add srp_remote_ports | count)
   [ "$n" = 1 ] || fail "the kernel's event" "one srp_remote_ports add uevent handled by udevd" "$n: $(srp_uevents_since "$T_ADD")"
   wait_for 10 eval '[ -n "$(srp_lines "$T_ADD" srp-setup outcome=)" ]' ||
     fail "the rule ran srp-setup" "journal: srp-setup $KEY: ... outcome=..." "$(journal_since "$T_ADD" | tail -6)"
@@ -119,8 +76,8 @@ policy_by_rule() {
   D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] || fail "the disk" "an sd disk on $H" "none"
   wait_for 10 test -b "/dev/$D" || fail "the disk" "/dev/$D" "no block device node"
-  read_ok "$D" "the disk after login"
-  key_not_armed || fail "no timer for a healthy port" "$KEY not in sanhook timers" "$(timer_keys)"
+  srp_read_ok "$D" "the disk after login"
+  srp_key_not_armed || fail "no timer for a healthy port" "$KEY not in sanhook timers" "$(timer_keys)"
   sanhook status > $W/status.out 2>&1 || fail "sanhook status" "exit 0" "exit $?: $(tail -3 $W/status.out)"
   grep -qF "$P" $W/status.out || fail "sanhook status" "lists $P" "$(cat $W/status.out)"
   log "sanhook status:"; sed 's/^/    /' $W/status.out | head -20
@@ -134,7 +91,7 @@ policy_by_rule() {
 #    the same port and SCSI host throughout, nothing for sanhook to do.
 blocked_and_back() {
   local t0 t_blocked t_ff t_en t_run r
-  logged_in
+  srp_logged_in
   log "before: $P $H disk $D $(srp_timers "$P")"
   t0=$(now)
   srp_tpg_enable 0 || fail "disable the tpg" "ok" "write failed"
@@ -155,8 +112,8 @@ blocked_and_back() {
   never_removed "$t0" "port and host survive a short outage"
   srp_timers_are "$P" $RD $FF $DL || fail "the policy" "unchanged" "$(srp_timers "$P")"
   wait_for 10 srp_sdevs_all "$H" running || fail "SCSI devices" "running" "$(srp_sdev_states "$H")"
-  read_ok "$D" "the disk after the outage"
-  key_not_armed || fail "no timer" "nothing armed for a port the kernel kept" "$(timer_keys)"
+  srp_read_ok "$D" "the disk after the outage"
+  srp_key_not_armed || fail "no timer" "nothing armed for a port the kernel kept" "$(timer_keys)"
   measure disable_to_blocked "$(elapsed "$t0" "$t_blocked")"
   measure blocked_to_failfast "$(elapsed "$t_blocked" "$t_ff")"
   measure enable_to_running "$(elapsed "$t_en" "$t_run")"
@@ -170,7 +127,7 @@ blocked_and_back() {
 #    rule's srp-setup applies the policy again, the timer is disarmed.
 deleted_and_re_added() {
   local t0 tm0 t_gone t_armed t_en t_back t_policy n old_p old_h
-  logged_in
+  srp_logged_in
   old_p=$P old_h=$H
   t0=$(now); tm0=$(tmark)
   srp_tpg_enable 0 || fail "disable the tpg" "ok" "write failed"
@@ -178,37 +135,37 @@ deleted_and_re_added() {
   wait_for 10 eval '[ ! -e /sys/class/scsi_host/$old_h ]' || fail "the kernel deletes the host" "$old_h gone" "still there"
   t_gone=$(now)
   log "$old_p and $old_h deleted $(elapsed "$t0" "$t_gone") s after the disable"
-  wait_for 30 timerd_has "$tm0" armed || fail "remove uevent -> lost arms timerd" "timerd logs 'armed' for $KEY within 30 s" \
+  wait_for 30 srp_timerd_has "$tm0" armed || fail "remove uevent -> lost arms timerd" "timerd logs 'armed' for $KEY within 30 s" \
     "lost lines: $(journal_since "$t0" | grep 'hook=lost' | tail -3); timerd: $(tail -3 "$TIMERD_LOG")"
   t_armed=$(now)
-  key_armed || fail "sanhook timers" "$KEY armed" "$(timer_keys)"
+  srp_key_armed || fail "sanhook timers" "$KEY armed" "$(timer_keys)"
   n=$(srp_lines "$t0" lost outcome=armed | count)
   [ "$n" = 1 ] || fail "lost --uevent (the rule)" "one journal line: lost $KEY: ... outcome=armed" "$n: $(journal_since "$t0" | grep 'hook=lost' | tail -3)"
   log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
   # a re-add attempt while the target is still away: it fails, nothing appears
-  wait_for 40 timerd_has "$tm0" "hook finished" '"hook":"srp-reconnect"' ||
+  wait_for 40 srp_timerd_has "$tm0" "hook finished" '"hook":"srp-reconnect"' ||
     fail "timerd re-adds" "an srp-reconnect attempt within 40 s of the arm" "$(timerd_lines "$tm0" 'event fired'; tail -3 "$TIMERD_LOG")"
   log "first re-add attempt (target away): $(timerd_lines "$tm0" 'hook finished' '"hook":"srp-reconnect"' | head -1 | grep -oE '"(exit_code|duration_ms)":[0-9-]*' | tr '\n' ' ')"
   srp_no_port || fail "an attempt while the target is away" "no port" "$(srp_ports_table | head -2)"
-  key_armed || fail "after a failed attempt" "$KEY still armed" "$(timer_keys)"
+  srp_key_armed || fail "after a failed attempt" "$KEY still armed" "$(timer_keys)"
   t_en=$(now)
   srp_tpg_enable 1 || fail "enable the tpg" "ok" "write failed"
   wait_for 60 srp_has_port || fail "sanhook re-adds the target" "a port within 60 s of the enable" "$(timerd_lines "$tm0" 'hook finished' | tail -3)"
   t_back=$(now)
   P=$(srp_port); H=$(srp_host_of "$P")
   log "re-added: $P on $H $(elapsed "$t_en" "$t_back") s after the enable"
-  settle
-  n=$(uevents "$t_en" add srp_remote_ports | count)
+  srp_settle
+  n=$(srp_uevents "$t_en" add srp_remote_ports | count)
   [ "$n" = 1 ] || fail "a new port" "one srp_remote_ports add uevent after the enable" "$n: $(srp_uevents_since "$t_en")"
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy on the re-added port" "$P: $RD/$FF/$DL" "$(srp_timers "$P"); journal: $(journal_since "$t_en" | tail -4)"
   t_policy=$(now)
   wait_for 10 eval '[ -n "$(srp_lines "$t_en" srp-setup outcome=)" ]' || fail "the rule ran srp-setup" "journal: srp-setup $KEY after the re-add" "$(journal_since "$t_en" | tail -5)"
-  timerd_has "$tm0" "hook finished" '"hook":"srp-reconnect"' '"exit_code":0' || fail "the re-add" "an srp-reconnect run by timerd, exit 0" "$(timerd_lines "$tm0" 'hook finished' | tail -3)"
-  wait_for 20 key_not_armed || fail "the timer" "$KEY disarmed once the port is back" "$(timer_keys)"
+  srp_timerd_has "$tm0" "hook finished" '"hook":"srp-reconnect"' '"exit_code":0' || fail "the re-add" "an srp-reconnect run by timerd, exit 0" "$(timerd_lines "$tm0" 'hook finished' | tail -3)"
+  wait_for 20 srp_key_not_armed || fail "the timer" "$KEY disarmed once the port is back" "$(timer_keys)"
   log "timerd for $KEY: $(timerd_lines "$tm0" 'event fired' | count) attempts; journal: $(journal_since "$t_en" | grep -F "$KEY:" | cut -c1-160 | tr '\n' ';')"
   D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] && wait_for 10 test -b "/dev/$D" || fail "the disk" "an sd disk on $H" "'$D'"
-  read_ok "$D" "the disk after the re-add"
+  srp_read_ok "$D" "the disk after the re-add"
   measure disable_to_deleted "$(elapsed "$t0" "$t_gone")"
   measure deleted_to_armed "$(elapsed "$t_gone" "$t_armed")"
   measure enable_to_port_back "$(elapsed "$t_en" "$t_back")"
@@ -221,7 +178,7 @@ deleted_and_re_added() {
 #    srp-reconnect from timerd); `sanhook srp-add` (on purpose) brings it back.
 erase_stays_gone() {
   local t0 tm0 t_ret t_gone out rc n limit t_wait
-  logged_in
+  srp_logged_in
   t0=$(now); tm0=$(tmark)
   out=$(sanhook srp-erase --port "$P" 2>&1); rc=$?; t_ret=$(now)
   printf '%s\n' "$out" > $W/srp-erase.out
@@ -229,30 +186,30 @@ erase_stays_gone() {
   wait_for 10 srp_no_port || fail "srp-erase" "$P deleted" "$(srp_ports_table | head -2)"
   wait_for 10 eval '[ ! -e /sys/class/scsi_host/$H ]' || fail "srp-erase" "$H deleted" "still there"
   t_gone=$(now)
-  log "srp-erase --port $P: exit 0 after $(elapsed "$t0" "$t_ret") s ($(said $W/srp-erase.out)); port and $H gone $(elapsed "$t0" "$t_gone") s after the call"
-  settle
+  log "srp-erase --port $P: exit 0 after $(elapsed "$t0" "$t_ret") s ($(srp_said $W/srp-erase.out)); port and $H gone $(elapsed "$t0" "$t_gone") s after the call"
+  srp_settle
   wait_for 20 eval '[ -n "$(srp_lines "$t0" lost)" ]' || fail "the rule's lost" "journal: lost $KEY: ... (the remove uevent)" "$(journal_since "$t0" | tail -5)"
   log "journal: $(srp_lines "$t0" lost | tail -1 | cut -c1-240)"
   [ -z "$(srp_lines "$t0" lost outcome=armed)" ] || fail "lost after an erase" "no arm" "$(srp_lines "$t0" lost)"
-  key_not_armed || fail "no timer after an erase" "$KEY not armed" "$(timer_keys)"
+  srp_key_not_armed || fail "no timer after an erase" "$KEY not armed" "$(timer_keys)"
   # several re-add delays (and a `lost` run's own time): nothing may come back
   t_wait=$(now)
   limit=$((READD * 10 + 2))
   wait_for $limit srp_has_port && fail "erase stays gone" "no port for $limit s" "$(srp_port) appeared $(elapsed "$t_wait") s into the wait"
-  settle
-  n=$(uevents "$t0" add srp_remote_ports | count)
+  srp_settle
+  n=$(srp_uevents "$t0" add srp_remote_ports | count)
   [ "$n" = 0 ] || fail "erase stays gone" "no srp_remote_ports add uevent" "$n: $(srp_uevents_since "$t0")"
   [ -z "$(timerd_lines "$tm0" 'event fired')" ] || fail "erase stays gone" "timerd fires nothing for $KEY" "$(timerd_lines "$tm0" 'event fired')"
   [ -z "$(journal_since "$t0" | grep_all "$KEY:" | grep -E '^hook=srp-(reconnect|add) ')" ] ||
     fail "erase stays gone" "no srp-reconnect / srp-add line in the journal" "$(journal_since "$t0" | grep -F "$KEY:" | grep -E '^hook=srp-(reconnect|add) ')"
-  key_not_armed || fail "erase stays gone" "$KEY not armed" "$(timer_keys)"
+  srp_key_not_armed || fail "erase stays gone" "$KEY not armed" "$(timer_keys)"
   log "still gone after $(elapsed "$t_gone") s: no port, no add uevent, no timer, no re-add"
   srp_add
   log "added on purpose: $P $(elapsed "$T_ADD" "$T_PORT") s after srp-add"
   wait_for 30 srp_timers_are "$P" $RD $FF $DL || fail "policy after srp-add" "$P: $RD/$FF/$DL" "$(srp_timers "$P")"
   H=$(srp_host_of "$P"); D=$(srp_disks "$H" | head -1)
   [ -n "$D" ] && wait_for 10 test -b "/dev/$D" || fail "the disk" "an sd disk on $H" "'$D'"
-  read_ok "$D" "the disk after srp-add"
+  srp_read_ok "$D" "the disk after srp-add"
   measure erase_to_gone "$(elapsed "$t0" "$t_gone")"
   measure add_again_to_port "$(elapsed "$T_ADD" "$T_PORT")"
 }
@@ -262,7 +219,7 @@ erase_stays_gone() {
 #    `sanhook srp-reconnect` brings them back to running.
 disconnect_reconnect() {
   local t0 t_off t_rc t_on out rc r
-  logged_in
+  srp_logged_in
   t0=$(now)
   out=$(sanhook srp-disconnect --port "$P" 2>&1); rc=$?
   printf '%s\n' "$out" > $W/srp-disconnect.out
@@ -272,7 +229,7 @@ disconnect_reconnect() {
   r=$(srp_dd "$D")
   [[ $r == error* ]] || fail "I/O after srp-disconnect" "a read from /dev/$D fails" "$r"
   awk -v s="${r#error }" 'BEGIN{exit !(s+0 < 5)}' || fail "I/O after srp-disconnect" "fails fast (< 5 s)" "$r"
-  log "srp-disconnect ($(said $W/srp-disconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t0" "$t_off") s; a read: $r"
+  log "srp-disconnect ($(srp_said $W/srp-disconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t0" "$t_off") s; a read: $r"
   [ "$(srp_port)" = "$P" ] && [ -e /sys/class/scsi_host/$H ] || fail "srp-disconnect keeps the login" "$P and $H still there" "$(srp_ports_table | head -2)"
   srp_state_is "$P" running || fail "srp-disconnect keeps the login" "$P running (the RDMA login stays)" "$(srp_state "$P")"
   t_rc=$(now)
@@ -281,10 +238,10 @@ disconnect_reconnect() {
   [ $rc = 0 ] || fail "sanhook srp-reconnect --port $P" "exit 0" "exit $rc: $(tail -5 $W/srp-reconnect.out)"
   wait_for 10 srp_sdevs_all "$H" running || fail "srp-reconnect" "every SCSI device of $H running" "$(srp_sdev_states "$H" | tr '\n' ' ')"
   t_on=$(now)
-  log "srp-reconnect ($(said $W/srp-reconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t_rc" "$t_on") s"
-  read_ok "$D" "the disk after srp-reconnect"
+  log "srp-reconnect ($(srp_said $W/srp-reconnect.out)): $(srp_sdev_states "$H" | tr '\n' ' ')after $(elapsed "$t_rc" "$t_on") s"
+  srp_read_ok "$D" "the disk after srp-reconnect"
   never_removed "$t0" "disconnect/reconnect keeps port and host"
-  key_not_armed || fail "no timer" "nothing armed" "$(timer_keys)"
+  srp_key_not_armed || fail "no timer" "nothing armed" "$(timer_keys)"
   measure disconnect_to_offline "$(elapsed "$t0" "$t_off")"
   measure offline_read_s "$(awk '{print $2}' <<< "${r%%:*}")"
   measure reconnect_to_running "$(elapsed "$t_rc" "$t_on")"
