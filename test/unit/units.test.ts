@@ -7,8 +7,9 @@
  * every fabric's commandWrites) says what that command writes, and locate()
  * turns it into a host path (the Linux directories of src/core/platform.ts). Each row is checked against the unit's sandbox settings
  * (systemd.exec(5): ProtectSystem=, Runtime/StateDirectory=, ReadWritePaths=,
- * PrivateDevices=, ProtectKernelTunables=, ...). The transient unit the udev
- * rule starts with systemd-run is checked the same way.
+ * PrivateDevices=, ProtectKernelTunables=, ...: src/core/unit-sandbox.ts, which
+ * `sanhook doctor` also uses). The transient unit the udev rule starts with
+ * systemd-run is checked the same way.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { resolvePaths } from '../../src/core/system.js';
 import { socketPathFor } from '../../src/timerd/client.js';
 import { commandWrites, timerHookTable } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
+import { allOf, denial, execInvocations, lastOf, parseUnit, type UnitSettings } from '../../src/core/unit-sandbox.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const UNITS = path.join(REPO, 'systemd');
@@ -31,84 +33,14 @@ const WRITES = commandWrites(FABRICS);
 
 const writesOf = (command: string) => WRITES.get(command);
 
-type Settings = readonly (readonly [string, string])[];
-
-/** systemd unit file syntax: sections, `Key=value`, comments, repeated keys in order. */
-function parseUnit(text: string): Settings {
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(';') && !line.startsWith('['))
-    .map((line) => [line.slice(0, line.indexOf('=')).trim(), line.slice(line.indexOf('=') + 1).trim()] as const);
-}
-
-const all = (unit: Settings, key: string) => unit.filter(([k]) => k === key).map(([, v]) => v);
-const last = (unit: Settings, key: string) => all(unit, key).at(-1);
-const list = (unit: Settings, key: string) => all(unit, key).flatMap((v) => v.split(/\s+/).filter((w) => w !== ''));
-const yes = (value: string | undefined) => value !== undefined && ['yes', 'true', 'on', '1'].includes(value);
-
-/** Options of sanhook's own that take a value (src/program.ts), so the command word is found after them. */
-const VALUE_OPTIONS = new Set(['--root', '--sysfs', '--platform', '--log-level', '--log-format', '-o', '--output']);
-
-/** The sanhook command an ExecStart= (or a RUN's systemd-run) runs, or undefined if it does not run sanhook. */
-function sanhookCommand(argv: readonly string[]): string | undefined {
-  const at = argv.findIndex((word) => word.replace(/^[-@:+!]+/, '') === SANHOOK);
-  if (at < 0) return undefined;
-  for (let i = at + 1; i < argv.length; i += 1) {
-    const word = argv[i]!;
-    if (VALUE_OPTIONS.has(word)) i += 1;
-    else if (!word.startsWith('-')) return word;
-  }
-  return undefined;
-}
+type Settings = UnitSettings;
+const all = allOf;
+const last = lastOf;
 
 /** Commands run inside a unit: its ExecStart's, and for timerd every hook it may start. */
 function commandsOf(unit: Settings): string[] {
-  const commands = all(unit, 'ExecStart')
-    .map((line) => sanhookCommand(line.split(/\s+/)))
-    .filter((c): c is string => c !== undefined);
+  const commands = execInvocations(unit).map((c) => c.command);
   return commands.flatMap((c) => (c === 'timerd' ? [c, ...timerHookTable(FABRICS).keys()] : [c]));
-}
-
-const under = (file: string, dir: string) => file === dir || file.startsWith(`${dir.replace(/\/$/, '')}/`);
-const deepest = (file: string, dirs: readonly string[]) => Math.max(-1, ...dirs.filter((d) => under(file, d)).map((d) => d.length));
-
-/**
- * Why a process under `unit` cannot write `file`, or undefined if it can
- * (systemd.exec(5), systemd 252). Only what sanhook's units may use is modelled;
- * an unmodelled setting that restricts writes makes the test fail loudly.
- */
-function denial(unit: Settings, file: string): string | undefined {
-  for (const key of ['TemporaryFileSystem', 'RootDirectory', 'RootImage', 'BindReadOnlyPaths', 'DynamicUser', 'User', 'PrivateMounts', 'ProtectProc']) {
-    if (all(unit, key).length > 0 && !(key === 'PrivateMounts' && !yes(last(unit, key)))) return `${key}= is not modelled by this test: extend denial()`;
-  }
-  const paths = (key: string) => list(unit, key).map((p) => p.replace(/^[-+]+/, ''));
-  if (deepest(file, paths('InaccessiblePaths')) >= 0) return 'InaccessiblePaths=';
-  if (under(file, '/dev')) {
-    if (yes(last(unit, 'PrivateDevices'))) return `PrivateDevices=yes hides ${file}`;
-    if (all(unit, 'DeviceAllow').length > 0 || ['closed', 'strict'].includes(last(unit, 'DevicePolicy') ?? 'auto')) return `DeviceAllow=/DevicePolicy= close ${file}`;
-    if (yes(last(unit, 'ProtectClock'))) return `ProtectClock=yes implies DeviceAllow=char-rtc, which closes ${file}`;
-    return undefined; // an API file system: ProtectSystem= leaves it alone
-  }
-  if (under(file, '/sys')) return yes(last(unit, 'ProtectKernelTunables')) ? `ProtectKernelTunables=yes makes ${file} read-only` : undefined;
-  if (under(file, '/proc')) return undefined;
-  const writable = [
-    ...list(unit, 'RuntimeDirectory').map((n) => `/run/${n}`),
-    ...list(unit, 'StateDirectory').map((n) => `/var/lib/${n}`),
-    ...list(unit, 'CacheDirectory').map((n) => `/var/cache/${n}`),
-    ...list(unit, 'LogsDirectory').map((n) => `/var/log/${n}`),
-    ...paths('ReadWritePaths'),
-  ];
-  const readOnly = paths('ReadOnlyPaths');
-  const home = last(unit, 'ProtectHome') ?? 'no';
-  if (['/home', '/root', '/run/user'].some((d) => under(file, d)) && home !== 'no') return `ProtectHome=${home}`;
-  if (deepest(file, writable) >= 0 && deepest(file, writable) >= deepest(file, readOnly)) return undefined;
-  if (deepest(file, readOnly) >= 0) return 'ReadOnlyPaths=';
-  const system = last(unit, 'ProtectSystem') ?? 'no';
-  if (system === 'strict') return `ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers ${file}`;
-  const readOnlyTrees = system === 'full' ? ['/usr', '/boot', '/efi', '/etc'] : yes(system) ? ['/usr', '/boot', '/efi'] : [];
-  if (readOnlyTrees.some((d) => under(file, d))) return `ProtectSystem=${system} makes ${file} read-only`;
-  return undefined;
 }
 
 interface Sandbox {
