@@ -71,9 +71,14 @@ export function maskLocation(target: CoexistTarget): Location {
   return { base: 'etc', sub: MANAGER_DIRS[target.manager].etc, what: target.maskWhat };
 }
 
+/** The directories a manager reads its files from under `system.paths`, highest priority first (/etc's first). */
+export function managerDirs(system: System, manager: FileManager): readonly string[] {
+  return [path.join(system.paths.etc, ...MANAGER_DIRS[manager].etc), ...MANAGER_DIRS[manager].lower.map((d) => path.join(system.paths.root, d))];
+}
+
 /** The directories that can hold the target's file, highest priority first (the first is the mask's). */
 function dirsOf(system: System, target: CoexistTarget): readonly string[] {
-  return [locate(system.paths, maskLocation(target)).path, ...MANAGER_DIRS[target.manager].lower.map((d) => path.join(system.paths.root, d))];
+  return [locate(system.paths, maskLocation(target)).path, ...managerDirs(system, target.manager).slice(1)];
 }
 
 /** Masks, unmasks or reports each target in turn; the first failure stops (its error names the file). */

@@ -4,12 +4,15 @@
  * Contract: every failure a user can cause or meet is one of these classes,
  * carrying structured fields and (where there is one) the underlying `cause`.
  * `exitCodeFor()` is the only mapping from an error to a process exit code:
- *   0 done or nothing to do · 1 an action failed · 2 bad input · 3 environment missing.
+ *   0 done or nothing to do · 1 an action failed, or `sanhook doctor` found a
+ *   blocking problem · 2 bad input · 3 environment missing.
  */
 
 export const ExitCode = {
   ok: 0,
   actionFailed: 1,
+  /** `sanhook doctor`: at least one check failed (warnings alone exit 0). */
+  problemFound: 1,
   badInput: 2,
   environment: 3,
 } as const;
@@ -63,6 +66,11 @@ export class EnvironmentError extends SanhookError {
 /** An action was attempted and failed (a command exited non-zero, a write was refused). */
 export class ActionError extends SanhookError {
   override readonly exitCode = ExitCode.actionFailed;
+}
+
+/** `sanhook doctor` found blocking problems: every check was reported; the message counts and names the failed ones. */
+export class ProblemsFound extends SanhookError {
+  override readonly exitCode = ExitCode.problemFound;
 }
 
 /** The one mapping from anything thrown to an exit code. Unknown errors are bugs: exit 1. */

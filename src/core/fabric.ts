@@ -13,6 +13,7 @@ import type { Config, ConfigSection } from './config.js';
 import type { CommandWrites, Location } from './fs-errors.js';
 import type { Platform } from './platform.js';
 import type { Reporter } from './report.js';
+import type { FabricDoctor } from './requirements.js';
 import type { System } from './system.js';
 
 /** One kind of key the fabric owns: `<kind>:...` (core/keys.ts). */
@@ -158,4 +159,6 @@ export interface Fabric {
    * say on this one reports nothing).
    */
   readonly status?: (context: CommandContext) => Promise<void>;
+  /** What it needs on a host (modules, tools, its own checks), for `sanhook doctor` (core/requirements.ts). */
+  readonly doctor?: FabricDoctor;
 }

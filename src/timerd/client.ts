@@ -32,13 +32,15 @@ export interface Reply {
 }
 
 export interface TimerdClient {
-  request(message: Record<string, unknown>): Promise<Reply>;
+  /** One request; `timeoutMs` shortens the client's bound for this one (`sanhook doctor`'s ping). */
+  request(message: Record<string, unknown>, options?: { readonly timeoutMs?: number }): Promise<Reply>;
 }
 
-export function createTimerdClient(socketPath: string, timeoutMs = CLIENT_TIMEOUT_MS): TimerdClient {
+export function createTimerdClient(socketPath: string, defaultTimeoutMs = CLIENT_TIMEOUT_MS): TimerdClient {
   return {
-    request: (message) =>
+    request: (message, options = {}) =>
       new Promise<Reply>((resolve, reject) => {
+        const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
         const socket = net.createConnection(socketPath);
         let buffer = '';
         const fail = (why: string, cause?: unknown) => {

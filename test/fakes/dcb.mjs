@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * A fake iproute2 `dcb` (6.1) for tests: `dcb -j pfc|app|dcbx show dev <if>`,
+ * A fake iproute2 `dcb` (6.1) for tests: `dcb -j pfc|app|dcbx show dev <if>` and `dcb -V`,
  * printing the real formats (sources and recorded answers:
  * test/fixtures/dcb/README.md; parsers: src/hooks/fcoe/dcb/dcb-tool.ts).
  *
@@ -45,6 +45,12 @@
  * ethtype_prio table holds [35078, appOperPrio] when appOper.
  */
 import { finish, readInterface, recordCall, stateDir } from './dcb-state.mjs';
+
+// `dcb -V` (sanhook doctor) needs no state: dcb.c printf("dcb utility, iproute2-%s\n", version), Debian 12's iproute2 6.1.0.
+if (process.argv[2] === '-V') {
+  process.stdout.write('dcb utility, iproute2-6.1.0\n');
+  process.exit(0);
+}
 
 const dir = stateDir('dcb');
 const argv = process.argv.slice(2);

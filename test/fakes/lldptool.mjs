@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * A fake lldpad `lldptool` for tests: `lldptool -p`, `lldptool -t -i <if> -V PFC`
+ * A fake lldpad `lldptool` for tests: `lldptool -v`, `lldptool -p`, `lldptool -t -i <if> -V PFC`
  * and `lldptool -t -i <if> -V APP -c app`, printing the real formats (lldpad
  * lldptool_cmds.c, lldp_8021qaz_clif.c, lldp_8021qaz_cmds.c; sources and
  * recorded answers: test/fixtures/dcb/README.md; parsers:
@@ -10,6 +10,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NOT_RUNNING, finish, lldpadRunning, readInterface, recordCall, stateDir } from './dcb-state.mjs';
+
+// `lldptool -v` (sanhook doctor) prints its version without asking lldpad (lldptool.c: "lldptool v" VERSION_STR, then the copyright).
+if (process.argv[2] === '-v') {
+  process.stdout.write('lldptool v1.1.0\nCopyright (c) 2007-2010, Intel Corporation\n\nSubstantially modified from:  hostapd_cli v 0.5.7\nCopyright (c) 2004-2007, Jouni Malinen <j@w1.fi> and contributors\n');
+  process.exit(0);
+}
 
 const dir = stateDir('lldptool');
 const argv = process.argv.slice(2);

@@ -4,6 +4,7 @@
  * recheck timer, timerd's 0.2 s × n retries). Everything the core knows about
  * FCoE is in this object.
  */
+import { FCOE_DOCTOR } from './doctor.js';
 import type { Fabric } from '../../core/fabric.js';
 import { FCOE_COEXIST } from './coexist.js';
 import { FCOE_COMMANDS } from './commands.js';
@@ -27,4 +28,5 @@ export const fcoe: Fabric = {
   locations: FCOE_LOCATIONS,
   commandWrites: FCOE_COMMAND_WRITES,
   status: fcoeStatus,
+  doctor: FCOE_DOCTOR,
 };

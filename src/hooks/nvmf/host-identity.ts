@@ -33,9 +33,25 @@ async function readOne(file: string, key: string, check: (value: string) => stri
   }
 }
 
+export type HostFile = 'hostnqn' | 'hostid';
+
+const CHECKS: Readonly<Record<HostFile, (value: string) => string>> = {
+  hostnqn: (v) => validate.nqn(v, 'hostnqn'),
+  hostid: (v) => validate.hostId(v, 'hostid'),
+};
+
+/** /etc/nvme/hostnqn or /etc/nvme/hostid under `paths.etc`. */
+export function hostFilePath(system: System, name: HostFile): string {
+  return path.join(system.paths.etc, 'nvme', name);
+}
+
+/** One of the two files: its value, undefined when absent or empty, a ConfigError naming file and line when malformed or unreadable. */
+export function readHostFile(system: System, name: HostFile): Promise<string | undefined> {
+  return readOne(hostFilePath(system, name), name, CHECKS[name]);
+}
+
 export async function readHostIdentity(system: System): Promise<HostIdentity> {
-  const dir = path.join(system.paths.etc, 'nvme');
-  const hostnqn = await readOne(path.join(dir, 'hostnqn'), 'hostnqn', (v) => validate.nqn(v, 'hostnqn'));
-  const hostid = await readOne(path.join(dir, 'hostid'), 'hostid', (v) => validate.hostId(v, 'hostid'));
+  const hostnqn = await readHostFile(system, 'hostnqn');
+  const hostid = await readHostFile(system, 'hostid');
   return { ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) };
 }

@@ -8,6 +8,7 @@ import { NVMF_PREFILTERS } from './prefilter.js';
 import type { Fabric } from '../../core/fabric.js';
 import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
 import { NVMF_COEXIST } from './coexist.js';
+import { NVMF_DOCTOR } from './doctor.js';
 import { NVMF_CONFIG } from './config.js';
 import { NVMF_COMMAND_WRITES, NVMF_LOCATIONS } from './locations.js';
 
@@ -27,4 +28,5 @@ export const nvmf: Fabric = {
   coexist: NVMF_COEXIST,
   locations: NVMF_LOCATIONS,
   commandWrites: NVMF_COMMAND_WRITES,
+  doctor: NVMF_DOCTOR,
 };

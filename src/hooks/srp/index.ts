@@ -8,6 +8,7 @@
  * complementary (docs/srp.md); the one place they would fight, an erased
  * target srp_daemon adds again, is settled by `srp.erased: enforce`.
  */
+import { SRP_DOCTOR } from './doctor.js';
 import type { Fabric } from '../../core/fabric.js';
 import { SRP_COMMANDS } from './commands.js';
 import { SRP_CONFIG } from './config.js';
@@ -30,4 +31,5 @@ export const srp: Fabric = {
   locations: SRP_LOCATIONS,
   commandWrites: SRP_COMMAND_WRITES,
   status: srpStatus,
+  doctor: SRP_DOCTOR,
 };
