@@ -255,7 +255,7 @@ export interface UnitDenial {
   readonly file: string;
   readonly what: string;
   readonly why: string;
-  /** The unit setting that would open it (core/fs-errors.ts unitSettingFor), when there is one. */
+  /** What to change in the unit to allow it ("under [Service] add StateDirectory=sanhook ...", "remove the ReadOnlyPaths= entry ..."). */
   readonly fix?: string;
 }
 
@@ -282,8 +282,8 @@ export function evaluateUnit(seen: UnitSeen): CheckResult {
   const [denied] = seen.denials;
   if (denied) {
     const more = seen.denials.length > 1 ? ` (and ${seen.denials.length - 1} more)` : '';
-    const fix = denied.fix ?? `ReadWritePaths=${denied.file}`;
-    return { id, status: 'fail', seen: `${where}: \`sanhook ${denied.command}\` writes ${denied.file} (${denied.what}), refused: ${denied.why}${more}`, advice: `systemctl edit ${seen.unit}: under [Service] add ${fix}` };
+    const fix = denied.fix ?? `under [Service] add ReadWritePaths=${denied.file}`;
+    return { id, status: 'fail', seen: `${where}: \`sanhook ${denied.command}\` writes ${denied.file} (${denied.what}), refused: ${denied.why}${more}`, advice: `systemctl edit ${seen.unit}: ${fix}` };
   }
   if (seen.unmodelled.length > 0 || seen.unknown.length > 0) {
     const why = [...seen.unmodelled.map((u) => `${u}= is not modelled`), ...seen.unknown.map((c) => `\`sanhook ${c}\` is not a command this sanhook knows`)].join('; ');

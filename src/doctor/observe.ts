@@ -235,11 +235,13 @@ async function unitFiles(system: System, unit: string): Promise<{ path: string; 
   return { path: main, masked: await isMask(main), dropIns };
 }
 
-/** Why an unfixable-by-path denial is fixed by a setting, else the setting that opens the path. */
-function fixFor(why: string, top: string): string | undefined {
-  for (const setting of ['PrivateDevices', 'ProtectKernelTunables', 'ProtectClock']) if (why.startsWith(setting)) return `${setting}=no`;
-  if (why.startsWith('DeviceAllow')) return 'DevicePolicy=auto and no DeviceAllow=';
-  return unitSettingFor(top);
+/** What to change in the unit (after `systemctl edit UNIT: `) so that `file` becomes writable, given why it is not. */
+function fixFor(why: string, file: string, top: string): string | undefined {
+  for (const setting of ['PrivateDevices', 'ProtectKernelTunables', 'ProtectClock']) if (why.startsWith(setting)) return `under [Service] add ${setting}=no`;
+  if (why.startsWith('DeviceAllow')) return 'remove DeviceAllow= and DevicePolicy=';
+  if (why === 'ReadOnlyPaths=' || why === 'InaccessiblePaths=') return `remove the ${why} entry that covers ${file}`;
+  const setting = unitSettingFor(top);
+  return setting ? `under [Service] add ${setting}` : undefined;
 }
 
 export async function observeUnit(system: System, unit: string, fabrics: readonly Fabric[]): Promise<UnitSeen> {
@@ -272,7 +274,7 @@ export async function observeUnit(system: System, unit: string, fabrics: readonl
         if (why === undefined) continue;
         if (why.startsWith(UNMODELLED_PREFIX)) unmodelled.add(/^unmodelled: (\w+)=/.exec(why)?.[1] ?? why);
         else {
-          const fix = fixFor(why, where.top);
+          const fix = fixFor(why, where.path, where.top);
           denials.push({ command, file: where.path, what: location.what, why, ...(fix ? { fix } : {}) });
         }
       }

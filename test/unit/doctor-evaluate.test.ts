@@ -176,10 +176,16 @@ describe('unit sandboxes', () => {
     ['not installed', { ...unit, found: undefined }, 'warn', 'sanhook install'],
     ['masked', { ...unit, found: { ...unit.found!, masked: true } }, 'warn', 'systemctl unmask sanhook-connect-boot.service'],
     [
-      'a drop-in made the state directory read-only',
-      { ...unit, denials: [{ command: 'connect', file: '/var/lib/sanhook/nvmf/managed', what: 'managed paths', why: 'ReadOnlyPaths=', fix: 'StateDirectory=sanhook or ReadWritePaths=/var/lib/sanhook' }] },
+      'a drop-in removed StateDirectory=',
+      { ...unit, denials: [{ command: 'connect', file: '/var/lib/sanhook/nvmf/managed', what: 'managed paths', why: 'ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/managed', fix: 'under [Service] add StateDirectory=sanhook or ReadWritePaths=/var/lib/sanhook' }] },
       'fail',
       'systemctl edit sanhook-connect-boot.service: under [Service] add StateDirectory=sanhook or ReadWritePaths=/var/lib/sanhook',
+    ],
+    [
+      'a denial with no known fix: open the file itself',
+      { ...unit, denials: [{ command: 'connect', file: '/x/y', what: 'y', why: 'ProtectSystem=strict' }] },
+      'fail',
+      'systemctl edit sanhook-connect-boot.service: under [Service] add ReadWritePaths=/x/y',
     ],
     ['User= is not modelled', { ...unit, unmodelled: ['User'] }, 'warn', 'check by hand that sanhook-connect-boot.service may write /run/sanhook and /var/lib/sanhook (systemd-analyze security sanhook-connect-boot.service)'],
   ] as const)('%s', (_name, seen, status, advice) => {
