@@ -3,10 +3,11 @@
  * sanhook (the entry, the bundle, the rules, units, dispatcher scripts,
  * devd/rc.d files, docs), and `npm install -g ./sanhook-*.tgz` into a temp
  * prefix gives a `sanhook` that starts, knows its version and finds its own
- * files (`sanhook install --dry-run`).
+ * files (`sanhook install --dry-run`, `sanhook doctor`, which lists the
+ * package's rules and units).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,5 +45,29 @@ describe('npm pack', () => {
     const plan = execFileSync(sanhook, ['--log-level', 'warn', 'install', '--dry-run', '--destdir', path.join(work, 'dest')], { encoding: 'utf8' });
     expect(plan).toContain('would-install');
     expect(plan).toContain('/usr/lib/udev/rules.d/70-sanhook-srp.rules');
+
+    // doctor in a bare temp root: it may find blocking problems (exit 1), but answers in JSON, never with a stack trace
+    const root = path.join(work, 'root');
+    const sysfs = path.join(work, 'sys');
+    for (const dir of [root, sysfs]) mkdirSync(dir, { recursive: true });
+    const doctor = spawnSync(sanhook, ['--log-level', 'warn', '--root', root, '--sysfs', sysfs, '-o', 'json', 'doctor'], { encoding: 'utf8', timeout: 60_000 });
+    expect([0, 1], doctor.stderr).toContain(doctor.status);
+    const items = doctor.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { hook: string; outcome: string; check?: string; status?: string; seen?: string; fail?: number });
+    const checks = items.filter((i) => i.check !== undefined);
+    expect(checks.length).toBeGreaterThan(10);
+    for (const check of checks) {
+      expect(check.hook).toBe('doctor');
+      expect(['pass', 'warn', 'fail']).toContain(check.status);
+      expect(typeof check.seen).toBe('string');
+    }
+    // the package's own rule files and units were found and checked
+    expect(checks.map((c) => c.check)).toEqual(expect.arrayContaining(['rules:70-sanhook-nvmf.rules', 'unit:sanhook-timerd.service', 'timerd']));
+    const summary = items.at(-1)!;
+    expect(summary.outcome).toBe('summary');
+    expect(doctor.status).toBe(summary.fail! > 0 ? 1 : 0);
+    expect(doctor.stderr).not.toMatch(/\n\s+at |internal error/);
   }, 180_000);
 });
