@@ -4,7 +4,8 @@
  * Blocking, always: nvme-fabrics and nvme-cli (FreeBSD: nvmf, nvmecontrol).
  * NVMe-oF's udev rules act on kernel events that need no configuration at
  * all: FC-NVMe discovery events from the FC transport, discovery-log AENs and
- * controller removal of controllers an admin connected by hand. So the
+ * controller removal of controllers an admin connected by hand (FreeBSD:
+ * devd's RECONNECT notifications). So the
  * fabric's base is needed on every host sanhook is installed on, configured or
  * not. A transport module (nvme-tcp, nvme-rdma, nvme-fc, nvme-loop; FreeBSD
  * nvmf_tcp) is blocking only when something configured uses it: a line of
@@ -32,6 +33,7 @@ import { hostFilePath, readHostFile, type HostFile } from './host-identity.js';
 const feature = (transport: string) => `nvmf:${transport}`;
 
 const BASE = 'its hooks run on kernel events (FC-NVMe discovery, discovery AENs, controller removal) without any configuration';
+const BASE_FREEBSD = "devd runs its hooks on the kernel's controller events (RECONNECT) without any configuration";
 
 const MODULES: readonly ModuleNeed[] = [
   // the nvme-fabrics class exists while the module is in the kernel, also when built in
@@ -41,7 +43,7 @@ const MODULES: readonly ModuleNeed[] = [
   // nvme-fc creates the fc_udev_device that sends FC-NVMe discovery events
   { module: 'nvme-fc', platform: 'linux', purpose: 'NVMe/FC transport', neededFor: feature('fc'), evidence: ['class/fc/fc_udev_device'] },
   { module: 'nvme-loop', platform: 'linux', purpose: 'NVMe loopback transport (testing)', neededFor: feature('loop') },
-  { module: 'nvmf', platform: 'freebsd', purpose: 'NVMe-oF host (nvmf(4))', always: BASE },
+  { module: 'nvmf', platform: 'freebsd', purpose: 'NVMe-oF host (nvmf(4))', always: BASE_FREEBSD },
   { module: 'nvmf_tcp', platform: 'freebsd', purpose: 'NVMe/TCP transport (nvmf_tcp(4))', neededFor: feature('tcp') },
 ];
 
@@ -61,7 +63,7 @@ const TOOLS: readonly ToolNeed[] = [
     tool: 'nvmecontrol',
     platform: 'freebsd',
     purpose: 'connect, reconnect, disconnect',
-    always: BASE,
+    always: BASE_FREEBSD,
     // nvmecontrol has no version command: its version is the base system's. `devlist` answers on every
     // host (exit 1 with "No NVMe controllers found" on one without any), so any exit means present.
     versionArgs: ['devlist'],
