@@ -27,7 +27,7 @@ describe('npm pack', () => {
   it('holds the entry, the bundle and the files sanhook install puts in place; no sources, tests or unbundled build', () => {
     const paths = packed.files.map((f) => f.path);
     const top = [...new Set(paths.map((p) => (/^dist\/(bundle|manpages)\//.test(p) ? p.slice(0, p.indexOf('/', 5)) : p.includes('/') ? p.slice(0, p.indexOf('/')) : p)))].sort();
-    expect(top).toEqual(['README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'dist/manpages', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd']);
+    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'dist/manpages', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd']);
     expect(paths).toContain('bin/sanhook.js');
     expect(paths).toContain('dist/bundle/cli.js');
     expect(paths.filter((p) => p.startsWith('dist/manpages/')).sort()).toEqual(['dist/manpages/sanhook-timerd.8', 'dist/manpages/sanhook.8', 'dist/manpages/sanhook.conf.5']);
