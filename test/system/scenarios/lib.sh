@@ -336,6 +336,11 @@ setup_systemd_host() {
   # re-index every manual page of the host root under TCG (minutes); its
   # documented switch is this file (man-db's postinst, debconf man-db/auto-update).
   rm -f /var/lib/man-db/auto-update
+  # Not a real host's either: this machine's root is a Docker image, whose
+  # /usr/sbin/policy-rc.d (exit 101) tells deb-systemd-invoke and invoke-rc.d
+  # never to start a service. A Debian host has none; with it, the postinst
+  # could not start timerd.
+  rm -f /usr/sbin/policy-rc.d
   # --- README "Install on a host" (Debian), word for word ---
   local t0=$EPOCHREALTIME
   out=$( {
