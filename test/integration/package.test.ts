@@ -27,11 +27,11 @@ describe('npm pack', () => {
   it('holds the entry, the bundle and the files sanhook install puts in place; no sources, tests or unbundled build', () => {
     const paths = packed.files.map((f) => f.path);
     const top = [...new Set(paths.map((p) => (/^dist\/(bundle|manpages)\//.test(p) ? p.slice(0, p.indexOf('/', 5)) : p.includes('/') ? p.slice(0, p.indexOf('/')) : p)))].sort();
-    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'dist/manpages', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd']);
+    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'dist/manpages', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd', 'tmpfiles.d']);
     expect(paths).toContain('bin/sanhook.js');
     expect(paths).toContain('dist/bundle/cli.js');
     expect(paths.filter((p) => p.startsWith('dist/manpages/')).sort()).toEqual(['dist/manpages/sanhook-timerd.8', 'dist/manpages/sanhook.8', 'dist/manpages/sanhook.conf.5']);
-    for (const dir of ['rules.d', 'systemd', 'dispatcher', 'devd', 'rc.d']) expect(paths.some((p) => p.startsWith(`${dir}/`)), dir).toBe(true);
+    for (const dir of ['rules.d', 'systemd', 'dispatcher', 'devd', 'rc.d', 'tmpfiles.d']) expect(paths.some((p) => p.startsWith(`${dir}/`)), dir).toBe(true);
     expect(paths.filter((p) => /\.(ts|map)$/.test(p) || p.startsWith('test/') || p.startsWith('src/'))).toEqual([]);
     // the entry and the dispatcher scripts stay executable
     for (const file of ['bin/sanhook.js', 'dispatcher/NetworkManager/90-sanhook-fcoe', 'rc.d/sanhook_timerd']) expect(packed.files.find((f) => f.path === file)!.mode & 0o111, file).not.toBe(0);

@@ -10,6 +10,7 @@ import { NVMF_TIMER_HOOKS } from './timer-hooks.js';
 import { NVMF_COEXIST } from './coexist.js';
 import { NVMF_CONFIG } from './config.js';
 import { NVMF_COMMAND_WRITES, NVMF_LOCATIONS } from './locations.js';
+import { nvmfStatus } from './status.js';
 
 export const nvmf: Fabric = {
   name: 'nvmf',
@@ -27,4 +28,5 @@ export const nvmf: Fabric = {
   coexist: NVMF_COEXIST,
   locations: NVMF_LOCATIONS,
   commandWrites: NVMF_COMMAND_WRITES,
+  status: nvmfStatus,
 };
