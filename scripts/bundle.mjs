@@ -11,8 +11,11 @@
  * irrelevant uevent loads only cli.js and its small chunks, and execa / pino
  * are chunks loaded on first use. Not minified: a stack trace in a bug report
  * must stay readable.
+ *
+ * Also writes dist/bundle-packages.json: the npm packages whose code the
+ * bundle carries, with version and licence (the .deb's copyright file).
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,7 +24,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(REPO, 'dist', 'bundle');
 
 rmSync(OUT, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: [path.join(REPO, 'dist', 'cli.js')],
   outdir: OUT,
   bundle: true,
@@ -35,4 +38,21 @@ await build({
   legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
+  metafile: true,
 });
+
+// Which npm packages the bundle carries (their code is in it): the Debian
+// package's copyright file names each with its licence (scripts/build-deb.mjs).
+const packages = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const dirs = input.match(/(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/]+\//g);
+  if (dirs) packages.set(input.slice(0, input.lastIndexOf(dirs.at(-1)) + dirs.at(-1).length).replace(/^\//, ''), true);
+}
+const bundled = [...packages.keys()]
+  .map((dir) => {
+    const manifest = JSON.parse(readFileSync(path.join(REPO, dir, 'package.json'), 'utf8'));
+    const licenseFile = readdirSync(path.join(REPO, dir)).find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(f));
+    return { name: manifest.name, version: manifest.version, license: manifest.license, licenseFile: licenseFile ? path.join(dir, licenseFile) : null };
+  })
+  .sort((a, b) => a.name.localeCompare(b.name));
+writeFileSync(path.join(REPO, 'dist', 'bundle-packages.json'), `${JSON.stringify(bundled, null, 2)}\n`);

@@ -25,6 +25,7 @@ import { realClock, realExec, resolvePaths } from './core/system.js';
 import { directory, oneOf } from './core/validate.js';
 import { chooseProvider, fabricVerbs, optionFlags, optionHelp, refusedOption, type Verb } from './core/verbs.js';
 import { FABRICS } from './hooks/index.js';
+import { exitStatusHelp } from './man/exit-status.js';
 import { createTimerdClient, socketPathFor } from './timerd/client.js';
 import type { MainIo } from './cli.js';
 
@@ -68,7 +69,8 @@ export function buildProgram(io: MainIo, fabrics: readonly Fabric[] = FABRICS): 
     })
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    .addHelpText('after', `\n${exitStatusHelp()}`);
   const runtime = createRuntime(program, io, fabrics);
   for (const verb of fabricVerbs(fabrics)) addFabricVerb(program, verb, runtime);
   for (const core of CORE_COMMANDS) core.register(program, runtime);

@@ -9,13 +9,14 @@
  * nothing; --uninstall removes exactly what the manifest lists. A real
  * install (no --destdir) reloads udev and systemd afterwards.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ActionError, UsageError } from '../core/errors.js';
+import { ActionError, EnvironmentError, UsageError } from '../core/errors.js';
 import { packageRoot } from '../core/package.js';
 import { reloadUdevAndSystemd } from '../core/reload.js';
 import { directory } from '../core/validate.js';
 import { applyStep, observe, readManifest } from '../install/apply.js';
-import { ENTRY_PLACEHOLDER, sourceFiles } from '../install/assets.js';
+import { ASSETS, ENTRY_PLACEHOLDER, sourceFiles } from '../install/assets.js';
 import { ancestors, MANIFEST_STEP, planInstall, planUninstall, type Step, type Wanted } from '../install/plan.js';
 import type { CoreCommand } from './runtime.js';
 
@@ -61,11 +62,16 @@ export const installCommand: CoreCommand = {
         const prefix = options.prefix === undefined ? (platform === 'freebsd' ? '/usr/local' : '/usr') : directory(options.prefix, '--prefix');
         const entry = options.entry ?? path.resolve(process.argv[1] ?? '');
         if (!path.isAbsolute(entry) || /[\s"'\\$`%]/.test(entry)) throw new UsageError(`--entry: must be an absolute path without spaces, quotes or $ (udev and systemd split on them), got ${JSON.stringify(entry)}`, '--entry', entry);
+        const root = packageRoot();
+        // The .deb ships no rules.d beside the program: dpkg installed (and owns) the rules and units.
+        if (!existsSync(path.join(root, ASSETS[platform][0]!.from))) {
+          throw new EnvironmentError(`this sanhook (${root}) comes from a system package, which installed its rules and units itself (dpkg -L sanhook lists them); sanhook install is for an npm install`, { packageRoot: root });
+        }
         const manifestPath = path.join(prefix, 'share', 'sanhook', 'install-manifest.json');
         const manifest = await readManifest(destdir, manifestPath);
 
         const wanted: Wanted[] = [];
-        for (const file of await sourceFiles(packageRoot(), platform)) {
+        for (const file of await sourceFiles(root, platform)) {
           const base = file.row.anchor === 'etc' ? (platform === 'freebsd' ? '/usr/local/etc' : '/etc') : prefix;
           const target = path.join(base, ...file.row.to, file.name);
           wanted.push({ kind: 'file', path: target, text: file.text.replaceAll(ENTRY_PLACEHOLDER[platform], entry), mode: file.row.mode });

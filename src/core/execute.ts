@@ -21,7 +21,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError } from './errors.js';
-import type { RunInterpretation, RunInterpreter } from './fabric.js';
+import type { EffectRunner, RunInterpretation, RunInterpreter } from './fabric.js';
 import type { Location } from './fs-errors.js';
 import type { Action, Plan } from './plan.js';
 import type { Reporter } from './report.js';
@@ -34,6 +34,8 @@ export interface ExecuteContext {
   readonly dryRun: boolean;
   /** How to read the result of the programs plans run, by name (the fabrics' interpreters). */
   readonly interpreters: Readonly<Record<string, RunInterpreter>>;
+  /** The fabric's own steps `effect` actions name, by name (none: a plan naming one is a bug). */
+  readonly effects?: Readonly<Record<string, EffectRunner>>;
   /** The state stores `record`/`forget` actions name, by name (the fabric's locations). */
   readonly stores: Readonly<Record<string, Location>>;
   /** Runs a `locked` action: `verb`'s round on `key` under its lock; undefined when a live holder took it. */
@@ -61,6 +63,7 @@ function plannedVerb(action: Action): string {
   switch (action.kind) {
     case 'run':
     case 'write':
+    case 'effect':
       return action.verb;
     case 'note':
       return action.outcome;
@@ -87,6 +90,8 @@ function describe(action: Action): string {
       return action.text;
     case 'locked':
       return `run ${action.verb} under the lock of ${action.key}`;
+    case 'effect':
+      return `${action.verb} (${action.effect} ${JSON.stringify(action.data)})`;
   }
 }
 
@@ -103,7 +108,7 @@ export async function executePlan(plan: Plan, context: ExecuteContext): Promise<
 }
 
 /** Runs one action (and its `then` on success); returns its outcome word. */
-async function perform(plan: Plan, action: Action, context: ExecuteContext, failures: string[]): Promise<string> {
+async function perform(plan: Plan, action: Action, context: ExecuteContext, failures: string[], parent?: RunInterpretation): Promise<string> {
   const { system, reporter } = context;
   const key = action.key ?? plan.key;
   const subject = action.subject ?? key ?? plan.hook;
@@ -151,7 +156,7 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
       const detail = Object.entries(reading.fields ?? {}).map(([name, value]) => (name === 'device' ? ` as ${value}` : ` (${name} ${value})`)).join('');
       system.log.info({ ...logBase, outcome, ...reading.fields, duration_ms: duration }, outcome);
       reporter.item({ ...reportBase, ...reading.fields, outcome, text: `${subject}: ${outcome}${detail}` });
-      await performThen(plan, action, context, failures);
+      await performThen(plan, action, context, failures, reading);
       return outcome;
     }
     case 'write': {
@@ -207,6 +212,27 @@ async function perform(plan: Plan, action: Action, context: ExecuteContext, fail
       if (existed) reporter.item({ ...reportBase, outcome, text: `${subject}: its timer is disarmed` });
       return outcome;
     }
+    case 'effect': {
+      const run = context.effects?.[action.effect];
+      if (!run) throw new Error(`plan names an unknown effect ${action.effect}`);
+      // The host refusing the write (read-only /run, ...) fails this action only: what it follows (a connect) happened.
+      const result = await run(system, action.data, parent).catch((error: unknown) => {
+        if (error instanceof EnvironmentError) return { status: 'failed' as const, message: error.message };
+        throw error;
+      });
+      const duration = system.clock.now() - started;
+      if (result.status === 'failed') {
+        system.log.error({ ...logBase, outcome: 'failed', err: result.message, duration_ms: duration }, `${action.verb} failed`);
+        reporter.item({ ...reportBase, outcome: 'failed', text: `${subject}: ${action.verb} failed: ${result.message}` });
+        failures.push(`${subject}: ${action.verb} failed: ${result.message}`);
+        return 'failed';
+      }
+      const outcome = result.status === 'skipped' ? result.outcome : action.done;
+      const fields = result.status === 'ok' ? result.fields : undefined;
+      system.log.info({ ...logBase, outcome, ...fields, duration_ms: duration }, result.text ?? outcome);
+      reporter.item({ ...reportBase, ...fields, outcome, text: `${subject}: ${result.text ?? outcome}` });
+      return outcome;
+    }
     case 'record':
     case 'forget': {
       let outcome: string;
@@ -240,8 +266,8 @@ function giveUp(lossAt: unknown, lossAttempts: unknown): string {
   return attempts ?? 'never';
 }
 
-async function performThen(plan: Plan, action: { readonly then?: readonly Action[] }, context: ExecuteContext, failures: string[]): Promise<void> {
-  for (const next of action.then ?? []) await perform(plan, next, context, failures);
+async function performThen(plan: Plan, action: { readonly then?: readonly Action[] }, context: ExecuteContext, failures: string[], parent?: RunInterpretation): Promise<void> {
+  for (const next of action.then ?? []) await perform(plan, next, context, failures, parent);
 }
 
 /**

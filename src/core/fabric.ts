@@ -129,6 +129,19 @@ export interface RunInterpretation {
 }
 export type RunInterpreter = (result: { readonly exitCode: number; readonly stdout: string; readonly stderr: string }) => RunInterpretation;
 
+/** What an effect action's run says (core/plan.ts EffectAction). */
+export type EffectResult =
+  | { readonly status: 'ok'; readonly fields?: Readonly<Record<string, string>>; readonly text?: string }
+  /** Nothing to do, and that is fine (outcome word and why). */
+  | { readonly status: 'skipped'; readonly outcome: string; readonly text: string }
+  | { readonly status: 'failed'; readonly message: string };
+/**
+ * Runs one effect. `parent` is the result of the action it is a `then` of (a
+ * run's interpretation). File-system errors on the host's own places are
+ * thrown as EnvironmentError (exit 3), as other writes are.
+ */
+export type EffectRunner = (system: System, data: Readonly<Record<string, unknown>>, parent: RunInterpretation | undefined) => Promise<EffectResult>;
+
 export interface Fabric {
   /** The folder's name, the config section's name and the prefix of its key kinds. */
   readonly name: string;

@@ -27,8 +27,12 @@ import { EnvironmentError, SanhookError } from './errors.js';
 import { PLATFORM_DIRS } from './platform.js';
 import type { Paths } from './system.js';
 
-/** Which directory of `Paths` a location is under; dev and sys are the kernel's. */
-export type Base = 'run' | 'state' | 'etc' | 'dev' | 'sys';
+/**
+ * Which directory of `Paths` a location is under; dev and sys are the
+ * kernel's; root is the host's tree (another tool's directory sanhook writes
+ * in by that tool's documented protocol, such as /run/nvme/registry).
+ */
+export type Base = 'run' | 'state' | 'etc' | 'dev' | 'sys' | 'root';
 
 export interface Location {
   readonly base: Base;
@@ -82,10 +86,10 @@ export interface FsTarget {
 /** A location (a core one by name, or any declared `Location`) under these paths: its path (`*` left as is) and its FsTarget. */
 export function locate(paths: Paths, which: LocationName | Location): FsTarget & { readonly path: string } {
   const location: Location = typeof which === 'string' ? LOCATIONS[which] : which;
-  const base = { run: paths.run, state: paths.state, etc: paths.etc, dev: '/dev', sys: paths.sysfs }[location.base];
+  const base = { run: paths.run, state: paths.state, etc: paths.etc, dev: '/dev', sys: paths.sysfs, root: paths.root }[location.base];
   const full = path.join(base, ...location.sub);
-  // run/state: sanhook's own directory; etc: the directory the file goes in.
-  const top = location.base === 'run' || location.base === 'state' ? base : location.base === 'etc' ? full : path.dirname(full);
+  // run/state: sanhook's own directory; etc, root: the directory the file goes in.
+  const top = location.base === 'run' || location.base === 'state' ? base : location.base === 'etc' || location.base === 'root' ? full : path.dirname(full);
   return { path: full, what: location.what, top };
 }
 

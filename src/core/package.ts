@@ -1,6 +1,6 @@
 /**
- * The installed package itself: its root directory (where package.json,
- * rules.d, systemd/ ... are) and its version, found from this module's own
+ * The installed package itself: its root directory (where its package.json
+ * is, and in an npm install rules.d, systemd/ ...) and its version, found from this module's own
  * location (dist/ or dist/bundle/ below the root) — never from the current
  * directory.
  *
@@ -13,10 +13,20 @@ import { fileURLToPath } from 'node:url';
 export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'rules.d'))) return dir;
+    if (isSanhookManifest(path.join(dir, 'package.json'))) return dir;
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the sanhook package root (package.json and rules.d) above its own module');
+    if (up === dir) throw new Error("cannot find sanhook's package.json above its own module");
     dir = up;
+  }
+}
+
+/** The Debian package ships package.json without rules.d (dpkg owns the rules): the name says it is ours. */
+function isSanhookManifest(file: string): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'sanhook';
+  } catch {
+    return false;
   }
 }
 

@@ -126,7 +126,24 @@ export interface LockedAction extends ActionBase {
   readonly request: unknown;
 }
 
-export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction | LockedAction;
+/**
+ * A fabric's own step that is neither a program nor a sysfs write, run by the
+ * function the fabric registers under `effect` (ExecuteContext.effects): e.g.
+ * NVMe-oF records the controller its `nvme connect` created in nvme-cli's
+ * ownership registry. As a `then` of a run it gets the run's result (the new
+ * device's name). `data` is what it needs, as the plan prints it.
+ */
+export interface EffectAction extends ActionBase {
+  readonly kind: 'effect';
+  /** What it does, as a verb (`claim`): dry-run says `would-<verb>`. */
+  readonly verb: string;
+  readonly effect: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** Outcome word when it worked, e.g. `claimed`. */
+  readonly done: string;
+}
+
+export type Action = RunAction | WriteAction | ArmAction | DisarmAction | RecordAction | ForgetAction | NoteAction | LockedAction | EffectAction;
 
 export interface Plan {
   /** The verb, as log lines and report items name it. */
@@ -151,6 +168,14 @@ export const act = {
   disarm: (more: Omit<DisarmAction, 'kind' | 'quiet'> & { quiet?: boolean } = {}): DisarmAction => ({ kind: 'disarm', quiet: true, ...more }),
   record: (store: string, data: Readonly<Record<string, unknown>>, more: Omit<RecordAction, 'kind' | 'store' | 'data'> = {}): RecordAction => ({ kind: 'record', store, data, ...more }),
   forget: (store: string, more: Omit<ForgetAction, 'kind' | 'store'> = {}): ForgetAction => ({ kind: 'forget', store, ...more }),
+  effect: (verb: string, effect: string, data: Readonly<Record<string, unknown>>, done: string, more: Omit<EffectAction, 'kind' | 'verb' | 'effect' | 'data' | 'done'> = {}): EffectAction => ({
+    kind: 'effect',
+    verb,
+    effect,
+    data,
+    done,
+    ...more,
+  }),
   locked: (key: string, verb: string, request: unknown, more: Omit<LockedAction, 'kind' | 'key' | 'verb' | 'request'> = {}): LockedAction => ({ kind: 'locked', key, verb, request, ...more }),
   note: (outcome: string, text: string, more: Omit<NoteAction, 'kind' | 'outcome' | 'text' | 'level'> & { level?: NoteAction['level'] } = {}): NoteAction => ({
     kind: 'note',

@@ -40,6 +40,8 @@ export const ASSETS: Readonly<Record<Platform, readonly AssetRow[]>> = {
     // udev reads <prefix>/lib/udev/rules.d: /usr/lib/udev/rules.d for packages, /usr/local/lib/udev/rules.d by hand
     { from: 'rules.d', match: /\.rules$/, anchor: 'prefix', to: ['lib', 'udev', 'rules.d'], mode: 0o644 },
     { from: 'systemd', match: /\.(service|socket|timer)$/, anchor: 'prefix', to: ['lib', 'systemd', 'system'], mode: 0o644 },
+    // systemd-tmpfiles reads <prefix>/lib/tmpfiles.d at boot (tmpfiles.d(5))
+    { from: 'tmpfiles.d', match: /\.conf$/, anchor: 'prefix', to: ['lib', 'tmpfiles.d'], mode: 0o644 },
     { from: 'dispatcher/NetworkManager', match: /^[0-9]{2}-sanhook-/, anchor: 'etc', to: ['NetworkManager', 'dispatcher.d'], mode: 0o755 },
     {
       from: 'dispatcher/networkd-dispatcher',

@@ -22,9 +22,16 @@
  * - `get-log /dev/nvmeN --log-id=0x70 --log-len=L --raw-binary` (sanhook re-arms discovery
  *   AENs with it): L bytes of log on stdout if nvmeN exists in the fake sysfs, else
  *   nvme-cli's "No such file or directory" and exit 1.
+ * - `connect --help`: nvme-cli 2.3's argconfig help page on stderr (no --owner); with the
+ *   state file `registry-version` (e.g. "3.0", an nvme-cli with the ownership registry) it
+ *   lists `--owner`, `version` prints that version, and `connect --owner NAME` writes
+ *   $FAKE_ROOT/run/nvme/registry/nvmeN/{owner,seqnum} as libnvme does (temp dir + rename,
+ *   0755/0644, the uevent seqnum after the connect); 2.3 rejects --owner as getopt does.
+ * - every connect bumps $FAKE_SYSFS/kernel/uevent_seqnum (the add event) and gives the
+ *   controller a `dev` attribute (major 249, minor N), as the kernel does.
  * Outputs are the real captures in test/fixtures/nvme-cli/.
  */
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -56,6 +63,59 @@ const options = {
   device: { type: 'string', short: 'd' },
   'output-format': { type: 'string', short: 'o' },
 };
+/** An nvme-cli with the ownership registry (3.0+), when the test says so. */
+const registryVersion = existsSync(path.join(state, 'registry-version')) ? readFileSync(path.join(state, 'registry-version'), 'utf8').trim() : undefined;
+if (registryVersion) options.owner = { type: 'string', short: 'O' };
+
+/** nvme-cli 2.x argconfig's help layout (on stderr): `  [  --opt=<META>, -x <META> ] --- help`. */
+function helpPage() {
+  const rows = [
+    ['transport', 't', 'STR', 'transport type'],
+    ['nqn', 'n', 'STR', 'subsystem nqn'],
+    ['traddr', 'a', 'STR', 'transport address'],
+    ['trsvcid', 's', 'STR', 'transport service id (e.g. IP port)'],
+    ['host-traddr', 'w', 'STR', 'host traddr (e.g. FC WWN\'s)'],
+    ['host-iface', 'f', 'STR', 'host transport interface (e.g. IP eth1, enp2s0)'],
+    ['hostnqn', 'q', 'STR', 'user-defined hostnqn'],
+    ['hostid', 'I', 'STR', 'user-defined hostid (if default not used)'],
+    ['reconnect-delay', 'c', 'NUM', 'reconnect timeout period in seconds'],
+    ['ctrl-loss-tmo', 'l', 'NUM', 'controller loss timeout period in seconds'],
+    ...(registryVersion ? [['owner', 'O', 'STR', 'register the controller in the ownership registry as owned by NAME']] : []),
+    ['output-format', 'o', 'FMT', 'Output format: normal|json'],
+  ];
+  const option = ([name, short, meta, help]) => {
+    const head = `  [  --${name}=<${meta}>, -${short} <${meta}> ] `;
+    return `${head}${' '.repeat(Math.max(0, 40 - head.length))}--- ${help}`;
+  };
+  return `\u001b[1mUsage: nvme connect <device> [OPTIONS]\u001b[0m\n\nConnect to NVMeoF subsystem\n\n\u001b[1mOptions:\u001b[0m\n${rows.map(option).join('\n')}\n`;
+}
+
+/** The kernel's uevent counter: every controller add emits one (and more; one is enough here). */
+function bumpSeqnum() {
+  const dir = path.join(sysfs, 'kernel');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'uevent_seqnum');
+  const next = (existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : 4000) + 1;
+  writeFileSync(file, `${next}\n`);
+  return next;
+}
+
+/** libnvme's registry write: the entry built in a temporary directory and renamed into place. */
+function registerOwner(device, owner) {
+  const root = process.env.FAKE_ROOT;
+  if (!root) throw new Error('FAKE_ROOT must be set for --owner');
+  const registry = path.join(root, 'run', 'nvme', 'registry');
+  mkdirSync(registry, { recursive: true, mode: 0o755 });
+  const temp = path.join(registry, `.${device}.XXXXXX${process.pid}`);
+  mkdirSync(temp, { mode: 0o755 });
+  chmodSync(temp, 0o755);
+  const seqnum = readFileSync(path.join(sysfs, 'kernel', 'uevent_seqnum'), 'utf8').trim();
+  for (const [name, value] of [['owner', owner], ['seqnum', seqnum]]) {
+    writeFileSync(path.join(temp, name), `${value}\n`, { mode: 0o644 });
+    chmodSync(path.join(temp, name), 0o644);
+  }
+  renameSync(temp, path.join(registry, device));
+}
 
 function finish(exit, stdout = '', stderr = '', fields = {}) {
   if (stdout) process.stdout.write(stdout);
@@ -127,8 +187,11 @@ function connect(values) {
     state: 'live',
     ctrl_loss_tmo: values['ctrl-loss-tmo'] ?? '600',
     reconnect_delay: values['reconnect-delay'] ?? '10',
+    dev: `249:${n}`,
   };
   for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(ctrl, name), `${value}\n`);
+  bumpSeqnum();
+  if (values.owner) registerOwner(`nvme${n}`, values.owner);
   return finish(0, values['output-format'] === 'json' ? `{\n  "device":"nvme${n}"\n}\n` : '', '', { device: `nvme${n}` });
 }
 
@@ -163,11 +226,12 @@ function getLog(args) {
 
 try {
   if (command === 'get-log') getLog(rest);
+  else if (rest.includes('--help') || rest.includes('-h')) finish(0, '', command === 'connect' ? helpPage() : '');
   else {
     const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
     if (command === 'discover') await discover(values);
     else if (command === 'connect') connect(values);
-    else if (command === 'version') finish(0, 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
+    else if (command === 'version') finish(0, registryVersion ? `nvme version ${registryVersion} (git ${registryVersion})\nlibnvme version ${registryVersion} (git ${registryVersion})\n` : 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
     else finish(1, '', `fake nvme: unsupported command ${command}\n`);
   }
 } catch (error) {

@@ -38,10 +38,13 @@ describe('connect: discovery + connect-all for one address', () => {
     expect(subsysnqns.sort()).toEqual([SUBSYS1, SUBSYS2]);
     // one human line per record
     const lines = result.stdout.split('\n').filter((l) => l !== '');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(5);
     expect(lines[0]).toMatch(/^skipped\s+nqn\.2014-08\.org\.nvmexpress\.discovery .*discovery-entry/);
     expect(lines[1]).toMatch(new RegExp(`^connected\\s+${SUBSYS1} at tcp 127\\.0\\.0\\.1:4420: connected as nvme0$`));
-    expect(lines[2]).toMatch(new RegExp(`^connected\\s+${SUBSYS2} at tcp 127\\.0\\.0\\.1:4420: connected as nvme1$`));
+    // nvme-cli 2.3 has no --owner: sanhook records its ownership in the registry itself
+    expect(lines[2]).toMatch(new RegExp(`^claimed\\s+${SUBSYS1} at tcp 127\\.0\\.0\\.1:4420: nvme0 recorded as owned by sanhook \\(seqnum [0-9]+\\)$`));
+    expect(lines[3]).toMatch(new RegExp(`^connected\\s+${SUBSYS2} at tcp 127\\.0\\.0\\.1:4420: connected as nvme1$`));
+    expect(lines[4]).toMatch(/^claimed\s+.* nvme1 recorded as owned by sanhook/);
   });
 
   it('a second run connects nothing: every subsystem is already-connected', async () => {
@@ -64,13 +67,13 @@ describe('connect: discovery + connect-all for one address', () => {
     const result = await box.run(['-o', 'json', 'connect', ...TARGET]);
     expectExit(result, 0);
     const items = jsonReport(result.stdout);
-    expect(items).toHaveLength(3);
+    expect(items).toHaveLength(5);
     for (const item of items) {
       expect(item.hook).toBe('connect');
       expect(item.key).toBe('nvmf-disc:tcp:127.0.0.1:4420:none:none');
       expect(item).not.toHaveProperty('text');
     }
-    expect(items.map((i) => i.outcome)).toEqual(['skipped', 'connected', 'connected']);
+    expect(items.map((i) => i.outcome)).toEqual(['skipped', 'connected', 'claimed', 'connected', 'claimed']);
     expect(items.filter((i) => i.outcome === 'connected').map((i) => [i.subnqn, i.device])).toEqual([
       [SUBSYS1, 'nvme0'],
       [SUBSYS2, 'nvme1'],

@@ -1,7 +1,7 @@
 /**
  * The npm package as a user gets it: `npm pack` holds exactly what runs
  * sanhook (the entry, the bundle, the rules, units, dispatcher scripts,
- * devd/rc.d files, docs), and `npm install -g ./sanhook-*.tgz` into a temp
+ * devd/rc.d files, docs, man pages), and `npm install -g ./sanhook-*.tgz` into a temp
  * prefix gives a `sanhook` that starts, knows its version and finds its own
  * files (`sanhook install --dry-run`, `sanhook doctor`, which lists the
  * package's rules and units).
@@ -27,11 +27,12 @@ const version = () => (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 
 describe('npm pack', () => {
   it('holds the entry, the bundle and the files sanhook install puts in place; no sources, tests or unbundled build', () => {
     const paths = packed.files.map((f) => f.path);
-    const top = [...new Set(paths.map((p) => (p.startsWith('dist/bundle/') ? 'dist/bundle' : p.includes('/') ? p.slice(0, p.indexOf('/')) : p)))].sort();
-    expect(top).toEqual(['README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd']);
+    const top = [...new Set(paths.map((p) => (/^dist\/(bundle|manpages)\//.test(p) ? p.slice(0, p.indexOf('/', 5)) : p.includes('/') ? p.slice(0, p.indexOf('/')) : p)))].sort();
+    expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'devd', 'dispatcher', 'dist/bundle', 'dist/manpages', 'docs', 'package.json', 'rc.d', 'rules.d', 'systemd', 'tmpfiles.d']);
     expect(paths).toContain('bin/sanhook.js');
     expect(paths).toContain('dist/bundle/cli.js');
-    for (const dir of ['rules.d', 'systemd', 'dispatcher', 'devd', 'rc.d']) expect(paths.some((p) => p.startsWith(`${dir}/`)), dir).toBe(true);
+    expect(paths.filter((p) => p.startsWith('dist/manpages/')).sort()).toEqual(['dist/manpages/sanhook-timerd.8', 'dist/manpages/sanhook.8', 'dist/manpages/sanhook.conf.5']);
+    for (const dir of ['rules.d', 'systemd', 'dispatcher', 'devd', 'rc.d', 'tmpfiles.d']) expect(paths.some((p) => p.startsWith(`${dir}/`)), dir).toBe(true);
     expect(paths.filter((p) => /\.(ts|map)$/.test(p) || p.startsWith('test/') || p.startsWith('src/'))).toEqual([]);
     // the entry and the dispatcher scripts stay executable
     for (const file of ['bin/sanhook.js', 'dispatcher/NetworkManager/90-sanhook-fcoe', 'rc.d/sanhook_timerd']) expect(packed.files.find((f) => f.path === file)!.mode & 0o111, file).not.toBe(0);
@@ -45,6 +46,8 @@ describe('npm pack', () => {
     const plan = execFileSync(sanhook, ['--log-level', 'warn', 'install', '--dry-run', '--destdir', path.join(work, 'dest')], { encoding: 'utf8' });
     expect(plan).toContain('would-install');
     expect(plan).toContain('/usr/lib/udev/rules.d/70-sanhook-srp.rules');
+    // package.json "man": npm links the pages into the prefix's man path
+    for (const page of ['man8/sanhook.8', 'man8/sanhook-timerd.8', 'man5/sanhook.conf.5']) expect(readFileSync(path.join(prefix, 'share', 'man', page), 'utf8'), page).toMatch(/^\.TH /m);
 
     // doctor in a bare temp root: it may find blocking problems (exit 1), but answers in JSON, never with a stack trace
     const root = path.join(work, 'root');

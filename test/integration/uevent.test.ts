@@ -105,7 +105,10 @@ describe('connect --uevent (inline: no systemd)', () => {
       ['connect', '--transport', 'fc', '--traddr', target, '--host-traddr', host, '--nqn', SUBSYS1, '--hostnqn', HOSTNQN, '--output-format', 'json'],
     ]);
     const items = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(items.map((i) => [i.outcome, i.trigger])).toEqual([['connected', 'fc-discovery']]);
+    expect(items.map((i) => [i.outcome, i.trigger])).toEqual([
+      ['connected', 'fc-discovery'],
+      ['claimed', 'fc-discovery'],
+    ]);
   });
 
   const base = { ...AEN };

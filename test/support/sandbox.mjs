@@ -77,10 +77,13 @@ export const PLATFORM_DIRS = {
   freebsd: { etc: ['usr', 'local', 'etc'], run: ['var', 'run', 'sanhook'], state: ['var', 'db', 'sanhook'] },
 };
 
+/** @param {{ argv: readonly string[] }} call */
+const isProbe = (call) => call.argv.includes('--help') || call.argv[0] === 'version';
+
 /**
  * The environment of a program run among the fakes: the fakes first on PATH, their
  * state dirs, nothing of the caller's environment that could change sanhook's behaviour.
- * @param {{ state: string, sysfs: string, hookLog: string }} dirs
+ * @param {{ state: string, sysfs: string, hookLog: string, root?: string }} dirs
  * @param {Record<string, string>} [extra]
  * @returns {Record<string, string>}
  */
@@ -91,6 +94,7 @@ export function fakesEnv(dirs, extra = {}) {
     LANG: 'C.UTF-8',
     FAKE_NVME_STATE: dirs.state,
     FAKE_SYSFS: dirs.sysfs,
+    ...(dirs.root ? { FAKE_ROOT: dirs.root } : {}),
     FAKE_HOOK_LOG: dirs.hookLog,
     ...extra,
   };
@@ -370,11 +374,20 @@ export class Sandbox {
   // ------------------------------------------------------------ what the fakes recorded
 
   /**
-   * Every call of the fake nvme so far, in completion order.
+   * Every call of the fake nvme so far that acts or reads state, in completion order;
+   * the capability probe (`nvme connect --help`, `nvme version`) is in probes().
    * @returns {ToolCall[]}
    */
   calls() {
-    return readJsonl(path.join(this.state, 'calls.jsonl'));
+    return readJsonl(path.join(this.state, 'calls.jsonl')).filter((c) => !isProbe(c));
+  }
+
+  /**
+   * The fake nvme's capability probes (what sanhook asks once per run about --owner).
+   * @returns {ToolCall[]}
+   */
+  probes() {
+    return readJsonl(path.join(this.state, 'calls.jsonl')).filter(isProbe);
   }
 
   /**

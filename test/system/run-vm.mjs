@@ -2,7 +2,9 @@
 /**
  * `npm run test:system`: sanhook on the real thing (root needed).
  *
- *   1. builds (tsc), unless --skip-build;
+ *   1. builds (npm run build: tsc, the bundle, the man pages) and the Debian
+ *      package (scripts/build-deb.mjs -> dist/deb/), unless --skip-build: the
+ *      systemd suites install sanhook in the guest from that .deb;
  *   2. the host udev tests: `npx vitest run --project system` (real
  *      systemd-udevd on this machine, test/system/*-host.test.ts);
  *   3. every VM suite in test/system/scenarios/*.sh (lib.sh excepted), one
@@ -38,7 +40,7 @@ const suitesWanted = args.flatMap((a, i) => (a === '--suite' && args[i + 1] ? [a
 const verbose = flag('--verbose');
 if (flag('--help') || flag('-h')) {
   console.log(`usage: npm run test:system [-- OPTIONS]   (root)
-  --skip-build        do not run tsc first
+  --skip-build        do not build (npm run build, npm run deb) first
   --skip-host         skip the host udev tests (vitest --project system)
   --skip-vm           skip the VM suites
   --suite NAME        only this suite of test/system/scenarios (repeatable); NAME:a,b runs only scenarios a and b
@@ -109,13 +111,18 @@ if (process.getuid?.() !== 0) {
 
 // ---- 1. build
 if (!flag('--skip-build')) {
-  const out = [];
-  const build = await run('npx', ['tsc', '-p', 'tsconfig.json'], { onLine: (l) => out.push(l) });
-  if (build.code !== 0) {
-    console.log(`FAIL  build (npx tsc -p tsconfig.json)\n${out.join('\n')}`);
-    process.exit(1);
+  for (const [name, file, argv] of [
+    ['build', 'npm', ['run', 'build']],
+    ['deb', process.execPath, ['scripts/build-deb.mjs', '--skip-build']],
+  ]) {
+    const out = [];
+    const step = await run(file, argv, { onLine: (l) => out.push(l) });
+    if (step.code !== 0) {
+      console.log(`FAIL  ${name} (${[file, ...argv].join(' ')})\n${out.join('\n')}`);
+      process.exit(1);
+    }
+    console.log(`ok    ${name.padEnd(45)}${secs(step.ms)}${name === 'deb' ? `  ${out.at(-1) ?? ''}` : ''}`);
   }
-  console.log(`ok    build                                        ${secs(build.ms)}`);
 }
 
 // ---- 2. host udev tests

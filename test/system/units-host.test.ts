@@ -3,7 +3,9 @@
  * Debian 12 one): no unknown keys, bad values, missing dependencies. systemd
  * is not started; verify loads the units in an offline manager. The only
  * change to the shipped bytes is /usr/bin/sanhook -> this checkout's
- * bin/sanhook.js, because verify also checks that ExecStart is executable.
+ * bin/sanhook.js, because verify also checks that ExecStart is executable,
+ * and verify finds the Documentation= man pages (it runs man(1) on each) in
+ * the pages this build wrote (dist/manpages, through MANPATH).
  * `systemd-analyze security --offline=yes` must not rate a service worse
  * than it is rated now (5.1), and MemoryDenyWriteExecute= holds: sanhook
  * runs, and timerd runs its hooks, under the seccomp filter systemd 252
@@ -50,7 +52,13 @@ describe('shipped systemd units', () => {
     const { dir, names } = unitCopies();
     expect(names).toContain('sanhook-connect-boot.service');
     try {
-      const result = spawnSync(ANALYZE!, ['verify', ...names.map((n) => path.join(dir, n))], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice' } });
+      const man = path.join(dir, 'man');
+      for (const page of readdirSync(path.join(REPO, 'dist', 'manpages'))) {
+        const section = path.join(man, `man${page.slice(page.lastIndexOf('.') + 1)}`);
+        mkdirSync(section, { recursive: true });
+        writeFileSync(path.join(section, page), readFileSync(path.join(REPO, 'dist', 'manpages', page)));
+      }
+      const result = spawnSync(ANALYZE!, ['verify', ...names.map((n) => path.join(dir, n))], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice', MANPATH: man } });
       expect(`${result.stdout}${result.stderr}`).toBe('');
       expect(result.status).toBe(0);
     } finally {

@@ -122,13 +122,13 @@ describe('decideAttach: one path of the round, decided again under its lock', ()
   const params = ioParamsFromOptions({ transport: 'tcp', traddr: '127.0.0.1', trsvcid: '4420', nqn: S1, hostnqn: HOSTNQN });
   const attach = (explicit = false) => ({ params, explicit, subject: `${S1} at tcp 127.0.0.1:4420`, fields: { subnqn: S1 }, trigger: 'aen', roundKey: 'nvmf-disc:tcp:127.0.0.1:4420:none:none' });
   const shape = (a: Action): string =>
-    (a.kind === 'note' ? `note:${String(a.fields?.reason ?? a.outcome)}` : a.kind === 'run' ? `run:${a.verb}` : `${a.kind}${'store' in a ? `:${a.store}` : ''}`) +
+    (a.kind === 'note' ? `note:${String(a.fields?.reason ?? a.outcome)}` : a.kind === 'run' ? `run:${a.verb}` : a.kind === 'effect' ? `effect:${a.verb}` : `${a.kind}${'store' in a ? `:${a.store}` : ''}`) +
     ('then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(shape).join(', ')}` : '');
   it.each([
-    ['nothing serves it → connect, then record as managed', [], false, false, ['run:connect > record:managed']],
+    ['nothing serves it → connect, then record as managed', [], false, false, ['run:connect > effect:claim, record:managed']],
     ['a live controller serves it → adopt it as managed', [ctrl('nvme0', {})], false, false, ['note:already-connected', 'record:managed']],
     ['disconnected on purpose after the round read the log → left alone', [], true, false, ['note:disconnected-by-admin']],
-    ['disconnected on purpose, but the admin named it → connect, record, clear the tombstone', [], true, true, ['run:connect > record:managed > forget:disconnected']],
+    ['disconnected on purpose, but the admin named it → connect, record, clear the tombstone', [], true, true, ['run:connect > effect:claim, record:managed > forget:disconnected']],
   ] as const)('%s', (_name, controllers, tombstoned, explicit, expected) => {
     const plan = decideAttach(attach(explicit), [...controllers], tombstoned);
     // reported under the round's key; the lock (runOnPath) and the records are the path's

@@ -24,7 +24,7 @@ import { NVMF_STORES } from '../../src/hooks/nvmf/endpoint-state.js';
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { runReconnect } from '../../src/hooks/nvmf/reconnect.js';
 import { runConnect } from '../../src/hooks/nvmf/connect.js';
-import { tempSystem } from '../support/system.js';
+import { answerProbe, tempSystem } from '../support/system.js';
 
 const NQN = 'nqn.2019-08.org.example:subsys1';
 const options = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: NQN, hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:1' };
@@ -48,6 +48,8 @@ describe('disconnect while a timerd reconnect is connecting the same path', () =
     let sysfs = '';
     const controller = () => path.join(sysfs, 'class', 'nvme', 'nvme0');
     const exec: Exec = async (file, args) => {
+      const probe = answerProbe(file, args);
+      if (probe) return probe;
       calls.push(`${file} ${args.join(' ')}`);
       if (args[0] === 'connect') {
         await connectMayFinish;
@@ -104,6 +106,8 @@ describe('disconnect after a discovery round decided to connect the path', () =>
     let release!: () => void;
     const firstConnectMayFinish = new Promise<void>((resolve) => (release = resolve));
     const exec: Exec = async (file, args) => {
+      const probe = answerProbe(file, args);
+      if (probe) return probe;
       calls.push(`${file} ${args[0]}${args.includes('--nqn') ? ` ${args[args.indexOf('--nqn') + 1]}` : ''}`);
       if (args[0] === 'discover') return { argv: [file, ...args], exitCode: 0, stdout: log, stderr: '' };
       // the round's first connect (subsys2) waits: by then the round has read the log and decided

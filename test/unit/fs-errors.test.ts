@@ -223,7 +223,16 @@ describe('locate / COMMAND_WRITES and the registry', () => {
     const writes = commandWrites(FABRICS);
     const paths = (command: string) => writes.get(command)!.map((l) => locate(resolvePaths('/', '/sys'), l).path);
     expect(paths('timerd')).toContain('/var/lib/sanhook/timers.journal');
-    expect(paths('connect')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending', '/var/lib/sanhook/nvmf/managed', '/var/lib/sanhook/nvmf/disconnected', '/dev/nvme-fabrics', '/sys/class/nvme/*/delete_controller']);
+    expect(paths('connect')).toEqual([
+      '/run/sanhook',
+      '/run/sanhook/locks',
+      '/run/sanhook/pending',
+      '/var/lib/sanhook/nvmf/managed',
+      '/var/lib/sanhook/nvmf/disconnected',
+      '/dev/nvme-fabrics',
+      '/sys/class/nvme/*/delete_controller',
+      '/run/nvme/registry',
+    ]);
     expect(paths('coexist')).toEqual(['/etc/udev/rules.d', '/etc/systemd/system', '/etc/systemd/system', '/etc/systemd/system']);
     expect(paths('dcb-check')).toEqual(['/run/sanhook', '/run/sanhook/locks', '/run/sanhook/pending', '/sys/bus/fcoe/ctlr_create', '/sys/class/net/*/ctlr_0/enabled', '/sys/module/libfcoe/parameters/create']);
     // lost takes the key's lock (run dir, locks, pending); SRP's lost also arms timerd and, as the

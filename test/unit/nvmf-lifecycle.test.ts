@@ -46,7 +46,7 @@ describe('classifyLostUevent', () => {
 function shape(plan: Plan): string[] {
   const one = (a: Action): string => {
     const head =
-      a.kind === 'note' ? `note:${a.outcome}${a.fails ? '!' : ''}` : a.kind === 'run' ? `run:${a.argv.join(' ')}` : a.kind === 'record' || a.kind === 'forget' ? `${a.kind}:${a.store}` : a.kind;
+      a.kind === 'note' ? `note:${a.outcome}${a.fails ? '!' : ''}` : a.kind === 'run' ? `run:${a.argv.join(' ')}` : a.kind === 'record' || a.kind === 'forget' ? `${a.kind}:${a.store}` : a.kind === 'effect' ? `effect:${a.verb}` : a.kind;
     const then = 'then' in a && a.then && a.then.length > 0 ? ` > ${a.then.map(one).join(', ')}` : '';
     return head + then;
   };
@@ -102,14 +102,14 @@ describe('decideReconnect: the plan', () => {
     controllerFromAttributes('nvme3', { transport: 'tcp', address: 'traddr=127.0.0.1,trsvcid=4420,src_addr=127.0.0.1', subsysnqn: S1, cntrltype: 'io', state, ...extra })!;
   const connect = `run:nvme connect --transport tcp --traddr 127.0.0.1 --trsvcid 4420 --nqn ${S1} --output-format json`;
   it.each([
-    ['nothing there → connect, then record as managed', [], false, true, [`${connect} > record:managed`]],
-    ['by hand: also disarm after connecting', [], false, false, [`${connect} > record:managed, disarm`]],
+    ['nothing there → connect, then record as managed', [], false, true, [`${connect} > effect:claim, record:managed`]],
+    ['by hand: also disarm after connecting', [], false, false, [`${connect} > effect:claim, record:managed, disarm`]],
     ['live → done', [ctrl('live')], false, true, ['note:already-live']],
     ['live, by hand → done and disarm', [ctrl('live')], false, false, ['note:already-live', 'disarm']],
     ['connecting → the kernel is retrying: not yet (exit 1)', [ctrl('connecting')], false, true, ['note:not-yet!']],
     ['resetting → the kernel is retrying: not yet (exit 1)', [ctrl('resetting')], false, true, ['note:not-yet!']],
-    ['deleting → connect a new one', [ctrl('deleting')], false, true, [`${connect} > record:managed`]],
-    ['other subsystem live → connect', [ctrl('live', { subsysnqn: 'nqn.2026-11.io.sanhook:other' })], false, true, [`${connect} > record:managed`]],
+    ['deleting → connect a new one', [ctrl('deleting')], false, true, [`${connect} > effect:claim, record:managed`]],
+    ['other subsystem live → connect', [ctrl('live', { subsysnqn: 'nqn.2026-11.io.sanhook:other' })], false, true, [`${connect} > effect:claim, record:managed`]],
     ['tombstoned → done, never connect', [], true, true, ['note:disconnected-by-admin']],
   ] as const)('%s', (_name, controllers, tombstoned, fromTimerd, expected) => {
     const plan = decideReconnect({ params, controllers: [...controllers], tombstoned, fromTimerd, trigger: fromTimerd ? 'timer' : 'manual' });
@@ -118,7 +118,7 @@ describe('decideReconnect: the plan', () => {
   });
   it('the connect is read by the nvme-connect interpreter and records the full parameters', () => {
     const [run] = decideReconnect({ params: managed, controllers: [], tombstoned: false, fromTimerd: true, trigger: 'timer' }).actions;
-    expect(run).toMatchObject({ kind: 'run', interpret: 'nvme-connect', done: 'reconnected', then: [{ kind: 'record', store: 'managed', data: { params: { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x', 'ctrl-loss-tmo': '6' } } }] });
+    expect(run).toMatchObject({ kind: 'run', interpret: 'nvme-connect', done: 'reconnected', then: [{ kind: 'effect', effect: 'nvme-registry-claim', data: { owner: 'sanhook' } }, { kind: 'record', store: 'managed', data: { params: { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x', 'ctrl-loss-tmo': '6' } } }] });
   });
 });
 

@@ -15,13 +15,15 @@ import { keyFileName } from '../../src/core/keys.js';
 import type { Exec } from '../../src/core/system.js';
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { waitFor } from '../support/sandbox.mjs';
-import { tempSystem } from '../support/system.js';
+import { answerProbe, tempSystem } from '../support/system.js';
 
 const options = { transport: 'tcp', traddr: '10.0.0.5', trsvcid: '4420', nqn: 'nqn.2019-08.org.example:subsys1', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:1' };
 
 /** An `nvme connect` that succeeds; the first one waits for `gate` (if given) and says when it started. */
 function heldConnect(connects: string[], gate?: { started: () => void; release: Promise<void> }): Exec {
   return async (file, args) => {
+    const probe = answerProbe(file, args);
+    if (probe) return probe;
     if (args[0] === 'connect') {
       connects.push(args.join(' '));
       if (gate && connects.length === 1) {

@@ -153,8 +153,19 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     ]);
   });
 
+  it("keeps a fabrics controller's add-event SEQNUM (its incarnation, the registry's seqnum guard) on add only, digits only", () => {
+    const line = lines.find((l) => l.includes('SANHOOK_ADD_SEQNUM'))!;
+    expect(keys(line)).toEqual([
+      { key: 'ACTION', op: '==', value: 'add' },
+      { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' },
+      { key: 'ENV', attr: 'SEQNUM', op: '==', value: '?*' },
+      { key: 'ENV', attr: 'SEQNUM', op: '!=', value: '*[!0-9]*' },
+      { key: 'ENV', attr: 'SANHOOK_ADD_SEQNUM', op: '=', value: '$env{SEQNUM}' },
+    ]);
+  });
+
   it('stores the identity of a fabrics controller on every add/change, only from non-empty attributes that udev passes unchanged, under the names the lost hook reads', () => {
-    const sets = all.filter((k) => k.key === 'ENV' && k.op !== '==' && k.op !== '!=');
+    const sets = all.filter((k) => k.key === 'ENV' && k.op !== '==' && k.op !== '!=' && k.attr !== 'SANHOOK_ADD_SEQNUM');
     expect(sets).toEqual([
       { key: 'ENV', attr: 'SANHOOK_SUBNQN', op: '=', value: '$attr{subsysnqn}' },
       { key: 'ENV', attr: 'SANHOOK_CNTRLTYPE', op: '=', value: '$attr{cntrltype}' },

@@ -11,8 +11,8 @@ import { servingController, type IoConnectParams } from './connect-decide.js';
 import type { NvmfContext } from './context.js';
 import { DISCONNECTED, isDisconnected, MANAGED, managedRecord } from './endpoint-state.js';
 import { ioKey } from './io-request.js';
-import * as nvmeCli from './nvme-cli.js';
 import { readControllers, type Controller } from './sysfs.js';
+import { connectAndClaim, NO_OWNERSHIP, otherOwner, ownedByOther, readOwnerships, type OwnershipFacts } from './registry.js';
 
 export interface AttachRequest {
   readonly params: IoConnectParams;
@@ -26,8 +26,12 @@ export interface AttachRequest {
   readonly roundKey: string;
 }
 
-/** Pure: connect the path, adopt the controller that serves it, or leave a path disconnected on purpose alone. */
-export function decideAttach(request: AttachRequest, controllers: readonly Controller[], tombstoned: boolean): Plan {
+/**
+ * Pure: connect the path (and record it as sanhook's in the ownership
+ * registry), adopt the controller that serves it, or leave alone a path
+ * disconnected on purpose or served by a controller another orchestrator owns.
+ */
+export function decideAttach(request: AttachRequest, controllers: readonly Controller[], tombstoned: boolean, ownership: OwnershipFacts = NO_OWNERSHIP): Plan {
   const { params, subject, fields } = request;
   // Reported under the round's key, as the round's own lines are; the records name the path's key.
   const key = ioKey(params);
@@ -44,10 +48,13 @@ export function decideAttach(request: AttachRequest, controllers: readonly Contr
     unwritable,
     then: request.explicit && tombstoned ? [act.forget(DISCONNECTED, { key, subject, fields, unwritable })] : [],
   });
+  // Another orchestrator's controller: not adopted, so sanhook never reconnects or gives it up.
+  const owner = serving && otherOwner(ownership.owners.get(serving.name));
+  if (serving && owner) return plan(ownedByOther(serving.name, owner, { subject, fields }));
   // Found connected at an address sanhook is responsible for: bring it back if it is lost.
   if (serving) return plan(skip('already-connected', `${serving.name} (${serving.state})`), manage);
   return plan(
-    act.run('connect', ['nvme', ...nvmeCli.connectArgv(params)], 'connected', {
+    connectAndClaim(params, ownership, 'connected', {
       interpret: 'nvme-connect',
       already: 'already-connected',
       failure: `${params.subnqn}: connect failed`,
@@ -58,7 +65,15 @@ export function decideAttach(request: AttachRequest, controllers: readonly Contr
   );
 }
 
-/** Observe under the path's lock, then decide. */
+/** Observe under the path's lock (controllers, tombstone, their registry entries, nvme-cli's --owner), then decide. */
 export async function planAttach(context: NvmfContext, request: AttachRequest): Promise<Plan> {
-  return decideAttach(request, await readControllers(context.system), await isDisconnected(context.system, ioKey(request.params)));
+  const controllers = await readControllers(context.system);
+  const tombstoned = await isDisconnected(context.system, ioKey(request.params));
+  return decideAttach(request, controllers, tombstoned, await observeOwnership(context, controllers, !servingController(request.params, controllers)));
+}
+
+/** The ownership facts of these controllers; nvme-cli is asked (once per run) only when a connect may follow. */
+export async function observeOwnership(context: NvmfContext, controllers: readonly Controller[], mayConnect = true): Promise<OwnershipFacts> {
+  const owners = await readOwnerships(context.system, controllers.map((c) => c.name));
+  return { owners, cliRecordsOwner: mayConnect ? (await context.nvmeCli()).registry : false };
 }

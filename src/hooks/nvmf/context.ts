@@ -1,20 +1,26 @@
 /**
  * What an NVMe-oF hook runs with: the executor's context (System, reporter,
- * dry-run, nvmf's result interpreters), the lock's stale bound and the
- * validated config.
+ * dry-run, nvmf's result interpreters and effects), the lock's stale bound,
+ * the validated config and what the installed nvme-cli can do (asked once).
  */
 import type { Config } from '../../core/config.js';
 import { ActionError } from '../../core/errors.js';
 import { runByTimerd, type HookRunContext, type LockedResult } from '../../core/hook-runner.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
-import { readConnect, readDisconnect } from './nvme-cli.js';
+import { detectCapabilities, readConnect, readDisconnect, type NvmeCliCapabilities } from './nvme-cli.js';
+import { CLAIM_EFFECT, claimEffect } from './registry.js';
 import { readNvmecontrol } from './nvmecontrol.js';
 import { NVMF_STORES } from './endpoint-state.js';
 
 export interface NvmfContext extends HookRunContext {
   readonly config: Config;
+  /** The installed nvme-cli's registry support: asked once per run (nvme connect --help), then cached here. */
+  readonly nvmeCli: () => Promise<NvmeCliCapabilities>;
 }
+
+/** The steps of nvmf plans that are not programs: recording ownership in nvme-cli's registry. */
+export const NVMF_EFFECTS = { [CLAIM_EFFECT]: claimEffect } as const;
 
 /** The programs nvmf plans run, and how the executor reads their results. */
 export const NVMF_INTERPRETERS = {
@@ -24,7 +30,10 @@ export const NVMF_INTERPRETERS = {
 } as const;
 
 export function nvmfContext(system: System, config: Config, reporter: Reporter, dryRun: boolean): NvmfContext {
+  let capabilities: Promise<NvmeCliCapabilities> | undefined;
   const context: NvmfContext = {
+    nvmeCli: () => (capabilities ??= detectCapabilities(system)),
+    effects: NVMF_EFFECTS,
     system,
     config,
     reporter,

@@ -22,6 +22,7 @@ import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { canonicalIp } from './validate.js';
 import * as validate from './validate.js';
+import { otherOwner, ownedByOther, readOwnerships } from './registry.js';
 
 export interface DisconnectFilter {
   readonly device?: string;
@@ -73,8 +74,12 @@ export interface DisconnectRequest {
  * that serves the path now (observed under the lock: a reconnect that ran
  * just before may have created a new one).
  */
-export function decideDisconnect(params: IoConnectParams, serving: string | undefined): Plan {
+export function decideDisconnect(params: IoConnectParams, serving: string | undefined, owner?: string): Plan {
   const key = ioKey(params);
+  // Another orchestrator's controller: not disconnected, not tombstoned, sanhook's records untouched (exit 1: not done).
+  if (serving && owner) {
+    return { hook: 'disconnect', key, trigger: 'manual', actions: [ownedByOther(serving, owner, { fails: true, subject: `${key} (${serving})` })] };
+  }
   const last = serving
     ? act.run('disconnect', ['nvme', 'disconnect', '--device', serving], 'disconnected', { interpret: 'nvme-disconnect', subject: `${key} (${serving})`, fields: { device: serving } })
     : act.note('disconnected', 'was not connected; it will not be reconnected', { fields: { device: null } });
@@ -88,7 +93,9 @@ export function decideDisconnect(params: IoConnectParams, serving: string | unde
 
 export async function planDisconnect(context: NvmfContext, request: DisconnectRequest): Promise<Plan> {
   const controllers = await readControllers(context.system);
-  return decideDisconnect(request.params, servingController(request.params, controllers)?.name ?? request.device);
+  const serving = servingController(request.params, controllers)?.name ?? request.device;
+  const owner = serving ? otherOwner((await readOwnerships(context.system, [serving])).get(serving)) : undefined;
+  return decideDisconnect(request.params, serving, owner);
 }
 
 export async function runDisconnect(system: System, config: Config, filter: DisconnectFilter, dryRun: boolean, reporter: Reporter): Promise<void> {

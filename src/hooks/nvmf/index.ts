@@ -11,6 +11,7 @@ import { NVMF_COEXIST } from './coexist.js';
 import { NVMF_DOCTOR } from './doctor.js';
 import { NVMF_CONFIG } from './config.js';
 import { NVMF_COMMAND_WRITES, NVMF_LOCATIONS } from './locations.js';
+import { nvmfStatus } from './status.js';
 
 export const nvmf: Fabric = {
   name: 'nvmf',
@@ -28,5 +29,6 @@ export const nvmf: Fabric = {
   coexist: NVMF_COEXIST,
   locations: NVMF_LOCATIONS,
   commandWrites: NVMF_COMMAND_WRITES,
+  status: nvmfStatus,
   doctor: NVMF_DOCTOR,
 };

@@ -16,16 +16,19 @@ export const NVMF_LOCATIONS = {
   disconnected: { base: 'state', sub: ['nvmf', 'disconnected'], what: 'state directory for NVMe-oF paths disconnected on purpose' },
   fabricsDevice: { base: 'dev', sub: ['nvme-fabrics'], what: 'NVMe-oF controller creation', by: 'nvme-cli' },
   deleteController: { base: 'sys', sub: ['class', 'nvme', '*', 'delete_controller'], what: 'NVMe controller deletion', by: 'nvme-cli' },
+  // nvme-cli/libnvme's ownership registry (registry.ts): sanhook records the controllers it connects.
+  registry: { base: 'root', sub: ['run', 'nvme', 'registry'], what: 'NVMe controller ownership registry' },
 } as const satisfies Record<string, Location>;
 
 const { runDir, locks, pending } = LOCATIONS;
-const { managed, disconnected, fabricsDevice, deleteController } = NVMF_LOCATIONS;
+const { managed, disconnected, fabricsDevice, deleteController, registry } = NVMF_LOCATIONS;
 
 export const NVMF_COMMAND_WRITES: CommandWrites = {
   // locks + pending markers; managed records, tombstones cleared by `connect --nqn`;
   // nvme-cli creates controllers and deletes its temporary discovery controller.
-  connect: [runDir, locks, pending, managed, disconnected, fabricsDevice, deleteController],
-  reconnect: [runDir, locks, pending, managed, fabricsDevice],
+  // ... and record the controllers they create as sanhook's in the ownership registry.
+  connect: [runDir, locks, pending, managed, disconnected, fabricsDevice, deleteController, registry],
+  reconnect: [runDir, locks, pending, managed, fabricsDevice, registry],
   // every hook that changes a path's state takes its lock (paths.ts)
   'give-up': [runDir, locks, pending],
   lost: [runDir, locks, pending],

@@ -24,12 +24,19 @@ import { readController } from './sysfs.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import * as validate from './validate.js';
+import { otherOwner, ownershipAtRemove, readEntry, seqnumOf } from './registry.js';
 
 const HOOK = 'lost';
 
 export type LostInput =
   | { readonly kind: 'irrelevant'; readonly why: string }
-  | { readonly kind: 'lost'; readonly device?: string; readonly cntrltype: string; readonly options: IoOptions };
+  | { readonly kind: 'lost'; readonly device?: string; readonly cntrltype: string; readonly options: IoOptions; readonly seqnums?: RemoveSeqnums };
+
+/** The remove event's SEQNUM and the removed controller's add SEQNUM (udev database): the registry entry's guard. */
+export interface RemoveSeqnums {
+  readonly remove?: number;
+  readonly add?: number;
+}
 
 /** Classifies a udev remove event of an nvme controller. Values are validated later, as data. */
 export function classifyLostUevent(env: Readonly<Record<string, string | undefined>>): LostInput {
@@ -48,7 +55,10 @@ export function classifyLostUevent(env: Readonly<Record<string, string | undefin
   copy('NVME_HOST_IFACE', 'host-iface');
   copy('SANHOOK_SUBNQN', 'nqn');
   copy('SANHOOK_HOSTNQN', 'hostnqn');
-  return { kind: 'lost', ...(device ? { device } : {}), cntrltype: env.SANHOOK_CNTRLTYPE ?? '', options };
+  const remove = seqnumOf(env.SEQNUM);
+  const add = seqnumOf(env.SANHOOK_ADD_SEQNUM);
+  const seqnums = { ...(remove !== undefined ? { remove } : {}), ...(add !== undefined ? { add } : {}) };
+  return { kind: 'lost', ...(device ? { device } : {}), cntrltype: env.SANHOOK_CNTRLTYPE ?? '', options, seqnums };
 }
 
 export interface LostFacts {
@@ -60,6 +70,8 @@ export interface LostFacts {
   readonly tombstoned: boolean;
   readonly device?: string;
   readonly trigger: string;
+  /** The orchestrator other than sanhook whose controller this was (the registry entry, if still there). */
+  readonly owner?: string;
 }
 
 /** The timerd arm request for a lost endpoint. */
@@ -86,6 +98,7 @@ export function decideLost(facts: LostFacts, policy: LostPolicy): Plan {
     );
   }
   if (facts.tombstoned) return ignore('disconnected-by-admin', 'disconnected on purpose with sanhook disconnect');
+  if (facts.owner) return ignore('owned-by-other', `${facts.device ?? 'the controller'} was owned by ${facts.owner} (nvme-cli's ownership registry): not sanhook's to bring back`);
   if (!facts.managed && !policy.reconnectUnmanaged) return ignore('not-managed', 'not connected by sanhook (set nvmf.lost.reconnect-unmanaged: true to adopt it)');
   return { hook: HOOK, key, trigger: facts.trigger, actions: [act.arm(armMessage(params, policy), { fields })] };
 }
@@ -96,6 +109,7 @@ export interface LostRequest {
   readonly cntrltype: string;
   readonly device?: string;
   readonly trigger: string;
+  readonly seqnums?: RemoveSeqnums;
 }
 
 /** Observe, then decide (run under the path's lock when the event names a path). */
@@ -103,7 +117,10 @@ export async function planLost(context: NvmfContext, request: LostRequest): Prom
   const key = request.params ? ioKey(request.params) : undefined;
   const managed = key ? await readManaged(context.system, key) : undefined;
   const tombstoned = key ? await isDisconnected(context.system, key) : false;
-  return decideLost({ ...request, ...(managed ? { managed } : {}), tombstoned }, nvmfSettings(context.config).lost);
+  const entry = request.device ? await readEntry(context.system, request.device) : undefined;
+  const owner = otherOwner(ownershipAtRemove(entry, request.seqnums?.add, request.seqnums?.remove));
+  const { seqnums: _seqnums, ...facts } = request;
+  return decideLost({ ...facts, ...(managed ? { managed } : {}), tombstoned, ...(owner ? { owner } : {}) }, nvmfSettings(context.config).lost);
 }
 
 export interface LostOptions {
@@ -131,7 +148,13 @@ export async function runLost(system: System, config: Config, input: LostOptions
   }
   // A discovery controller is ignored whatever else its event says (do not fail on its values).
   const params = lost.cntrltype === 'discovery' || lost.options.nqn === undefined ? undefined : ioParamsFromOptions(lost.options);
-  const request: LostRequest = { ...(params ? { params } : {}), cntrltype: lost.cntrltype, ...(lost.device ? { device: lost.device } : {}), trigger: input.uevent ? 'uevent' : 'manual' };
+  const request: LostRequest = {
+    ...(params ? { params } : {}),
+    cntrltype: lost.cntrltype,
+    ...(lost.device ? { device: lost.device } : {}),
+    trigger: input.uevent ? 'uevent' : 'manual',
+    ...(lost.seqnums ? { seqnums: lost.seqnums } : {}),
+  };
   const context = nvmfContext(system, config, reporter, input.dryRun);
   const result = params ? (await runOnPath(context, ioKey(params), 'lost', request)).result : await executePlan(await planLost(context, request), context);
   if (result && result.failures.length > 0) throw new ActionError(result.failures.join('; '), { failures: result.failures });

@@ -46,8 +46,14 @@ export function discoverArgv(endpoint: NvmfDiscoveryEndpoint, options: DiscoverO
   return argv;
 }
 
-export function connectArgv(params: IoConnectParams): string[] {
+/**
+ * `nvme connect` for one I/O controller. `owner`: nvme-cli registers the new
+ * controller in the ownership registry itself (`--owner`, nvme-cli 3.0;
+ * only when it has the option: 2.x rejects unknown options).
+ */
+export function connectArgv(params: IoConnectParams, owner?: string): string[] {
   const argv = ['connect', ...hostArgs(params), '--nqn', params.subnqn];
+  if (owner) argv.push('--owner', owner);
   if (params.hostnqn) argv.push('--hostnqn', params.hostnqn);
   if (params.hostid) argv.push('--hostid', params.hostid);
   if (params.reconnectDelay !== undefined) argv.push('--reconnect-delay', String(params.reconnectDelay));
@@ -122,3 +128,56 @@ export const readDisconnect: RunInterpreter = (result) =>
   result.exitCode === 0 && !/did not find/i.test(result.stderr)
     ? { status: 'ok' }
     : { status: 'failed', message: firstLine(result.stderr) || firstLine(result.stdout) || `exit ${result.exitCode}` };
+
+/** What the installed nvme-cli can do about the ownership registry (libnvme/REGISTRY.md). */
+export interface NvmeCliCapabilities {
+  /**
+   * nvme-cli 3.0+: `connect --owner NAME` registers the controller, and
+   * `connect-all --device`/`discover --device` skip a discovery controller
+   * another orchestrator owns (both arrive with the registry).
+   */
+  readonly registry: boolean;
+  /** How it was decided, for logs and `coexist status`: `connect --help`, `version`, or `none`. */
+  readonly from: 'help' | 'version' | 'none';
+  /** `nvme version`'s number when it was read ("2.3"). */
+  readonly version?: string;
+}
+
+/**
+ * Pure: does `nvme connect --help` list `--owner`? nvme-cli's argconfig
+ * prints each option as `  [  --owner=<STR>, -O <STR> ] --- ...` (on
+ * stderr); undefined when the text is not a help page at all (no option
+ * listed), so the caller falls back to the version.
+ */
+export function helpListsOwner(text: string): boolean | undefined {
+  if (!/(^|[\s[])--transport\b/m.test(text)) return undefined;
+  return /(^|[\s[])--owner(?=[=\s,\]]|$)/m.test(text);
+}
+
+/** Pure: the number of `nvme version`'s first line ("nvme version 2.3 (git 2.3)"). */
+export function parseNvmeVersion(text: string): { readonly text: string; readonly major: number; readonly minor: number } | undefined {
+  const match = /^nvme version v?([0-9]+)\.([0-9]+)/m.exec(text);
+  return match ? { text: `${match[1]}.${match[2]}`, major: Number(match[1]), minor: Number(match[2]) } : undefined;
+}
+
+/** The first nvme-cli release with the ownership registry (NEWS "Changes in 3.0"). */
+export const REGISTRY_SINCE = { major: 3, minor: 0 } as const;
+
+/** Pure: capabilities from `nvme connect --help` (preferred) and `nvme version` output. */
+export function capabilitiesFrom(helpText: string, versionText: string | undefined): NvmeCliCapabilities {
+  const listed = helpListsOwner(helpText);
+  const version = versionText === undefined ? undefined : parseNvmeVersion(versionText);
+  const known = version ? { version: version.text } : {};
+  if (listed !== undefined) return { registry: listed, from: 'help', ...known };
+  if (version) return { registry: version.major > REGISTRY_SINCE.major || (version.major === REGISTRY_SINCE.major && version.minor >= REGISTRY_SINCE.minor), from: 'version', ...known };
+  return { registry: false, from: 'none' };
+}
+
+/** Asks the installed nvme-cli (help first; its version only if the help is unreadable). No nvme: no registry support. */
+export async function detectCapabilities(system: System): Promise<NvmeCliCapabilities> {
+  const help = await system.exec(NVME, ['connect', '--help']).catch(() => undefined);
+  const helpText = help ? `${help.stdout}\n${help.stderr}` : '';
+  if (helpListsOwner(helpText) !== undefined) return capabilitiesFrom(helpText, undefined);
+  const version = await system.exec(NVME, ['version']).catch(() => undefined);
+  return capabilitiesFrom(helpText, version && version.exitCode === 0 ? version.stdout : undefined);
+}

@@ -19,8 +19,7 @@ import { planAttach, type AttachRequest } from './attach.js';
 import { planConnected, type ConnectedRequest } from './connected.js';
 import { planDisconnect, type DisconnectRequest } from './disconnect.js';
 import { planLost, type LostRequest } from './lost.js';
-import { decideGiveUp, planReconnect } from './reconnect.js';
-import { triggerOf } from './context.js';
+import { planGiveUp, planReconnect } from './reconnect.js';
 
 export interface PathRequests {
   reconnect: IoConnectParams;
@@ -35,7 +34,7 @@ export interface PathRequests {
 function pathPlanners(context: NvmfContext): Readonly<Record<keyof PathRequests, Planner<never>>> {
   const planners: { [V in keyof PathRequests]: Planner<PathRequests[V]> } = {
     reconnect: (params) => planReconnect(context, params),
-    'give-up': async (params) => decideGiveUp(params, triggerOf(context.system, 'manual')),
+    'give-up': (params) => planGiveUp(context, params),
     lost: (request) => planLost(context, request),
     connected: (request) => planConnected(context, request),
     disconnect: (request) => planDisconnect(context, request),

@@ -19,9 +19,10 @@ import { exitOf, nvmfContext, runByTimerd, triggerOf, type NvmfContext } from '.
 import { MANAGED, isDisconnected, managedRecord } from './endpoint-state.js';
 import { readHostIdentity } from './host-identity.js';
 import { ioKey, ioParamsFromOptions, type IoOptions } from './io-request.js';
-import * as nvmeCli from './nvme-cli.js';
 import { readControllers, type Controller } from './sysfs.js';
 import { runOnPath } from './paths.js';
+import { connectAndClaim, NO_OWNERSHIP, otherOwner, ownedByOther, type OwnershipFacts } from './registry.js';
+import { observeOwnership } from './attach.js';
 
 /** States in which the kernel itself is still trying this controller. */
 const KERNEL_RETRYING = new Set(['connecting', 'resetting', 'new']);
@@ -33,6 +34,8 @@ export interface ReconnectFacts {
   /** timerd ran this attempt: it disarms on exit 0 itself. */
   readonly fromTimerd: boolean;
   readonly trigger: string;
+  /** The controllers' registry entries, and whether nvme-cli records sanhook's itself. */
+  readonly ownership?: OwnershipFacts;
 }
 
 /** Pure: the plan of one reconnect attempt. */
@@ -43,12 +46,16 @@ export function decideReconnect(facts: ReconnectFacts): Plan {
   const settle = facts.fromTimerd ? [] : [act.disarm()];
   if (facts.tombstoned) return plan(act.note('disconnected-by-admin', 'disconnected on purpose; not reconnecting', { fields: { reason: 'disconnected-by-admin' } }), ...settle);
   const serving = servingController(facts.params, facts.controllers);
+  const ownership = facts.ownership ?? NO_OWNERSHIP;
+  // Another orchestrator serves the path now: nothing of sanhook's is left to retry.
+  const owner = serving && otherOwner(ownership.owners.get(serving.name));
+  if (serving && owner) return plan(ownedByOther(serving.name, owner), ...settle);
   if (serving && serving.state === 'live') return plan(act.note('already-live', `${serving.name} is live`, { fields: { reason: 'already-live' } }), ...settle);
   if (serving && KERNEL_RETRYING.has(serving.state)) {
     return plan(act.note('not-yet', `${serving.name} is ${serving.state}: the kernel is still retrying`, { fields: { reason: 'kernel-retrying' }, fails: true }));
   }
   return plan(
-    act.run('connect', ['nvme', ...nvmeCli.connectArgv(facts.params)], 'reconnected', {
+    connectAndClaim(facts.params, ownership, 'reconnected', {
       interpret: 'nvme-connect',
       failLevel: 'warn',
       then: [act.record(MANAGED, managedRecord(facts.params)), ...settle],
@@ -56,8 +63,13 @@ export function decideReconnect(facts: ReconnectFacts): Plan {
   );
 }
 
-/** Pure: the loss event. sanhook stops trying; the kernel state is left alone. */
-export function decideGiveUp(params: IoConnectParams, trigger: string): Plan {
+/**
+ * Pure: the loss event. sanhook stops trying; the kernel state is left alone.
+ * A controller another orchestrator owns serving the path is not sanhook's to
+ * give up: it says so instead.
+ */
+export function decideGiveUp(params: IoConnectParams, trigger: string, serving?: { readonly device: string; readonly owner?: string }): Plan {
+  if (serving?.owner) return { hook: 'give-up', key: ioKey(params), trigger, actions: [ownedByOther(serving.device, serving.owner)] };
   return {
     hook: 'give-up',
     key: ioKey(params),
@@ -73,9 +85,11 @@ export async function planReconnect(context: NvmfContext, params: IoConnectParam
   const hostnqn = params.hostnqn ?? identity.hostnqn;
   const hostid = params.hostid ?? identity.hostid;
   const full: IoConnectParams = { ...params, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) };
+  const controllers = await readControllers(system);
   return decideReconnect({
     params: full,
-    controllers: await readControllers(system),
+    controllers,
+    ownership: await observeOwnership(context, controllers, !servingController(full, controllers)),
     tombstoned: await isDisconnected(system, ioKey(params)),
     fromTimerd: runByTimerd(system),
     trigger: triggerOf(system, 'manual'),
@@ -92,6 +106,14 @@ export async function runReconnect(system: System, config: Config, input: Reconn
   const context = nvmfContext(system, config, reporter, input.dryRun);
   const key = ioKey(params);
   exitOf(system, key, 'reconnect', await runOnPath(context, key, 'reconnect', params), 'path');
+}
+
+/** Observe (the controller serving the path, its owner), then decide the loss event. */
+export async function planGiveUp(context: NvmfContext, params: IoConnectParams): Promise<Plan> {
+  const controllers = await readControllers(context.system);
+  const serving = servingController(params, controllers);
+  const owner = serving ? otherOwner((await observeOwnership(context, [serving], false)).owners.get(serving.name)) : undefined;
+  return decideGiveUp(params, triggerOf(context.system, 'manual'), serving ? { device: serving.name, ...(owner ? { owner } : {}) } : undefined);
 }
 
 export async function runGiveUp(system: System, config: Config, input: ReconnectOptions, reporter: Reporter): Promise<void> {

@@ -301,7 +301,8 @@ export class TimerdBox {
   }
 
   nvmeCalls(command = 'connect'): NvmeCall[] {
-    return readJsonl<NvmeCall>(path.join(this.state, 'calls.jsonl')).filter((c) => c.argv[0] === command);
+    // `nvme connect --help` is the capability probe (once per hook run), not a connect
+    return readJsonl<NvmeCall>(path.join(this.state, 'calls.jsonl')).filter((c) => c.argv[0] === command && !c.argv.includes('--help'));
   }
 
   /** Subsystem NQNs of the live controllers in the fake /sys/class/nvme. */

@@ -33,7 +33,7 @@ suite_diagnostics() {
 
 setup_fcoe_systemd() {
   local out t0 st
-  [ -r systemd/sanhook-dcb-recheck.timer ] && [ -r systemd/sanhook-dcb-recheck.service ] || { echo "SETUP: systemd/sanhook-dcb-recheck.{timer,service} not in this checkout"; return 1; }
+  [ -r /lib/systemd/system/sanhook-dcb-recheck.timer ] && [ -r /lib/systemd/system/sanhook-dcb-recheck.service ] || { echo "SETUP: the package did not install sanhook-dcb-recheck.{timer,service} in /lib/systemd/system"; return 1; }
   mkdir -p /etc/systemd/network
   # test-only observer: when networkd-dispatcher ran a state's scripts for a
   # link ($DISPATCHED); sorts after sanhook-fcoe (it runs them by name, one
@@ -45,8 +45,6 @@ setup_fcoe_systemd() {
   printf '[Match]\nName=v0 v1 w0 w1 y0 y1\n[Link]\nActivationPolicy=manual\n[Network]\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' > /etc/systemd/network/50-sanhook-fcoe-test.network
   t0=$(now)
   out=$( {
-    install -m 644 systemd/sanhook-dcb-recheck.service systemd/sanhook-dcb-recheck.timer /etc/systemd/system/ &&
-    systemctl daemon-reload &&
     systemctl enable --now sanhook-dcb-recheck.timer &&
     systemctl start systemd-networkd.service &&
     systemctl restart networkd-dispatcher.service

@@ -5,8 +5,8 @@
 # nvme-tcp loaded.
 #
 # What it provides:
-#   * setup_host: installs sanhook the way an administrator does (README
-#     "Install on a host"): /usr/bin/sanhook -> bin/sanhook.js, the shipped
+#   * setup_host (chroot suites): installs sanhook by hand as the README's
+#     manual steps say: /usr/bin/sanhook -> bin/sanhook.js, the shipped
 #     rules in /etc/udev/rules.d, `sanhook coexist mask`, a config in
 #     /etc/sanhook/sanhook.yaml; starts systemd-journald (so the rules' own
 #     `systemd-cat --identifier=sanhook` branch runs and `journalctl -t
@@ -304,15 +304,20 @@ setup_host() {
 }
 
 # setup_systemd_host CONFIG_YAML: with systemd as PID 1 (SANHOOK_VM_INIT=systemd),
-# installs sanhook exactly as README "Install on a host" says, from this
-# checkout: npm install -g ., the /usr/bin/sanhook link, rules and units into
-# /etc, coexist mask, daemon-reload, enable --now, udevadm control --reload.
+# installs sanhook exactly as README "Install on a host" says for Debian: the
+# package this checkout built (dist/deb/sanhook_*_all.deb, `npm run deb`; run-vm
+# builds it) with `dpkg -i`, whose postinst reloads udev and systemd and
+# enables and starts timerd and the boot unit; then `sanhook coexist mask`.
 # journald, systemd-udevd (with its real sandbox) and the units are systemd's.
+# SANHOOK_DEB: the package's path once installed (the purge scenario).
+SANHOOK_DEB=
 setup_systemd_host() {
-  local out
+  local out deb
   dmesg -n 1
   [ "$(cat /proc/1/comm)" = systemd ] || { echo "SETUP: PID 1 is $(cat /proc/1/comm), not systemd"; return 1; }
   mkdir -p $SANHOOK_LOG_DIR
+  deb=$(ls dist/deb/sanhook_*_all.deb 2>/dev/null | tail -1)
+  [ -n "$deb" ] || { echo "SETUP: no dist/deb/sanhook_*_all.deb in this checkout (npm run deb builds it; npm run test:system does)"; return 1; }
   # whatever the host root carries (rules left by other tests, a root run's
   # state) must not leak into the guest: start from empty directories
   # No tmpfs over them here: systemd-udevd runs with PrivateMounts=yes and
@@ -327,20 +332,60 @@ setup_systemd_host() {
     echo 'SUBSYSTEM=="nvme", PROGRAM="/usr/local/sbin/.uevent-observer"' > /etc/udev/rules.d/10-sanhook-test-observer.rules
   fi
   printf '%s\n' "$1" > /etc/sanhook/sanhook.yaml
-  # --- README "Install on a host", word for word (from a checkout: npm ci && npm run build ran on the host) ---
+  # Not the admin's step, only this guest's time: man-db's dpkg trigger would
+  # re-index every manual page of the host root under TCG (minutes); its
+  # documented switch is this file (man-db's postinst, debconf man-db/auto-update).
+  rm -f /var/lib/man-db/auto-update
+  # Not a real host's either: this machine's root is a Docker image, whose
+  # /usr/sbin/policy-rc.d (exit 101) tells deb-systemd-invoke and invoke-rc.d
+  # never to start a service. A Debian host has none; with it, the postinst
+  # could not start timerd.
+  rm -f /usr/sbin/policy-rc.d
+  # --- README "Install on a host" (Debian), word for word ---
+  local t0=$EPOCHREALTIME
   out=$( {
-    npm install -g --offline --no-audit --no-fund . &&
-    { test -e /usr/bin/sanhook || ln -s "$(command -v sanhook)" /usr/bin/sanhook; } &&
-    install -m 644 rules.d/70-sanhook-nvmf.rules /etc/udev/rules.d/ &&
-    install -m 644 systemd/*.service systemd/*.socket /etc/systemd/system/ &&
-    sanhook coexist mask &&
-    systemctl daemon-reload &&
-    systemctl enable --now sanhook-timerd.socket sanhook-timerd.service sanhook-connect-boot.service &&
-    udevadm control --reload
+    dpkg -i "$deb" &&
+    sanhook coexist mask
   } 2>&1 ) || { echo "SETUP: install as the README says failed:"; echo "$out"; return 1; }
-  log "installed as README says: /usr/bin/sanhook -> $(readlink -f /usr/bin/sanhook); $(sanhook coexist status 2>&1 | head -1)"
+  SANHOOK_DEB=$deb
+  log "installed $(basename "$deb") with dpkg -i in $(elapsed "$t0") s: $(dpkg-query -W -f='${Package} ${Version} ${Status}' sanhook); $(command -v sanhook); $(sanhook coexist status 2>&1 | head -1)"
   log "kernel $(uname -r), $(nvme version | head -1), node $(node --version), systemd $(systemctl --version | head -1 | cut -d' ' -f2); PID 1 $(cat /proc/1/comm)"
   log "units: timerd $(systemctl is-active sanhook-timerd.service), socket $(systemctl is-active sanhook-timerd.socket), boot $(systemctl is-enabled sanhook-connect-boot.service), udevd $(systemctl is-active systemd-udevd.service)"
+}
+
+# sanhook_packaged: under systemd the .deb installed every rule, unit and
+# dispatcher script; the chroot suites install the ones they need by hand.
+sanhook_packaged() { [ -n "$SANHOOK_DEB" ]; }
+
+# purge_leaves_nothing: `dpkg --purge sanhook`, then nothing of sanhook is
+# left: every path the package listed, its state and settings, the unit links
+# and masks, timerd stopped, and nvme-cli's autoconnect unmasked again.
+purge_leaves_nothing() {
+  local listed left=() f t0 unit
+  sanhook_packaged || fail "installed" "sanhook installed from the .deb" "SANHOOK_DEB empty"
+  listed=$(dpkg -L sanhook | grep -v '^/\.$')
+  t0=$EPOCHREALTIME
+  dpkg --purge sanhook > $W/purge.out 2>&1 || fail "dpkg --purge sanhook" "exit 0" "$(cat $W/purge.out)"
+  log "purged in $(elapsed "$t0") s: $(tr '\n' ' ' < $W/purge.out | cut -c1-200)"
+  [ -z "$(dpkg-query -W -f='${Status}' sanhook 2>/dev/null | grep -v 'not-installed')" ] || fail "dpkg status" "not-installed" "$(dpkg-query -W -f='${Status}' sanhook)"
+  # the package's own paths: every file and link, and every directory named
+  # for sanhook (/etc, /usr/share/man/man8, ... are other packages' too)
+  while read -r f; do
+    if [ -L "$f" ] || [ -f "$f" ]; then left+=("$f")
+    elif [ -d "$f" ] && [[ $f == *sanhook* ]]; then left+=("$f"); fi
+  done <<< "$listed"
+  # what sanhook made at run time, and the unit links deb-systemd-helper made
+  for f in /etc/sanhook /var/lib/sanhook /run/sanhook /usr/sbin/sanhook /usr/lib/sanhook /var/lib/systemd/deb-systemd-helper-enabled/sanhook-timerd.service.dsh-also; do
+    { [ -e "$f" ] || [ -L "$f" ]; } && left+=("$f")
+  done
+  while read -r f; do left+=("$f"); done < <(find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked -name '*sanhook*' 2>/dev/null)
+  [ ${#left[@]} -eq 0 ] || fail "purge" "nothing of sanhook left" "${left[*]}"
+  for unit in sanhook-timerd.service sanhook-timerd.socket; do
+    [ "$(systemctl is-active $unit 2>&1)" != active ] || fail "purge" "$unit stopped" "$(systemctl is-active $unit)"
+  done
+  [ ! -L /etc/udev/rules.d/70-nvmf-autoconnect.rules ] || fail "purge" "nvme-cli's autoconnect rule unmasked again (prerm: sanhook coexist unmask)" "$(ls -l /etc/udev/rules.d/70-nvmf-autoconnect.rules)"
+  [ "$(systemctl is-enabled nvmf-autoconnect.service 2>&1)" != masked ] || fail "purge" "nvmf-autoconnect.service unmasked again" "masked"
+  log "nothing left: $(echo "$listed" | wc -l) packaged paths, /etc/sanhook, /var/lib/sanhook, /run/sanhook, unit links; nvme-cli autoconnect: rule $( [ -e /lib/udev/rules.d/70-nvmf-autoconnect.rules ] && echo active), nvmf-autoconnect.service $(systemctl is-enabled nvmf-autoconnect.service 2>&1)"
 }
 
 # ------------------------------------------------------------------ FCoE -----
@@ -366,12 +411,19 @@ setup_fcoe() {
   done
   [ -e $FCOE_BUS/ctlr_create ] || { echo "SETUP: no $FCOE_BUS/ctlr_create (the fcoe module is not loaded)"; return 1; }
   rm -rf /etc/fcoe; mkdir -p /etc/fcoe
-  install -m 644 rules.d/81-sanhook-fcoe.rules /etc/udev/rules.d/
-  install -D -m 755 dispatcher/networkd-dispatcher/sanhook-fcoe /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe
-  for st in $ND_STATES; do
-    mkdir -p $ND_DIR/$st.d
-    ln -sf /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe $ND_DIR/$st.d/sanhook-fcoe
-  done
+  if sanhook_packaged; then
+    # the .deb put them in place: check, do not copy
+    for f in /lib/udev/rules.d/81-sanhook-fcoe.rules /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe $(for st in $ND_STATES; do echo $ND_DIR/$st.d/sanhook-fcoe; done); do
+      [ -e "$f" ] || { echo "SETUP: the package did not install $f"; return 1; }
+    done
+  else
+    install -m 644 rules.d/81-sanhook-fcoe.rules /etc/udev/rules.d/
+    install -D -m 755 dispatcher/networkd-dispatcher/sanhook-fcoe /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe
+    for st in $ND_STATES; do
+      mkdir -p $ND_DIR/$st.d
+      ln -sf /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe $ND_DIR/$st.d/sanhook-fcoe
+    done
+  fi
   printf '#!/bin/bash\nprintf "%%s %%s %%s %%s\\n" "$EPOCHREALTIME" "$SEQNUM" "$ACTION" "$INTERFACE" >> %s\nexit 1\n' "$NET_UEVENTS" > /usr/local/sbin/.net-uevent-observer
   chmod 755 /usr/local/sbin/.net-uevent-observer
   : > "$NET_UEVENTS"
@@ -635,8 +687,12 @@ srp_ports_table() {
 # udevd handles each SRP/SCSI-host uevent ($SRP_UEVENTS; a PROGRAM that never
 # matches, changes nothing); then the fabric (rxe0) and the LIO target.
 setup_srp() {
-  [ -r rules.d/70-sanhook-srp.rules ] || { echo "SETUP: rules.d/70-sanhook-srp.rules is not in this checkout"; return 1; }
-  install -m 644 rules.d/70-sanhook-srp.rules /etc/udev/rules.d/
+  if sanhook_packaged; then
+    [ -r /lib/udev/rules.d/70-sanhook-srp.rules ] || { echo "SETUP: the package did not install /lib/udev/rules.d/70-sanhook-srp.rules"; return 1; }
+  else
+    [ -r rules.d/70-sanhook-srp.rules ] || { echo "SETUP: rules.d/70-sanhook-srp.rules is not in this checkout"; return 1; }
+    install -m 644 rules.d/70-sanhook-srp.rules /etc/udev/rules.d/
+  fi
   printf '#!/bin/bash\nprintf "%%s %%s %%s %%s %%s\\n" "$EPOCHREALTIME" "$SEQNUM" "$ACTION" "$SUBSYSTEM" "${DEVPATH##*/}" >> %s\nexit 1\n' "$SRP_UEVENTS" > /usr/local/sbin/.srp-uevent-observer
   chmod 755 /usr/local/sbin/.srp-uevent-observer
   : > "$SRP_UEVENTS"

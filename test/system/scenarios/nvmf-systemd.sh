@@ -1,8 +1,10 @@
 # VM suite: the production path. systemd is PID 1 (journald, systemd-udevd with
 # its real sandbox, sanhook's own units), sanhook installed as README "Install
-# on a host" says. Runs in the guest of test/system/vm/sanhook-vm.sh.
+# on a host" says: `dpkg -i` of the .deb this checkout built, then `sanhook
+# coexist mask`; the last scenario purges it. Runs in the guest of
+# test/system/vm/sanhook-vm.sh.
 # init: systemd
-# scenarios: installed boot-unit udev-aen burst lost-reconnect give-up disconnect socket-activation coexist journal-clean
+# scenarios: installed boot-unit udev-aen burst lost-reconnect give-up disconnect socket-activation coexist journal-clean purge
 #
 # One boot; the scenarios share the target port and the persistent discovery
 # controller, each uses its own subsystems and asserts on its own. Every
@@ -44,10 +46,15 @@ timerd_journal_since() { journalctl -u sanhook-timerd --no-pager -o cat --since 
 all_live() { local q; for q in "$@"; do is_live "$q" || return 1; done; }
 states() { local q; for q in "$@"; do echo -n "${q##*:}=$(io_ctrls "$q" | tr '\n' ' ')$(for c in $(io_ctrls "$q"); do ctrl_state "$c"; done) "; done; }
 
-# 1. Installed as the README says: timerd's unit and socket run, the boot unit
-#    is enabled, nvme-cli's autoconnect is masked, /usr/bin/sanhook works.
+# 1. Installed as the README says: dpkg has the package, its postinst started
+#    timerd's unit and socket and enabled the boot unit, nvme-cli's
+#    autoconnect is masked, /usr/sbin/sanhook and its manual are there.
 installed() {
   local s
+  [ "$(dpkg-query -W -f='${Status}' sanhook 2>&1)" = "install ok installed" ] || fail "dpkg -i" "install ok installed" "$(dpkg-query -W -f='${Status}' sanhook 2>&1)"
+  [ "$(command -v sanhook)" = /usr/sbin/sanhook ] || fail "entry" "/usr/sbin/sanhook on PATH" "$(command -v sanhook)"
+  [ -r /usr/share/man/man8/sanhook.8.gz ] && [ -r /usr/share/man/man5/sanhook.conf.5.gz ] || fail "manual" "sanhook(8), sanhook.conf(5) installed" "$(ls /usr/share/man/man8/sanhook* 2>&1)"
+  grep -q '^ExecStart=/usr/sbin/sanhook timerd' /lib/systemd/system/sanhook-timerd.service || fail "unit" "ExecStart=/usr/sbin/sanhook timerd" "$(grep ExecStart /lib/systemd/system/sanhook-timerd.service)"
   for s in sanhook-timerd.service sanhook-timerd.socket; do
     [ "$(systemctl is-active $s)" = active ] || fail "unit $s" "active" "$(systemctl is-active $s); $(systemctl status $s --no-pager 2>&1 | tail -5)"
   done
@@ -249,8 +256,11 @@ journal_clean() {
   journalctl -t sanhook -b --no-pager -o short-monotonic | tail -4 | sed 's/^/    /'
 }
 
+# 11. dpkg --purge: nothing of sanhook is left (lib.sh purge_leaves_nothing).
+purge() { purge_leaves_nothing; }
+
 want() { [ $# -eq 0 ] || [[ " $* " == *" $CASE "* ]]; }
-for CASE in installed boot-unit udev-aen burst lost-reconnect give-up disconnect socket-activation coexist journal-clean; do
+for CASE in installed boot-unit udev-aen burst lost-reconnect give-up disconnect socket-activation coexist journal-clean purge; do
   want "$@" || continue
   scenario "$CASE" "${CASE//-/_}"
 done
