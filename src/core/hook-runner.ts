@@ -10,7 +10,13 @@
  * taken and the plan is printed; planners are told they observe for a dry
  * run (`readOnly`), so an observation that would leave something behind (a
  * persistent discovery controller) is not made that way.
+ *
+ * Each round it runs on a key for its own event (not in a dry run) ends with
+ * one line in the hook-run log (core/hook-log.ts: ok, failed, queued or
+ * error) for `sanhook metrics`; that line never changes the hook's result.
  */
+import { exitCodeFor } from './errors.js';
+import { appendHookRun, type HookOutcome } from './hook-log.js';
 import { executePlan, type ExecuteContext, type PlanResult } from './execute.js';
 import { runCoalesced, type CoalesceOutcome } from './lock.js';
 import type { Plan } from './plan.js';
@@ -59,9 +65,21 @@ export async function runLocked<R>(context: HookRunContext, hook: LockedHook<R>)
       },
     ]),
   );
-  const coalesce = await runCoalesced(context.system, hook.key, hook.verb, hook.request, rounds, { staleMs: context.staleMs });
+  let coalesce: CoalesceOutcome;
+  try {
+    coalesce = await runCoalesced(context.system, hook.key, hook.verb, hook.request, rounds, { staleMs: context.staleMs });
+  } catch (error) {
+    await recordRound(context.system, hook, 'error', exitCodeFor(error));
+    throw error;
+  }
   const queued = coalesce.kind === 'handed-over' || coalesce.runs === 0;
+  const failed = (result?.failures.length ?? 0) > 0;
+  await recordRound(context.system, hook, queued ? 'queued' : failed ? 'failed' : 'ok', failed ? 1 : 0);
   return { ...(result ? { result } : {}), coalesce, queued };
+}
+
+function recordRound(system: System, hook: LockedHook<unknown>, outcome: HookOutcome, exit: number): Promise<void> {
+  return appendHookRun(system, { hook: hook.verb, key: hook.key, outcome, exit, at: system.clock.now(), timer: runByTimerd(system) });
 }
 
 /** The report item and log line of an event a live holder took over. */
