@@ -12,8 +12,7 @@
  * running) a hook skips its line. `sanhook metrics` rotates and folds it
  * (commands/metrics.ts); the line format is read back by core/metrics.ts.
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Paths, System } from './system.js';
 
@@ -74,17 +73,19 @@ export async function appendHookRun(system: System, record: HookRunRecord): Prom
     system.log.warn({ ...where, bytes: line.length }, 'metrics: hook-run line too long, not recorded');
     return;
   }
+  // Synchronous on purpose: four system calls, each far shorter than a hop through libuv's
+  // thread pool, in a process that is about to exit anyway.
   try {
-    const handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
     try {
-      if ((await handle.stat()).size >= MAX_HOOK_LOG_BYTES) {
+      if (fstatSync(fd).size >= MAX_HOOK_LOG_BYTES) {
         system.log.debug({ ...where, bytes: MAX_HOOK_LOG_BYTES }, 'metrics: hook-run log full (is sanhook-metrics.timer running?), not recorded');
         return;
       }
-      const { bytesWritten } = await handle.write(line);
-      if (bytesWritten !== line.length) system.log.warn({ ...where, bytes: bytesWritten }, 'metrics: short write to the hook-run log');
+      const written = writeSync(fd, line);
+      if (written !== line.length) system.log.warn({ ...where, bytes: written }, 'metrics: short write to the hook-run log');
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (error) {
     system.log.warn({ ...where, err: (error as Error).message }, 'metrics: cannot append to the hook-run log');
