@@ -2,7 +2,7 @@
  * sanhook's own settings: /etc/sanhook/sanhook.yaml (YAML 1.2, parsed by `yaml`),
  * read through schema tables (DESIGN §3; EXAMPLES "Config as a table").
  *
- * Each top-level key is a section: `lock:` is the core's (below); every
+ * Each top-level key is a section: `lock:` and `metrics:` are the core's (below); every
  * fabric declares its own (`Fabric.config`, named as the fabric) in its
  * folder. A section is a `Table`: one row per setting (YAML key, converter,
  * default, one-line description), keyed by the field it fills. A row may be
@@ -26,7 +26,7 @@ import { ConfigError, UsageError } from './errors.js';
 import type { Fabric } from './fabric.js';
 import { DEFAULT_STALE_MS, MIN_STALE_MS } from './lock.js';
 import type { System } from './system.js';
-import { secondsAsMs } from './validate.js';
+import { integer, invalid, secondsAsMs } from './validate.js';
 
 // ---------------------------------------------------------------------------
 // The schema: settings, tables, sections
@@ -162,6 +162,46 @@ export const LOCK_SECTION: ConfigSection<LockSettings> = {
   },
 };
 
+export interface MetricsSettings {
+  /** Where `sanhook metrics` writes the textfile (absolute, `*.prom`). */
+  readonly textfile: string;
+  readonly maxKeys: number;
+  readonly keyRetentionDays: number;
+}
+
+/**
+ * Debian's prometheus-node-exporter reads *.prom files in this directory
+ * (its README.textfile; prometheus-node-exporter-collectors' timers write
+ * apt.prom and smartmon.prom there).
+ */
+export const DEFAULT_TEXTFILE = '/var/lib/prometheus/node-exporter/sanhook.prom';
+/**
+ * Keys are what the hooks ran on: paths, discovery addresses, interfaces and
+ * logins the host is configured for. 1024 is several times a large host's
+ * (64 subsystems x 4 paths x 2 fabrics ...) and bounds the per-key series.
+ */
+export const DEFAULT_MAX_KEYS = 1024;
+/** A key not seen for a month is an endpoint that was removed from the configuration. */
+export const DEFAULT_KEY_RETENTION_DAYS = 30;
+
+/** An absolute path of a `*.prom` file: node_exporter's textfile collector reads only that glob. */
+export function textfilePath(raw: string, option: string): string {
+  if (!path.isAbsolute(raw) || raw.includes('\0') || !raw.endsWith('.prom') || raw.endsWith('/.prom')) {
+    return invalid(option, raw, 'must be an absolute path of a *.prom file (node_exporter reads only *.prom)');
+  }
+  return path.normalize(raw);
+}
+
+export const METRICS_SECTION: ConfigSection<MetricsSettings> = {
+  name: 'metrics',
+  describe: '`sanhook metrics`: the node_exporter textfile (docs/metrics.md)',
+  rows: {
+    textfile: value('textfile', textfilePath, DEFAULT_TEXTFILE, 'the node_exporter textfile `sanhook metrics` writes (an absolute *.prom path)'),
+    maxKeys: value('max-keys', (raw, option) => integer(raw, option, 1, 100_000, 'must be a whole number 1-100000'), DEFAULT_MAX_KEYS, 'most keys with a per-key series (the least recently seen beyond it are dropped and counted), 1-100000'),
+    keyRetentionDays: value('key-retention-days', (raw, option) => integer(raw, option, 1, 3650, 'must be whole days 1-3650'), DEFAULT_KEY_RETENTION_DAYS, 'a key without a hook round for this many days loses its per-key series (1-3650)'),
+  },
+};
+
 // ---------------------------------------------------------------------------
 // Config
 
@@ -173,9 +213,9 @@ export interface Config {
   readonly sections: ReadonlyMap<string, unknown>;
 }
 
-/** The core's section and then each fabric's, in the fabric list's order. */
+/** The core's sections and then each fabric's, in the fabric list's order. */
 export function configSections(fabrics: readonly Fabric[]): readonly ConfigSection<unknown>[] {
-  const sections: ConfigSection<unknown>[] = [LOCK_SECTION as ConfigSection<unknown>];
+  const sections: ConfigSection<unknown>[] = [LOCK_SECTION as ConfigSection<unknown>, METRICS_SECTION as ConfigSection<unknown>];
   for (const fabric of fabrics) {
     if (fabric.config.name !== fabric.name) throw new Error(`fabric ${fabric.name} declares a config section named ${fabric.config.name}`);
     if (sections.some((s) => s.name === fabric.config.name)) throw new Error(`config section ${fabric.config.name} is registered twice`);

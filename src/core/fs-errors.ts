@@ -54,6 +54,10 @@ export const LOCATIONS = {
   timerTable: { base: 'state', sub: [], what: 'timerd state directory' },
   timerdSnapshot: { base: 'state', sub: ['timers.json'], what: 'timerd snapshot' },
   timerdJournal: { base: 'state', sub: ['timers.journal'], what: 'timerd journal' },
+  hookRunLog: { base: 'run', sub: ['hook-runs.log'], what: 'hook-run log (sanhook metrics reads it)' },
+  metricsLock: { base: 'run', sub: ['metrics.lock'], what: 'lock of sanhook metrics' },
+  stateDir: { base: 'state', sub: [], what: 'state directory' },
+  metricsTotals: { base: 'state', sub: ['metrics.json'], what: 'metrics totals' },
 } as const satisfies Record<string, Location>;
 
 /** The name of one of the core's places. */
@@ -74,6 +78,8 @@ export const COMMAND_WRITES: CommandWrites = {
   timers: [],
   status: [],
   coexist: [],
+  // The textfile (metrics.textfile, outside sanhook's directories) is opened by the unit's ReadWritePaths=.
+  metrics: [LOCATIONS.runDir, LOCATIONS.hookRunLog, LOCATIONS.metricsLock, LOCATIONS.stateDir, LOCATIONS.metricsTotals],
 };
 
 /** What `fsError` needs to know about the file: what it is for, and sanhook's directory it lives in. */

@@ -10,7 +10,15 @@
  * taken and the plan is printed; planners are told they observe for a dry
  * run (`readOnly`), so an observation that would leave something behind (a
  * persistent discovery controller) is not made that way.
+ *
+ * For `sanhook metrics`, every round the runner runs (its own event's or one
+ * queued behind it, of any verb) ends with one line in the hook-run log
+ * (core/hook-log.ts: ok, failed or error, under the round's verb), and an
+ * event handed to a live holder with one `queued` line; never in a dry run.
+ * A line never changes the hook's result.
  */
+import { exitCodeFor } from './errors.js';
+import { appendHookRun, type HookOutcome } from './hook-log.js';
 import { executePlan, type ExecuteContext, type PlanResult } from './execute.js';
 import { runCoalesced, type CoalesceOutcome } from './lock.js';
 import type { Plan } from './plan.js';
@@ -50,17 +58,37 @@ export async function runLocked<R>(context: HookRunContext, hook: LockedHook<R>)
   if (!own) throw new Error(`runLocked: no planner for ${hook.verb}`);
   if (context.dryRun) return { result: await executePlan(await own(hook.request, { readOnly: true }), context), queued: false };
   let result: PlanResult | undefined;
+  let recorded = false;
+  const record = async (verb: string, outcome: HookOutcome, exit: number) => {
+    recorded = true;
+    await appendHookRun(context.system, { hook: verb, key: hook.key, outcome, exit, at: context.system.clock.now(), timer: runByTimerd(context.system) });
+  };
   const rounds = Object.fromEntries(
     Object.entries(hook.planners).map(([verb, planner]) => [
       verb,
       async (request: never) => {
-        const outcome = await executePlan(await planner(request, { readOnly: false }), context);
+        let outcome: PlanResult;
+        try {
+          outcome = await executePlan(await planner(request, { readOnly: false }), context);
+        } catch (error) {
+          await record(verb, 'error', exitCodeFor(error));
+          throw error;
+        }
+        await record(verb, outcome.failures.length > 0 ? 'failed' : 'ok', outcome.failures.length > 0 ? 1 : 0);
         if (verb === hook.verb) result = outcome;
       },
     ]),
   );
-  const coalesce = await runCoalesced(context.system, hook.key, hook.verb, hook.request, rounds, { staleMs: context.staleMs });
+  let coalesce: CoalesceOutcome;
+  try {
+    coalesce = await runCoalesced(context.system, hook.key, hook.verb, hook.request, rounds, { staleMs: context.staleMs });
+  } catch (error) {
+    // A round that threw has its line; an error around the rounds (the lock, the run dir) gets one here.
+    if (!recorded) await record(hook.verb, 'error', exitCodeFor(error));
+    throw error;
+  }
   const queued = coalesce.kind === 'handed-over' || coalesce.runs === 0;
+  if (queued) await record(hook.verb, 'queued', 0);
   return { ...(result ? { result } : {}), coalesce, queued };
 }
 

@@ -50,6 +50,8 @@ describe('sanhook install (Linux)', () => {
       'usr/lib/systemd/system/sanhook-timerd.service': '644',
       'usr/lib/systemd/system/sanhook-timerd.socket': '644',
       'usr/lib/tmpfiles.d/sanhook-nvme-registry.conf': '644',
+      'usr/lib/systemd/system/sanhook-metrics.service': '644',
+      'usr/lib/systemd/system/sanhook-metrics.timer': '644',
       'etc/NetworkManager/dispatcher.d/90-sanhook-fcoe': '755',
       'usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe': '755',
       'etc/networkd-dispatcher/carrier.d/sanhook-fcoe': '-> /usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe',

@@ -117,7 +117,7 @@ describe('the table-driven loader (a made-up fabric)', () => {
   });
 
   it.each([
-    ['unknown section: lists the registered ones', 'demo: {}\nnvmf: {}\n', 2, 'nvmf', 'unknown section (known: lock, demo)'],
+    ['unknown section: lists the registered ones', 'demo: {}\nnvmf: {}\n', 2, 'nvmf', 'unknown section (known: lock, metrics, demo)'],
     ['unknown setting: lists the known ones', 'demo:\n  speed: 1\n', 2, 'demo.speed', 'unknown setting (known: mode, limit, verbose, window, ports)'],
     ['unknown nested setting', 'demo:\n  window:\n    mid: 1\n', 3, 'demo.window.mid', 'unknown setting (known: low, high)'],
     ['unknown field of a record', 'demo:\n  ports:\n    - name: a\n    - nom: b\n', 4, 'demo.ports[1].nom', 'unknown field (known: name, port)'],
@@ -143,7 +143,7 @@ describe('the table-driven loader (a made-up fabric)', () => {
   });
 
   it("a fabric's section is named as the fabric, and registered once", () => {
-    expect(configSections(DEMO).map((s) => s.name)).toEqual(['lock', 'demo']);
+    expect(configSections(DEMO).map((s) => s.name)).toEqual(['lock', 'metrics', 'demo']);
     expect(() => configSections([{ ...demo, name: 'other' }])).toThrow(/declares a config section named demo/);
     expect(() => configSections([demo, demo])).toThrow(/registered twice/);
     expect(() => configSections([{ ...demo, name: 'lock', config: { ...DEMO_CONFIG, name: 'lock' } }])).toThrow(/registered twice/);
@@ -152,6 +152,9 @@ describe('the table-driven loader (a made-up fabric)', () => {
   it('documents every row with its key path', () => {
     expect(describeSettings(configSections(DEMO)).map((d) => [d.key, d.default])).toEqual([
       ['lock.stale-seconds', '10'],
+      ['metrics.textfile', '/var/lib/prometheus/node-exporter/sanhook.prom'],
+      ['metrics.max-keys', '1024'],
+      ['metrics.key-retention-days', '30'],
       ['demo.mode', 'fast'],
       ['demo.limit', '(none)'],
       ['demo.verbose', 'false'],
@@ -229,7 +232,11 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
     ['nvmf:\n  reconnect-delay: [1, 2]\n', 2, 'nvmf.reconnect-delay', 'must be a single value'],
     ['nvmf:\n  reconnect-delay: 0\n', 2, 'nvmf.reconnect-delay', 'must be whole seconds 1-86400, got "0"'],
     ['nvmf:\n  reconect-delay: 5\n', 2, 'nvmf.reconect-delay', 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, udev-handoff, exclude, lost)'],
-    ['\n\nsan:\n  x: 1\n', 3, 'san', 'unknown section (known: lock, nvmf, fcoe, srp)'],
+    ['\n\nsan:\n  x: 1\n', 3, 'san', 'unknown section (known: lock, metrics, nvmf, fcoe, srp)'],
+    ['metrics:\n  textfile: sanhook.prom\n', 2, 'metrics.textfile', 'must be an absolute path of a *.prom file (node_exporter reads only *.prom), got "sanhook.prom"'],
+    ['metrics:\n  textfile: /var/lib/prometheus/node-exporter/sanhook.txt\n', 2, 'metrics.textfile', 'must be an absolute path of a *.prom file (node_exporter reads only *.prom), got "/var/lib/prometheus/node-exporter/sanhook.txt"'],
+    ['metrics:\n  max-keys: 0\n', 2, 'metrics.max-keys', 'must be a whole number 1-100000, got "0"'],
+    ['metrics:\n  key-retention-days: 1.5\n', 2, 'metrics.key-retention-days', 'must be whole days 1-3650, got "1.5"'],
     ['fcoe:\n  dcb-source: dcbtool\n', 2, 'fcoe.dcb-source', 'must be one of auto, dcb, lldpad, got "dcbtool"'],
     ['fcoe:\n  retry:\n    delay: 0.05\n', 3, 'fcoe.retry.delay', 'must be seconds 0.1-86400, to the millisecond, got "0.05"'],
     ['fcoe:\n  retry:\n    attempts: 0\n', 3, 'fcoe.retry.attempts', 'must be a count 1-1000, got "0"'],
@@ -268,7 +275,7 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
       for (const row of rows) if (row.kind === 'mapping' && row.table) walk(row.table);
     };
     for (const section of configSections(FABRICS)) walk(section);
-    expect(configSections(FABRICS).map((s) => s.name)).toEqual(['lock', ...FABRICS.map((f) => f.name)]);
+    expect(configSections(FABRICS).map((s) => s.name)).toEqual(['lock', 'metrics', ...FABRICS.map((f) => f.name)]);
     expect(NVMF_CONFIG.name).toBe('nvmf');
   });
 });

@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { locate, type Location } from '../../src/core/fs-errors.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { socketPathFor } from '../../src/timerd/client.js';
+import { DEFAULT_TEXTFILE } from '../../src/core/config.js';
 import { commandWrites, timerHookTable } from '../../src/core/registry.js';
 import { FABRICS } from '../../src/hooks/index.js';
 import { allOf, denial, execInvocations, lastOf, parseUnit, type UnitSettings } from '../../src/core/unit-sandbox.js';
@@ -171,7 +172,7 @@ describe('shared directories and the socket agree across units', () => {
   it('every unit that runs sanhook declares /run/sanhook and /var/lib/sanhook, preserved, root only', () => {
     const run = path.relative('/run', HOST.run);
     const state = path.relative('/var/lib', HOST.state);
-    expect(services.map((u) => u.name).sort()).toEqual(['sanhook-connect-boot.service', 'sanhook-dcb-recheck.service', 'sanhook-timerd.service']);
+    expect(services.map((u) => u.name).sort()).toEqual(['sanhook-connect-boot.service', 'sanhook-dcb-recheck.service', 'sanhook-metrics.service', 'sanhook-timerd.service']);
     for (const unit of services) {
       expect(last(unit.settings, 'ProtectSystem'), unit.name).toBe('strict');
       expect(all(unit.settings, 'RuntimeDirectory'), unit.name).toEqual([run]);
@@ -299,5 +300,28 @@ describe('sanhook-dcb-recheck.timer and .service: `dcb-check --all` every 30 s, 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('sanhook-metrics.timer and .service: `sanhook metrics` every 30 s into node_exporter\'s textfile directory', () => {
+  const timer = unitNamed('sanhook-metrics.timer');
+  const service = unitNamed('sanhook-metrics.service');
+  const textDir = path.dirname(DEFAULT_TEXTFILE);
+
+  it('the timer starts the service 30 s after the end of each run, with a first run', () => {
+    expect(last(timer.settings, 'Unit')).toBe('sanhook-metrics.service');
+    expect(last(timer.settings, 'OnUnitInactiveSec')).toBe('30s');
+    expect(all(timer.settings, 'OnActiveSec').length + all(timer.settings, 'OnBootSec').length).toBeGreaterThan(0);
+    expect(all(timer.settings, 'WantedBy')).toEqual(['timers.target']);
+  });
+
+  it('the service is a oneshot `sanhook metrics` that may write the default textfile, and runs only where that directory exists', () => {
+    expect(all(service.settings, 'Type')).toEqual(['oneshot']);
+    expect(all(service.settings, 'ExecStart')).toEqual(['/usr/bin/sanhook metrics']);
+    expect(all(service.settings, 'WantedBy')).toEqual([]);
+    expect(denial(service.settings, DEFAULT_TEXTFILE)).toBeUndefined();
+    expect(all(service.settings, 'ConditionPathIsDirectory')).toEqual([textDir]);
+    // the check bites: without ReadWritePaths= the textfile is refused
+    expect(denial(service.settings.filter(([k]) => k !== 'ReadWritePaths'), DEFAULT_TEXTFILE)).toMatch(/ProtectSystem=strict/);
   });
 });
