@@ -17,6 +17,7 @@
  *                              is the one table), with udev's and systemd's
  *                              directories under /lib: Debian 12 packages must not
  *                              move files between / and /usr (the usrmerge moratorium)
+ *   /usr/lib/tmpfiles.d/       the NVMe ownership registry's directory at boot
  *   /usr/share/man/            sanhook(8), sanhook-timerd(8), sanhook.conf(5)
  *   /usr/share/doc/sanhook/    copyright (sanhook's and every bundled package's
  *                              licence), changelog.gz, README.md and docs/*.md
@@ -49,8 +50,12 @@ const die = (message) => {
 };
 const run = (file, argv, options = {}) => execFileSync(file, argv, { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options });
 
-/** Units enabled at install (the rest — FCoE's recheck timer — are the admin's choice: docs/fcoe-events.md). */
-const ENABLED_UNITS = ['sanhook-timerd.socket', 'sanhook-timerd.service', 'sanhook-connect-boot.service'];
+/**
+ * Units enabled at install. The metrics timer is harmless where nothing reads
+ * it (its service runs only when node_exporter's textfile directory exists);
+ * FCoE's recheck timer is the admin's choice (docs/fcoe-events.md).
+ */
+const ENABLED_UNITS = ['sanhook-timerd.socket', 'sanhook-timerd.service', 'sanhook-connect-boot.service', 'sanhook-metrics.timer'];
 const MAINTAINER = 'sanhook developers <maintainers@users.noreply.h-seed-5939cc12.example>';
 const ENTRY = '/usr/sbin/sanhook';
 
@@ -126,7 +131,8 @@ try {
   // --- control area ---
   const control = inRoot('DEBIAN');
   mkdirSync(control);
-  const fill = (text) => text.replaceAll('@ENABLE@', ENABLED_UNITS.join(' ')).replaceAll('@UNITS@', units.join(' '));
+  const tmpfiles = existsSync(inRoot('usr', 'lib', 'tmpfiles.d')) ? readdirSync(inRoot('usr', 'lib', 'tmpfiles.d')).sort() : [];
+  const fill = (text) => text.replaceAll('@ENABLE@', ENABLED_UNITS.join(' ')).replaceAll('@UNITS@', units.join(' ')).replaceAll('@TMPFILES@', tmpfiles.join(' '));
   for (const script of ['postinst', 'prerm', 'postrm']) {
     writeFileSync(path.join(control, script), fill(readFileSync(path.join(REPO, 'packaging', 'debian', script), 'utf8')));
     chmodSync(path.join(control, script), 0o755);

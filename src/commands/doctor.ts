@@ -23,7 +23,7 @@ import { packageRoot } from '../core/package.js';
 import type { Platform } from '../core/platform.js';
 import { createReporter } from '../core/report.js';
 import type { CheckResult, Usage } from '../core/requirements.js';
-import { pathExists } from '../core/system.js';
+import { pathExists, type System } from '../core/system.js';
 import { execInvocations, parseUnit } from '../core/unit-sandbox.js';
 import { directory } from '../core/validate.js';
 import {
@@ -45,19 +45,48 @@ import type { CoreCommand } from './runtime.js';
 /** The package directory holding each platform's event rules (install/assets.ts rows). */
 const EVENT_RULES_FROM: Readonly<Record<Platform, string>> = { linux: 'rules.d', freebsd: 'devd' };
 
+/**
+ * Where a system package put a package directory's files instead (the .deb,
+ * scripts/build-deb.mjs: /lib for udev and systemd, Debian 12's layout; it
+ * ships no copies beside the program). Relative to the root.
+ */
+const PACKAGED_IN: Readonly<Record<string, readonly string[]>> = {
+  'rules.d': ['lib/udev/rules.d', 'usr/lib/udev/rules.d'],
+  systemd: ['lib/systemd/system', 'usr/lib/systemd/system'],
+};
+
+/**
+ * A package directory's files by name, each with the path to read it at: the
+ * npm package's own copy, or (a system package) the sanhook files where dpkg
+ * installed them. Then "missing" cannot be seen (`dpkg -V sanhook` can), but
+ * shadowing and masking still can.
+ */
+async function packageFiles(system: System, from: string, match: RegExp): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const own = path.join(packageRoot(), from);
+  if (await pathExists(own)) {
+    for (const name of (await readdir(own)).filter((n) => match.test(n)).sort()) files.set(name, path.join(own, name));
+    return files;
+  }
+  for (const dir of PACKAGED_IN[from] ?? []) {
+    const full = path.join(system.paths.root, dir);
+    const names = await readdir(full).catch(() => [] as string[]);
+    for (const name of names.filter((n) => match.test(n) && n.includes('sanhook')).sort()) if (!files.has(name)) files.set(name, path.join(full, name));
+  }
+  return files;
+}
+
 /** The rule files this package ships (what `sanhook install` puts in place). */
-async function shippedRuleFiles(platform: Platform): Promise<string[]> {
+async function shippedRuleFiles(system: System, platform: Platform): Promise<string[]> {
   const row = ASSETS[platform].find((r) => r.from === EVENT_RULES_FROM[platform]);
   if (!row) return [];
-  return (await readdir(path.join(packageRoot(), row.from))).filter((n) => row.match.test(n)).sort();
+  return [...(await packageFiles(system, row.from, row.match)).keys()];
 }
 
 /** The shipped systemd services that run sanhook (the socket and timer units run nothing themselves). */
-async function shippedServices(): Promise<string[]> {
-  const dir = path.join(packageRoot(), 'systemd');
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.service')).sort();
+async function shippedServices(system: System): Promise<string[]> {
   const out: string[] = [];
-  for (const name of names) if (execInvocations(parseUnit(await readFile(path.join(dir, name), 'utf8'))).length > 0) out.push(name);
+  for (const [name, file] of await packageFiles(system, 'systemd', /\.service$/)) if (execInvocations(parseUnit(await readFile(file, 'utf8'))).length > 0) out.push(name);
   return out;
 }
 
@@ -121,7 +150,7 @@ Exit status: 0 all checks passed or only warned; 1 at least one check failed
         }
 
         const manifest = await readInstallManifest(system, prefix);
-        for (const file of await shippedRuleFiles(platform)) report(evaluateRule(await observeRule(system, file, manifest)));
+        for (const file of await shippedRuleFiles(system, platform)) report(evaluateRule(await observeRule(system, file, manifest)));
         // udev rules and systemd units: nothing of the kind on FreeBSD
         for (const fabric of platform === 'linux' ? runtime.fabrics : []) {
           for (const seen of await observeCoexist(system, fabric, usages.get(fabric.name) ?? new Map())) report(evaluateCoexist(seen));
@@ -130,7 +159,7 @@ Exit status: 0 all checks passed or only warned; 1 at least one check failed
         report(evaluateDir(await observeDir('run', system.paths.run, 'locks, pending events, the timerd socket', runnerUid)));
         report(evaluateDir(await observeDir('state', system.paths.state, 'the timer table and endpoint records', runnerUid)));
         report(evaluateTimerd(await observeTimerd(system), platform));
-        if (platform === 'linux') for (const unit of await shippedServices()) report(evaluateUnit(await observeUnit(system, unit, runtime.fabrics)));
+        if (platform === 'linux') for (const unit of await shippedServices(system)) report(evaluateUnit(await observeUnit(system, unit, runtime.fabrics)));
 
         const summary = summarize(results);
         reporter.item({ hook: 'doctor', outcome: 'summary', ...summary, text: `${summary.pass} passed, ${summary.warn} warning(s), ${summary.fail} failed` });

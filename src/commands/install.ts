@@ -7,7 +7,8 @@
  * plan. It never replaces a file an admin edited, or one sanhook did not
  * write, unless --force (exit 1 naming them otherwise); a re-run changes
  * nothing; --uninstall removes exactly what the manifest lists. A real
- * install (no --destdir) reloads udev and systemd afterwards.
+ * install (no --destdir) reloads udev and systemd afterwards, and creates
+ * what a new tmpfiles.d file declares (systemd-tmpfiles --create).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { directory } from '../core/validate.js';
 import { applyStep, observe, readManifest } from '../install/apply.js';
 import { ASSETS, ENTRY_PLACEHOLDER, sourceFiles } from '../install/assets.js';
 import { ancestors, MANIFEST_STEP, planInstall, planUninstall, type Step, type Wanted } from '../install/plan.js';
+import type { System } from '../core/system.js';
 import type { CoreCommand } from './runtime.js';
 
 /** The outcome word of a step: what was done, or (--dry-run) `would-<verb>`. */
@@ -42,6 +44,18 @@ function outcomeOf(step: Step, dryRun: boolean): string {
     }
   })();
   return dryRun && step.kind !== 'unchanged' && step.kind !== 'kept' ? `would-${verb}` : done;
+}
+
+/**
+ * A tmpfiles.d file takes effect at the next boot; directories the units
+ * need now (the NVMe registry's) are created at once, as
+ * dh_installtmpfiles does in a package's postinst. A failure is a warning.
+ */
+async function createTmpfiles(system: System, steps: readonly Step[]): Promise<void> {
+  const written = steps.filter((s) => s.kind === 'write' && path.dirname(s.path).endsWith(`${path.sep}tmpfiles.d`)).map((s) => path.basename((s as { path: string }).path));
+  if (written.length === 0) return;
+  const result = await system.exec('systemd-tmpfiles', ['--create', ...written]).catch(() => undefined);
+  if (!result || result.exitCode !== 0) system.log.warn({ files: written, exit_code: result?.exitCode }, 'systemd-tmpfiles --create failed; run it by hand or reboot');
 }
 
 export const installCommand: CoreCommand = {
@@ -98,7 +112,10 @@ export const installCommand: CoreCommand = {
         }
         const changed = steps.some((s) => s.kind === 'write' || s.kind === 'link' || s.kind === 'remove' || s.kind === 'chmod');
         // rmdir steps change nothing udev or systemd read
-        if (!dryRun && destdir === '/' && changed && platform === 'linux') await reloadUdevAndSystemd(system);
+        if (!dryRun && destdir === '/' && changed && platform === 'linux') {
+          await reloadUdevAndSystemd(system);
+          await createTmpfiles(system, steps);
+        }
         if (kept.length > 0) throw new ActionError(`kept ${kept.length} file(s) sanhook did not write or an admin changed (--force replaces them): ${kept.join('; ')}`);
       }),
 };

@@ -24,7 +24,7 @@ let extracted: string;
 let control: string;
 const version = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const UNITS = readdirSync(path.join(REPO, 'systemd')).filter((n) => /\.(service|socket|timer)$/.test(n)).sort();
-const ENABLED = ['sanhook-timerd.socket', 'sanhook-timerd.service', 'sanhook-connect-boot.service'];
+const ENABLED = ['sanhook-timerd.socket', 'sanhook-timerd.service', 'sanhook-connect-boot.service', 'sanhook-metrics.timer'];
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'sanhook-deb-test-'));
@@ -59,6 +59,7 @@ describe('contents', () => {
     expectMode('/usr/lib/sanhook/bin/sanhook.js', '-rw-r--r--');
     expectMode('/usr/lib/sanhook/dist/bundle/cli.js', '-rw-r--r--');
     expectMode('/usr/lib/sanhook/package.json', '-rw-r--r--');
+    expectMode('/usr/lib/tmpfiles.d/sanhook-nvme-registry.conf', '-rw-r--r--');
     for (const rules of readdirSync(path.join(REPO, 'rules.d'))) expectMode(`/lib/udev/rules.d/${rules}`, '-rw-r--r--');
     for (const unit of UNITS) expectMode(`/lib/systemd/system/${unit}`, '-rw-r--r--');
     expectMode('/etc/NetworkManager/dispatcher.d/90-sanhook-fcoe', '-rwxr-xr-x');
@@ -88,6 +89,18 @@ describe('contents', () => {
     expect(install.status).toBe(3);
     expect(install.stderr).toMatch(/comes from a system package/);
     expect(install.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("the packaged sanhook doctor finds the rules and units where dpkg put them (no copies beside the program)", () => {
+    const entry = path.join(extracted, 'usr/lib/sanhook/bin/sanhook.js');
+    const sysfs = mkdtempSync(path.join(work, 'sys-'));
+    const run = spawnSync(process.execPath, ['--jitless', '--no-expose-wasm', entry, '--root', extracted, '--sysfs', sysfs, '-o', 'json', 'doctor'], { encoding: 'utf8' });
+    expect(run.stderr).not.toMatch(/\n\s+at |internal error/);
+    const checks = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { check?: string; status?: string; seen?: string });
+    const rules = checks.filter((c) => c.check?.startsWith('rule'));
+    expect(rules.length, JSON.stringify(checks.map((c) => c.check))).toBe(readdirSync(path.join(REPO, 'rules.d')).length);
+    for (const rule of rules) expect(rule.status, JSON.stringify(rule)).toBe('pass');
+    expect(checks.some((c) => c.check?.startsWith('unit') && c.seen?.includes('sanhook-timerd.service'))).toBe(true);
   });
 
   it('copyright names sanhook and every bundled package with a licence text for each licence', () => {
@@ -128,6 +141,7 @@ describe('control data', () => {
     }
     expect(readFileSync(path.join(control, 'prerm'), 'utf8')).toContain(`UNITS="${UNITS.join(' ')}"`);
     expect(readFileSync(path.join(control, 'postinst'), 'utf8')).toContain(`ENABLE="${ENABLED.join(' ')}"`);
+    expect(readFileSync(path.join(control, 'postinst'), 'utf8')).toContain(`TMPFILES="${readdirSync(path.join(REPO, 'tmpfiles.d')).sort().join(' ')}"`);
   });
 });
 
@@ -136,7 +150,7 @@ describe('maintainer scripts, against recording fakes', () => {
   function runScript(script: string, args: string[], env: Record<string, string> = {}): string[] {
     const dir = mkdtempSync(path.join(work, 'fakes-'));
     const log = path.join(dir, 'calls.log');
-    for (const name of ['deb-systemd-helper', 'deb-systemd-invoke', 'systemctl', 'udevadm', 'sanhook']) {
+    for (const name of ['deb-systemd-helper', 'deb-systemd-invoke', 'systemctl', 'udevadm', 'sanhook', 'systemd-tmpfiles']) {
       writeFileSync(path.join(dir, name), `#!/bin/sh\necho "${name} $*" >> "${log}"\n# was-enabled: not yet (a first install)\n[ "${name} $1 $2" = "deb-systemd-helper --quiet was-enabled" ] && exit 0\nexit 0\n`);
       chmodSync(path.join(dir, name), 0o755);
     }
@@ -152,6 +166,7 @@ describe('maintainer scripts, against recording fakes', () => {
       expect(calls).toContain(`deb-systemd-helper enable ${unit}`);
     }
     expect(calls.some((c) => c.includes('sanhook-dcb-recheck'))).toBe(false);
+    expect(calls).toContain(`systemd-tmpfiles --root=${path.join(work, 'none')} --create sanhook-nvme-registry.conf`);
   });
 
   it('prerm: an upgrade stops nothing; a removal runs `sanhook coexist unmask` (nvme-cli autoconnect comes back)', () => {
@@ -161,14 +176,15 @@ describe('maintainer scripts, against recording fakes', () => {
 
   it('postrm purge: forgets every unit and leaves no settings, timers or run state', () => {
     const root = mkdtempSync(path.join(work, 'purge-'));
-    for (const dir of ['etc/sanhook', 'var/lib/sanhook/timerd', 'run/sanhook/locks']) {
+    for (const dir of ['etc/sanhook', 'var/lib/sanhook/timerd', 'run/sanhook/locks', 'var/lib/prometheus/node-exporter']) {
       mkdirSync(path.join(root, dir), { recursive: true });
       writeFileSync(path.join(root, dir, 'x'), 'state');
     }
     mkdirSync(path.join(root, 'etc/nvme'), { recursive: true });
     const calls = runScript('postrm', ['purge'], { DPKG_ROOT: root });
     for (const unit of UNITS) expect(calls).toEqual(expect.arrayContaining([`deb-systemd-helper purge ${unit}`, `deb-systemd-helper unmask ${unit}`]));
-    for (const dir of ['etc/sanhook', 'var/lib/sanhook', 'run/sanhook']) expect(existsSync(path.join(root, dir)), dir).toBe(false);
+    for (const dir of ['etc/sanhook', 'var/lib/sanhook', 'run/sanhook', 'var/lib/prometheus/node-exporter/sanhook.prom']) expect(existsSync(path.join(root, dir)), dir).toBe(false);
+    expect(existsSync(path.join(root, 'var/lib/prometheus/node-exporter/x')), "node_exporter's other files").toBe(true);
     expect(existsSync(path.join(root, 'etc/nvme')), "another package's directory").toBe(true);
   });
 });
