@@ -2,6 +2,11 @@
  * `npm run bench`'s pure parts (bench/lib/results.mjs, bench/lib/peer.mjs): the ratio,
  * each benchmark's --json object -> figures, the table, and peer-nvme-cli's reading of
  * a guest console. No benchmark runs here.
+ *
+ * test/fixtures/bench/peer-console-sample.txt is NOT captured from a VM boot (the
+ * peer bench boots QEMU twice; the lead runs it): it is written in the line format
+ * bench/peer-nvme-cli.guest.sh prints (`@@bench TOOL METRIC VALUE`, kernel lines in
+ * between), with figures from the run in docs/systemd.md.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
