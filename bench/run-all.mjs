@@ -100,7 +100,9 @@ for (const bench of BENCHMARKS) {
   process.stderr.write(`bench: running ${bench.name} ...\n`);
   const started = Date.now();
   const run = await runBench(bench.name, bench.script);
-  const lastLine = run.stderr.trim().split('\n').at(-1) ?? '';
+  // why it failed or skipped: its ABORT / error line if it printed one, else its last line
+  const lines = run.stderr.trim().split('\n');
+  const lastLine = lines.filter((l) => /ABORT|FAILED|error|needs /i.test(l) && !/^\s/.test(l)).at(-1) ?? lines.at(-1) ?? '';
   if (run.code === CANNOT_RUN_HERE) {
     notRun.push({ bench: bench.name, status: 'skipped', reason: lastLine.replace(/^[\w-]+: /, '') || `exit ${CANNOT_RUN_HERE}` });
     continue;

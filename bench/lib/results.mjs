@@ -84,7 +84,7 @@ export const FIGURES = {
         const late = /^lateness p99/.test(r.metric);
         return figure({
           bench: 'timerd',
-          name: `timerd: ${r.metric}`,
+          name: /^timerd\b/.test(r.metric) ? r.metric : `timerd: ${r.metric}`,
           value: num('timerd', r.value, `rows[${r.metric}].value`),
           unit: r.unit,
           ...(late && typeof lateBase === 'number' ? { baseline: lateBase, baselineName: 'bare setTimeout p99' } : {}),

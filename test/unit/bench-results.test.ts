@@ -59,6 +59,7 @@ const SAMPLES = {
       { metric: 'durable arms/s (32 concurrent clients, 10,000 new timers)', value: 2500, unit: '/s', target: '>= 1000', pass: true },
       { metric: 'durable arms/s (1 sequential client, 2000 re-arms)', value: 900, unit: '/s', target: '-', pass: null },
       { metric: 'lateness p99, same (max 12; 2.0x baseline)', value: 8, unit: 'ms', target: '<= 10', pass: true },
+      { metric: 'timerd RSS, 10,000 timers, steady', value: 52.2, unit: 'MiB', target: '<= 60', pass: true },
     ],
     details: { lateness: { baseline: { p99: 4 } } },
   },
@@ -88,9 +89,10 @@ describe('FIGURES: each benchmark\'s --json -> rows', () => {
 
   it('timerd: only the rows with a target; lateness p99 gets the bare setTimeout baseline', () => {
     const rows = FIGURES.timerd!(SAMPLES.timerd);
-    expect(rows.map((r) => [r.value, r.unit, r.baseline, r.ratio, r.target])).toEqual([
-      [2500, '/s', undefined, undefined, '>= 1000'],
-      [8, 'ms', 4, 2, '<= 10'],
+    expect(rows.map((r) => [r.name, r.value, r.unit, r.baseline, r.ratio, r.target])).toEqual([
+      ['timerd: durable arms/s (32 concurrent clients, 10,000 new timers)', 2500, '/s', undefined, undefined, '>= 1000'],
+      ['timerd: lateness p99, same (max 12; 2.0x baseline)', 8, 'ms', 4, 2, '<= 10'],
+      ['timerd RSS, 10,000 timers, steady', 52.2, 'MiB', undefined, undefined, '<= 60'],
     ]);
   });
 
