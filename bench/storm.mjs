@@ -293,7 +293,7 @@ else {
     [`discoveries per key (${shape === 'bursts' ? `bound ${1 + MAX_EXTRA_RUNS}` : 'no bound: stream'})`, `max ${verdict.maxRuns}; ${dist}`],
     ['discoveries in all', `${verdict.actions} for ${eventCount} events (${((verdict.actions / eventCount) * 100).toFixed(1)}%)`],
     ['settle: last event fired -> last discovery done', ms(verdict.settleMs)],
-    ['storm: first event fired -> all done', `${ms(result.storm_ms)} (${result.events_per_s.toFixed(1)} events/s; hook wall time p50 ${result.hook_wall_ms_p50.toFixed(0)} ms)`],
+    ['storm: start (first burst spawned) -> all done', `${ms(result.storm_ms)} (${result.events_per_s.toFixed(1)} events/s; hook wall time p50 ${result.hook_wall_ms_p50.toFixed(0)} ms)`],
     [`baseline: ${eventCount} bare node, same pool`, `${ms(result.baseline.ms)} (${result.baseline.per_s.toFixed(1)}/s; wall time p50 ${result.baseline.wall_ms_p50.toFixed(0)} ms)`],
     ['storm / baseline', `${result.storm_over_baseline.toFixed(2)}x`],
   ];
