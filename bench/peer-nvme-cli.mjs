@@ -7,8 +7,12 @@
  * workloads are in bench/peer-nvme-cli.guest.sh. Prints one table with both
  * columns and their ratio (sanhook / nvme-cli; below 1.0 sanhook is faster).
  *
- * usage: sudo npm run bench:peer-nvme-cli [-- --single N] [--only nvme-cli|sanhook]
+ * usage: sudo npm run bench:peer-nvme-cli [-- --single N] [--only nvme-cli|sanhook] [--json]
  *   --single N   single-event samples for the AEN -> live latency (default 8)
+ *   --json       print one JSON object instead of the table ({ single, logs, tools:
+ *                { <tool>: { code, metrics } }, rows: [[measure, nvme-cli, sanhook, ratio], ...] };
+ *                bench/run-all.mjs reads it); progress goes to stderr
+ * The console parsing and the table are bench/lib/peer.mjs (unit-tested).
  * env: SANHOOK_VM_* (vm/sanhook-vm.sh), SANHOOK_BENCH_LOGS (console logs; default a temp dir)
  */
 import { spawn } from 'node:child_process';
@@ -16,11 +20,11 @@ import { createWriteStream, mkdtempSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { peerRows, readBenchLine, TOOLS } from './lib/peer.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESS = path.join(REPO, 'test/system/vm/sanhook-vm.sh');
 const GUEST = path.join(REPO, 'bench/peer-nvme-cli.guest.sh');
-const TOOLS = ['nvme-cli', 'sanhook'];
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -32,6 +36,9 @@ if (!Number.isInteger(single) || single < 1 || single > 40) {
   console.error(`peer-nvme-cli: --single must be a whole number 1..40, got ${option('--single')}`);
   process.exit(2);
 }
+const json = args.includes('--json');
+// with --json, stdout carries only the JSON object: everything else goes to stderr
+const say = json ? (/** @type {string} */ text) => console.error(text) : (/** @type {string} */ text) => console.log(text);
 const only = option('--only', undefined);
 if (only !== undefined && !TOOLS.includes(only)) {
   console.error(`peer-nvme-cli: --only must be nvme-cli or sanhook, got ${only}`);
@@ -62,9 +69,9 @@ function boot(tool) {
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
-        const m = /^@@bench (\S+) (\S+) (\S+)/.exec(line);
-        if (m && m[1] === tool) (metrics[m[2]] ??= []).push(m[3]);
-        else if (/^@@bench-error|^\[ *[0-9.]+\] /.test(line)) console.log(`  ${tool} | ${line}`);
+        const m = readBenchLine(line, tool);
+        if (m) (metrics[m.metric] ??= []).push(m.value);
+        else if (/^@@bench-error|^\[ *[0-9.]+\] /.test(line)) say(`  ${tool} | ${line}`);
       }
     };
     child.stdout.setEncoding('utf8').on('data', onData);
@@ -76,52 +83,20 @@ function boot(tool) {
   });
 }
 
-const quantile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-};
-const seconds = (v) => (v === undefined ? '-' : `${v.toFixed(2)} s`);
-
 const results = {};
 for (const tool of TOOLS) {
   if (only && tool !== only) continue;
   const t0 = Date.now();
-  console.log(`boot ${tool}: systemd as PID 1, ${tool === 'sanhook' ? 'sanhook installed as the README says' : "nvme-cli's autoconnect as Debian ships it"} ...`);
+  say(`boot ${tool}: systemd as PID 1, ${tool === 'sanhook' ? 'sanhook installed as the README says' : "nvme-cli's autoconnect as Debian ships it"} ...`);
   results[tool] = await boot(tool);
-  console.log(`boot ${tool}: exit ${results[tool].code}, ${((Date.now() - t0) / 1000).toFixed(0)} s; console log ${path.join(logDir, `${tool}.console.log`)}`);
+  say(`boot ${tool}: exit ${results[tool].code}, ${((Date.now() - t0) / 1000).toFixed(0)} s; console log ${path.join(logDir, `${tool}.console.log`)}`);
 }
 
-/** Table rows: label, then per tool a display string and a number for the ratio (lower is better). */
-function row(label, pick) {
-  const cells = TOOLS.map((tool) => (results[tool] ? pick(results[tool].metrics) : { text: 'not run' }));
-  const [peer, ours] = cells;
-  const ratio = peer?.value !== undefined && ours?.value !== undefined && peer.value > 0 ? `${(ours.value / peer.value).toFixed(2)}` : '-';
-  return [label, peer?.text ?? '-', ours?.text ?? '-', ratio];
+const rows = peerRows(results, single);
+if (json) {
+  process.stdout.write(`${JSON.stringify({ single, logs: logDir, tools: results, rows })}\n`);
+  process.exit(Object.values(results).some((r) => r.code !== 0) ? 1 : 0);
 }
-const latencies = (m) => (m.aen_live_s ?? []).filter((v) => v !== 'timeout').map(Number);
-const timeouts = (m) => (m.aen_live_s ?? []).filter((v) => v === 'timeout').length;
-const timed = (key) => (m) => (m[key]?.[0] && m[key][0] !== 'none' ? { text: `${Number(m[key][0]).toFixed(2)} s`, value: Number(m[key][0]) } : { text: 'never' });
-const median = (key) => (m) => (m[key]?.length ? { text: seconds(quantile(m[key].map(Number), 0.5)) } : { text: '-' });
-const plain = (key) => (m) => ({ text: m[key]?.[0] ?? '-' });
-
-const rows = [
-  ['measure', 'nvme-cli', 'sanhook', 'ratio'],
-  row(`(a) AEN -> live p50 (${single} single events)`, (m) => (latencies(m).length ? { text: seconds(quantile(latencies(m), 0.5)), value: quantile(latencies(m), 0.5) } : { text: 'none live' })),
-  row('(a) AEN -> live p90', (m) => (latencies(m).length ? { text: seconds(quantile(latencies(m), 0.9)), value: quantile(latencies(m), 0.9) } : { text: 'none live' })),
-  row('(a) single events never live (30 s)', (m) => ({ text: String(timeouts(m)) })),
-  row('(a) sanhook p50: link -> its round starts', median('split_link_to_round_start_s')),
-  row('(a) sanhook p50: round start -> nvme connect', median('split_round_to_connect_s')),
-  row('(a) sanhook p50: nvme connect', median('split_nvme_connect_s')),
-  row('(a) sanhook p50: connect done -> seen live', median('split_connect_to_live_s')),
-  row('(b) burst of 6, 0.3 s apart: connected', plain('burst6_connected')),
-  row('(b) burst of 6: last live after first link', timed('burst6_last_live_s')),
-  row('(b) burst of 16, 0.3 s apart: connected', plain('burst16_connected')),
-  row('(b) burst of 16: last live after first link', timed('burst16_last_live_s')),
-  row('(c) mass loss: kernel removed all 32 after', timed('loss_removed_s')),
-  row('(c) mass loss: timers armed', plain('loss_timers_armed')),
-  row('(c) mass loss: back live after the port returns', plain('loss_back')),
-  row('(c) mass loss: last back after the port returns', timed('loss_last_back_s')),
-];
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 console.log('');
 console.log('bench/peer-nvme-cli: same kernel (Debian 6.1, TCG), same nvmet target at 127.0.0.1, systemd as PID 1, one boot each');
