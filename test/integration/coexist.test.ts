@@ -8,7 +8,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectExit, Sandbox } from './harness.js';
+import { expectExit, readAttributes, readUevent, Sandbox } from './harness.js';
 
 const TARGET = ['-t', 'tcp', '-a', '127.0.0.1', '-s', '4420'];
 const RULES = '70-nvmf-autoconnect.rules';
@@ -119,5 +119,19 @@ describe('nvme-cli 3.0 (honours discovery-controller ownership)', () => {
     expect(box.probes().map((c) => c.argv)).toEqual(expect.arrayContaining([['discover', '--help'], ['connect', '--help']]));
     const status = await box.run(['status']);
     expect(status.stdout).toMatch(new RegExp(`${dc}: discovery controller .*owner sanhook`));
+  });
+});
+
+describe("another orchestrator's discovery controller", () => {
+  it("its discovery-log AEN is left to its owner: no get-log, no discover, no connect (exit 0, owned-by-other)", async () => {
+    box.addController('nvme1', readAttributes('sysfs-discovery-ctrl.txt'));
+    mkdirSync(path.join(registry(), 'nvme1'), { recursive: true });
+    writeFileSync(path.join(registry(), 'nvme1', 'owner'), 'stas\n');
+    writeFileSync(path.join(registry(), 'nvme1', 'seqnum'), '99999\n');
+    const result = await box.run(['-o', 'json', 'connect', '--uevent'], { env: readUevent('uevent-aen.txt') });
+    expectExit(result, 0);
+    expect(box.calls()).toEqual([]);
+    const item = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((i) => i.outcome === 'owned-by-other');
+    expect(item).toMatchObject({ device: 'nvme1', owner: 'stas', cntrltype: 'discovery' });
   });
 });

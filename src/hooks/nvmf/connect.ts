@@ -36,7 +36,7 @@ import {
 } from './connect-request.js';
 import { readHostIdentity } from './host-identity.js';
 import * as nvmeCli from './nvme-cli.js';
-import { claimDiscoveryControllers, SANHOOK_OWNER } from './registry.js';
+import { claimDiscoveryControllers, otherOwner, ownedByOther, readOwnerships, SANHOOK_OWNER, type Ownership } from './registry.js';
 import { readController, readControllers, type Controller } from './sysfs.js';
 import { canonicalIp } from './validate.js';
 import type { Reporter } from '../../core/report.js';
@@ -192,6 +192,10 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
   const hostid = request.hostid ?? identity.hostid;
   // A device named by an event may be gone by now: then ask the address directly.
   const device = request.device && (await readController(system, request.device)) ? request.device : undefined;
+  if (device) {
+    const owned = throughOthersDiscoveryController(key, request, device, (await readOwnerships(system, [device])).get(device));
+    if (owned) return owned;
+  }
   // A persistent discovery controller this round may create is sanhook's (docs/registry.md):
   // `--owner sanhook` where `nvme discover` has it, else claimed below once sysfs names it.
   const keeps = request.persistent && !mode.readOnly && !device;
@@ -262,6 +266,18 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     actions.push(act.locked(ioKey(params), 'attach', attach, { subject, fields }));
   }
   return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
+}
+
+/**
+ * Pure: a round through a discovery controller another orchestrator owns
+ * is not sanhook's to run (its AENs and rediscover events are that
+ * orchestrator's; nvme-cli 3.0's `discover --device` skips it the same way,
+ * REGISTRY.md): the plan that says so, else undefined.
+ */
+export function throughOthersDiscoveryController(key: string, request: ConnectRequest, device: string, ownership: Ownership | undefined): Plan | undefined {
+  const owner = otherOwner(ownership);
+  if (!owner) return undefined;
+  return { hook: HOOK, key, trigger: request.trigger, actions: [ownedByOther(device, owner, { fields: { cntrltype: 'discovery' } })] };
 }
 
 /** Live discovery controllers at this discovery address (and `device`, if given). */
