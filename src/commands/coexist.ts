@@ -1,4 +1,9 @@
-/** `sanhook coexist mask|unmask|status`: other tools' autoconnect (each fabric's coexistence targets) must not race sanhook. */
+/**
+ * `sanhook coexist mask|unmask|status`: other tools' autoconnect (each
+ * fabric's coexistence targets) must not race sanhook. A target whose tool
+ * honours the ownership sanhook records is left running by `mask` and
+ * reported `owner-aware`; each item carries the fabric's reason when it gave one.
+ */
 import { Argument } from 'commander';
 import { setMasks, type MaskMode } from '../core/coexist.js';
 import { coexistTargets } from '../core/registry.js';
@@ -18,7 +23,9 @@ export const coexistCommand: CoreCommand = {
         const { system, reporter, dryRun } = await runtime.context();
         if (dryRun && mode !== 'status') throw new UsageError('--dry-run: use `sanhook coexist status` to see what mask/unmask would change', '--dry-run');
         for (const result of await setMasks(system, coexistTargets(FABRICS), mode)) {
-          reporter.item({ hook: 'coexist', outcome: result.state, target: result.target.description, path: result.path, text: `${result.target.description}: ${result.state} (${result.path})` });
+          const why = result.reason === undefined ? {} : { reason: result.reason };
+          const text = `${result.target.description}: ${result.state} (${result.path})${result.reason === undefined ? '' : `: ${result.reason}`}`;
+          reporter.item({ hook: 'coexist', outcome: result.state, target: result.target.description, path: result.path, ...why, text });
         }
         if (mode !== 'status') await reloadUdevAndSystemd(system);
       }),

@@ -11,8 +11,18 @@
  * The vendor files stay untouched (package upgrades keep working) and
  * unmasking is removing the link.
  *
+ * A target may instead be left running where its tool honours the
+ * ownership sanhook records for what it creates (`CoexistTarget.honour`: the
+ * fabric observes whether the installed tool does, and why). Then `mask`
+ * writes no mask and the target's state is `owner-aware`, with the fabric's
+ * reason. What to do is `decideMask()` (pure: mode × what is at the mask
+ * path × the state in effect × honour → step); an existing mask is kept
+ * (it may be the administrator's, and `unmask` stays the way to lift it).
+ *
  * Contract: file-system work only, under `system.paths` (tests use a temp
- * root); nothing is executed. `setMasks()` handles a list of targets in order
+ * root); nothing is executed here (a target's `honour` probe may run
+ * programs through `System.exec`; it is asked only when the vendor's file is
+ * in effect). `setMasks()` handles a list of targets in order
  * (`FABRICS.flatMap((f) => f.coexist)`); the caller tells udevd / systemd
  * afterwards (`udevadm control --reload`, `systemctl daemon-reload`) when they
  * run. An administrator's own file at the mask path is never replaced or
@@ -31,12 +41,26 @@ export type MaskMode = 'mask' | 'unmask' | 'status';
 /**
  * masked: the file in effect is a mask (a link to /dev/null or an empty file);
  * active: the vendor's file (or an administrator's override of it) is in effect;
+ * owner-aware: the vendor's file is in effect and its tool honours the ownership
+ * sanhook records (the target's `ownership` probe said so; `reason` says how);
  * absent: no file of that name anywhere (the vendor's package is not installed).
  * `path` is the file that decides the state; for `absent`, where a mask goes.
  */
 export interface MaskStatus {
-  readonly state: 'masked' | 'active' | 'absent';
+  readonly state: 'masked' | 'active' | 'owner-aware' | 'absent';
   readonly path: string;
+  /** Why: for `owner-aware`, and for `active`/`masked` when the fabric's probe said why its tool does not honour ownership. */
+  readonly reason?: string;
+}
+
+/**
+ * A fabric's observation of whether the tool behind a target honours the
+ * ownership sanhook records (so that its file can keep running next to
+ * sanhook). `reason` is one line for reports either way.
+ */
+export interface OwnershipHonour {
+  readonly honoured: boolean;
+  readonly reason: string;
 }
 
 /** Who reads the file, which decides the directories that can hold it. */
@@ -53,6 +77,12 @@ export interface CoexistTarget {
   readonly manager: FileManager;
   /** What the mask's /etc directory is for, as file-system errors say it. */
   readonly maskWhat: string;
+  /**
+   * Whether the tool honours sanhook's ownership on this host (observed by
+   * the fabric, through `System`): when it does, `mask` leaves the file
+   * running. Absent: the file always races sanhook and is masked.
+   */
+  readonly honour?: (system: System) => Promise<OwnershipHonour>;
 }
 
 /** One target's outcome. */
@@ -138,20 +168,83 @@ async function status(system: System, target: CoexistTarget): Promise<MaskStatus
   return { state: 'absent', path: path.join(dirs[0] ?? system.paths.etc, target.file) };
 }
 
+/** What is at the mask path, as decideMask() needs it. */
+export type AtMaskPath = Entry['kind'];
+
+/** What setMask() does to the mask path. */
+export type MaskStep =
+  | { readonly step: 'none' }
+  | { readonly step: 'link' }
+  | { readonly step: 'unlink' }
+  /** An administrator's file (not a mask) at the mask path: never replaced. */
+  | { readonly step: 'refuse-file' }
+  /** A mask in a form sanhook does not write: not sanhook's to remove. */
+  | { readonly step: 'refuse-other-mask' };
+
+/**
+ * Pure: what `mask`/`unmask` does, from what is at the mask path, the state
+ * in effect before (`masked` | `active` | `absent`, any directory) and the
+ * tool's honour (undefined: not asked, or the target has no probe).
+ *
+ * - mask: an administrator's file is refused; an existing mask (ours or
+ *   not) is kept, honoured or not; nothing there → a mask is written,
+ *   unless the tool honours ownership and its file is in effect (nothing to
+ *   stop). A file in effect nowhere (absent) is masked ahead of an install,
+ *   as before: what the tool will honour is only known once it is installed.
+ * - unmask: removes only the exact link sanhook writes; another form of mask
+ *   is refused; anything else is left as it is. OwnershipHonour plays no part:
+ *   `unmask` undoes what `mask` wrote, whatever the tool is now.
+ * - status: nothing.
+ */
+export function decideMask(mode: MaskMode, at: AtMaskPath, effective: MaskStatus['state'], honour: OwnershipHonour | undefined): MaskStep {
+  if (mode === 'status') return { step: 'none' };
+  if (mode === 'unmask') {
+    if (at === 'other-mask') return { step: 'refuse-other-mask' };
+    return at === 'our-mask' ? { step: 'unlink' } : { step: 'none' };
+  }
+  if (at === 'file') return { step: 'refuse-file' };
+  if (at !== 'none') return { step: 'none' };
+  if (effective === 'active' && honour?.honoured) return { step: 'none' };
+  return { step: 'link' };
+}
+
+/** Pure: the state to report, from the state in effect and the tool's honour. */
+export function reportedState(effective: MaskStatus, honour: OwnershipHonour | undefined): MaskStatus {
+  if (!honour || effective.state === 'absent') return effective;
+  if (effective.state === 'active' && honour.honoured) return { ...effective, state: 'owner-aware', reason: honour.reason };
+  return { ...effective, reason: honour.reason };
+}
+
+/** The tool's honour, asked only when the vendor's file (not a mask) is in effect. */
+async function honourOf(system: System, target: CoexistTarget, effective: MaskStatus): Promise<OwnershipHonour | undefined> {
+  return target.honour && effective.state === 'active' ? target.honour(system) : undefined;
+}
+
 /** Masks, unmasks or reports one target. */
 export async function setMask(system: System, target: CoexistTarget, mode: MaskMode): Promise<MaskStatus> {
   const where = locate(system.paths, maskLocation(target));
   const maskPath = path.join(where.path, target.file);
-  if (mode === 'status') return status(system, target);
+  const before = await status(system, target);
+  const honour = await honourOf(system, target, before);
+  if (mode === 'status') return reportedState(before, honour);
   const entry = await inspect(maskPath, maskOrVendor(target, where.top));
-  if (mode === 'mask') {
-    if (entry.kind === 'file') {
+  const decision = decideMask(mode, entry.kind, before.state, honour);
+  switch (decision.step) {
+    case 'refuse-file': {
+      const found = (entry as { what: string }).what;
       throw new ActionError(
-        `${maskPath} is ${entry.what}, an administrator's override of ${target.owner}'s ${target.file}: refusing to replace it; move it away (or empty it) and mask again`,
-        { path: maskPath, found: entry.what },
+        `${maskPath} is ${found}, an administrator's override of ${target.owner}'s ${target.file}: refusing to replace it; move it away (or empty it) and mask again`,
+        { path: maskPath, found },
       );
     }
-    if (entry.kind === 'none') {
+    case 'refuse-other-mask': {
+      const found = (entry as { what: string }).what;
+      throw new ActionError(`${maskPath} is ${found}, a mask sanhook did not write: remove it yourself if ${target.owner}'s ${target.file} should run`, {
+        path: maskPath,
+        found,
+      });
+    }
+    case 'link':
       await makeDir(where.path, where, 0o755);
       try {
         await symlink(DEV_NULL, maskPath);
@@ -163,22 +256,17 @@ export async function setMask(system: System, target: CoexistTarget, mode: MaskM
           throw new ActionError(`${maskPath} appeared while masking and is ${now.what}: refusing to replace it`, { path: maskPath, found: now.what }, { cause: error });
         }
       }
-    }
-    return status(system, target);
+      break;
+    case 'unlink':
+      try {
+        await unlink(maskPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'remove', maskPath, where);
+      }
+      break;
+    case 'none':
+      break;
   }
-  // unmask: remove only the exact link a mask command writes.
-  if (entry.kind === 'other-mask') {
-    throw new ActionError(`${maskPath} is ${entry.what}, a mask sanhook did not write: remove it yourself if ${target.owner}'s ${target.file} should run`, {
-      path: maskPath,
-      found: entry.what,
-    });
-  }
-  if (entry.kind === 'our-mask') {
-    try {
-      await unlink(maskPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'remove', maskPath, where);
-    }
-  }
-  return status(system, target);
+  const after = await status(system, target);
+  return reportedState(after, after.state === before.state ? honour : await honourOf(system, target, after));
 }

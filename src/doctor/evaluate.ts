@@ -229,8 +229,10 @@ export interface CoexistSeen {
   /** The vendor file's name and what it is ("nvme-cli udev rule"). */
   readonly file: string;
   readonly description: string;
-  readonly state: 'masked' | 'active' | 'absent';
+  readonly state: 'masked' | 'active' | 'owner-aware' | 'absent';
   readonly path: string;
+  /** The fabric's reason (why its tool honours sanhook's ownership, or does not). */
+  readonly reason?: string;
   /** Why its fabric counts as in use here, or undefined. */
   readonly inUse?: string;
 }
@@ -239,10 +241,11 @@ export function evaluateCoexist(seen: CoexistSeen): CheckResult {
   const id = `coexist:${seen.file}`;
   if (seen.state === 'absent') return { id, status: 'pass', seen: `${seen.description}: not installed` };
   if (seen.state === 'masked') return { id, status: 'pass', seen: `${seen.description}: masked (${seen.path})` };
+  if (seen.state === 'owner-aware') return { id, status: 'pass', seen: `${seen.description}: owner-aware, left running (${seen.path}): ${seen.reason ?? ''}`.replace(/: $/, '') };
   return {
     id,
     status: seen.inUse === undefined ? 'warn' : 'fail',
-    seen: `${seen.description} is active (${seen.path}) and races sanhook's hooks on the same events${seen.inUse === undefined ? '' : `; in use: ${seen.inUse}`}`,
+    seen: `${seen.description} is active (${seen.path}) and races sanhook's hooks on the same events${seen.reason === undefined ? '' : ` (${seen.reason})`}${seen.inUse === undefined ? '' : `; in use: ${seen.inUse}`}`,
     advice: 'sanhook coexist mask',
   };
 }

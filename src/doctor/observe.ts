@@ -210,7 +210,7 @@ export async function observeCoexist(system: System, fabric: Fabric, usage: Usag
   const out: CoexistSeen[] = [];
   for (const target of fabric.coexist) {
     const status = await setMask(system, target, 'status');
-    out.push({ file: target.file, description: target.description, state: status.state, path: status.path, ...(inUse === undefined ? {} : { inUse }) });
+    out.push({ file: target.file, description: target.description, state: status.state, path: status.path, ...(status.reason === undefined ? {} : { reason: status.reason }), ...(inUse === undefined ? {} : { inUse }) });
   }
   return out;
 }

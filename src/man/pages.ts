@@ -108,7 +108,7 @@ outcome=armed means timerd took the timer; disconnected-by-admin means **sanhook
 
 hook=reconnect outcome=failed carries the nvme command's exit code and stderr (a target that refuses, an address not reachable from host-iface); the next attempt follows after the reconnect delay. hook=give-up means sanhook's own ctrl-loss time (*nvmf.lost.ctrl-loss-tmo* in sanhook.conf(5)) ran out: no attempt follows, and the next connect comes from the next discovery event or **sanhook connect**.
 
-**4. Another tool got there first.** nvme-cli's own autoconnect (its 70-nvmf-autoconnect.rules and nvmf-connect@.service) and fcoe-utils' fcoemon race sanhook for the same events. **sanhook coexist status** lists what is active; **sanhook coexist mask** stops them.
+**4. Another tool got there first.** nvme-cli's own autoconnect (its 70-nvmf-autoconnect.rules and nvmf-connect@.service) and fcoe-utils' fcoemon race sanhook for the same events. **sanhook coexist status** lists what is active; **sanhook coexist mask** stops them. An nvme-cli that skips discovery controllers sanhook owns (3.0) keeps its rule running, shown as owner-aware with the reason.
 
 **5. A hook exits early.** Exit status 2 is bad input and the line names the option, uevent variable or config key (file and line); 3 is a missing piece of the environment (timerd down, no nvme-cli). **--log-level debug** shows each observation and plan; **--dry-run** shows what a hook would do now without doing it.
 `;

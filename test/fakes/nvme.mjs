@@ -22,11 +22,14 @@
  * - `get-log /dev/nvmeN --log-id=0x70 --log-len=L --raw-binary` (sanhook re-arms discovery
  *   AENs with it): L bytes of log on stdout if nvmeN exists in the fake sysfs, else
  *   nvme-cli's "No such file or directory" and exit 1.
- * - `connect --help`: nvme-cli 2.3's argconfig help page on stderr (no --owner); with the
- *   state file `registry-version` (e.g. "3.0", an nvme-cli with the ownership registry) it
- *   lists `--owner`, `version` prints that version, and `connect --owner NAME` writes
+ * - `connect --help`, `discover --help`, `connect-all --help`: nvme-cli 2.3's argconfig help
+ *   pages on stderr (no --owner); with the state file `registry-version` (e.g. "3.0", an
+ *   nvme-cli with the ownership registry) they list `--owner`, `version` prints that
+ *   version, and `connect --owner NAME` / `discover --persistent --owner NAME` write
  *   $FAKE_ROOT/run/nvme/registry/nvmeN/{owner,seqnum} as libnvme does (temp dir + rename,
  *   0755/0644, the uevent seqnum after the connect); 2.3 rejects --owner as getopt does.
+ * - `discover --persistent` (without --device) keeps a discovery controller: creates
+ *   /sys/class/nvme/nvmeN (cntrltype discovery) unless one is live at that address.
  * - every connect bumps $FAKE_SYSFS/kernel/uevent_seqnum (the add event) and gives the
  *   controller a `dev` attribute (major 249, minor N), as the kernel does.
  * Outputs are the real captures in test/fixtures/nvme-cli/.
@@ -67,8 +70,22 @@ const options = {
 const registryVersion = existsSync(path.join(state, 'registry-version')) ? readFileSync(path.join(state, 'registry-version'), 'utf8').trim() : undefined;
 if (registryVersion) options.owner = { type: 'string', short: 'O' };
 
-/** nvme-cli 2.x argconfig's help layout (on stderr): `  [  --opt=<META>, -x <META> ] --- help`. */
-function helpPage() {
+/**
+ * nvme-cli 2.x argconfig's help layout (on stderr): `  [  --opt=<META>, -x <META> ] --- help`,
+ * for `connect`, `discover` and `connect-all` (fabrics.c's usage lines and descriptions;
+ * the option rows they share, and each one's own); `--owner` only with the registry.
+ */
+function helpPage(command) {
+  const pages = {
+    connect: ['nvme connect <device> [OPTIONS]', 'Connect to NVMeoF subsystem'],
+    discover: ['nvme discover <device> [OPTIONS]', 'Send Get Log Page request to Discovery Controller.'],
+    'connect-all': ['nvme connect-all <device> [OPTIONS]', 'Discover NVMeoF subsystems and connect to them'],
+  };
+  const [usage, description] = pages[command];
+  const discovery = command === 'connect' ? [] : [
+    ['device', 'd', 'DEV', 'use existing discovery controller device'],
+    ['persistent', 'p', '', 'persistent discovery connection'],
+  ];
   const rows = [
     ['transport', 't', 'STR', 'transport type'],
     ['nqn', 'n', 'STR', 'subsystem nqn'],
@@ -80,14 +97,15 @@ function helpPage() {
     ['hostid', 'I', 'STR', 'user-defined hostid (if default not used)'],
     ['reconnect-delay', 'c', 'NUM', 'reconnect timeout period in seconds'],
     ['ctrl-loss-tmo', 'l', 'NUM', 'controller loss timeout period in seconds'],
+    ...discovery,
     ...(registryVersion ? [['owner', 'O', 'STR', 'register the controller in the ownership registry as owned by NAME']] : []),
     ['output-format', 'o', 'FMT', 'Output format: normal|json'],
   ];
   const option = ([name, short, meta, help]) => {
-    const head = `  [  --${name}=<${meta}>, -${short} <${meta}> ] `;
+    const head = meta ? `  [  --${name}=<${meta}>, -${short} <${meta}> ] ` : `  [  --${name}, -${short} ] `;
     return `${head}${' '.repeat(Math.max(0, 40 - head.length))}--- ${help}`;
   };
-  return `\u001b[1mUsage: nvme connect <device> [OPTIONS]\u001b[0m\n\nConnect to NVMeoF subsystem\n\n\u001b[1mOptions:\u001b[0m\n${rows.map(option).join('\n')}\n`;
+  return `\u001b[1mUsage: ${usage}\u001b[0m\n\n${description}\n\n\u001b[1mOptions:\u001b[0m\n${rows.map(option).join('\n')}\n`;
 }
 
 /** The kernel's uevent counter: every controller add emits one (and more; one is enough here). */
@@ -157,10 +175,47 @@ async function discover(values) {
     }
     const specific = path.join(state, 'logs', `${address}.json`);
     const file = existsSync(specific) ? specific : path.join(state, 'logs', 'default.json');
-    return finish(0, readFileSync(file, 'utf8'), '', { overlap, address, ...(held ? { held } : {}) });
+    const created = values.persistent && !values.device ? persistentDiscoveryController(values) : undefined;
+    return finish(0, readFileSync(file, 'utf8'), '', { overlap, address, ...(held ? { held } : {}), ...(created ? { device: created } : {}) });
   } finally {
     if (!overlap) unlinkSync(marker);
   }
+}
+
+/** The kernel's well-known discovery subsystem NQN (NVMe-oF spec): every discovery controller's subsysnqn. */
+const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
+
+/**
+ * `discover --persistent`: nvme-cli keeps the discovery controller; it reuses a live one
+ * at that address (libnvme looks it up first), else the kernel creates nvmeN (cntrltype
+ * discovery, the add event bumps the uevent counter); with `--owner` (3.0) libnvme
+ * registers the new one. Returns the name of the controller it created, if any.
+ */
+function persistentDiscoveryController(values) {
+  const address = `traddr=${values.traddr},trsvcid=${values.trsvcid}`;
+  if (controllers().some((c) => c.cntrltype === 'discovery' && c.address.startsWith(address))) return undefined;
+  const dir = path.join(sysfs, 'class', 'nvme');
+  mkdirSync(dir, { recursive: true });
+  let n = 0;
+  while (existsSync(path.join(dir, `nvme${n}`))) n += 1;
+  const ctrl = path.join(dir, `nvme${n}`);
+  mkdirSync(ctrl);
+  const attrs = {
+    transport: values.transport,
+    address: `${address},src_addr=${values.traddr}`,
+    subsysnqn: DISCOVERY_NQN,
+    hostnqn: values.hostnqn ?? '',
+    hostid: values.hostid ?? '',
+    cntrltype: 'discovery',
+    state: 'live',
+    ctrl_loss_tmo: 'off',
+    reconnect_delay: '10',
+    dev: `249:${n}`,
+  };
+  for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(ctrl, name), `${value}\n`);
+  bumpSeqnum();
+  if (values.owner) registerOwner(`nvme${n}`, values.owner);
+  return `nvme${n}`;
 }
 
 function connect(values) {
@@ -226,7 +281,7 @@ function getLog(args) {
 
 try {
   if (command === 'get-log') getLog(rest);
-  else if (rest.includes('--help') || rest.includes('-h')) finish(0, '', command === 'connect' ? helpPage() : '');
+  else if (rest.includes('--help') || rest.includes('-h')) finish(0, '', ['connect', 'discover', 'connect-all'].includes(command) ? helpPage(command) : '');
   else {
     const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
     if (command === 'discover') await discover(values);

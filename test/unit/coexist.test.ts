@@ -40,9 +40,9 @@ describe('setNvmeCliAutoconnect: status', () => {
 
   it("active: nvme-cli's file in effect, the highest-priority directory wins", async () => {
     const { system, vendor } = withNvmeCli();
-    expect(await setNvmeCliAutoconnect(system, 'status')).toEqual({ state: 'active', path: vendor });
+    expect(await setNvmeCliAutoconnect(system, 'status')).toMatchObject({ state: 'active', path: vendor });
     const runtime = put(at(system, 'run/udev/rules.d', RULES), VENDOR_RULES);
-    expect(await setNvmeCliAutoconnect(system, 'status')).toEqual({ state: 'active', path: runtime });
+    expect(await setNvmeCliAutoconnect(system, 'status')).toMatchObject({ state: 'active', path: runtime });
   });
 
   it('masked by any form udev honours: /dev/null link, empty file, a link resolving to /dev/null', async () => {
@@ -121,10 +121,10 @@ describe('setNvmeCliAutoconnect: unmask', () => {
   it("removes sanhook's link: nvme-cli's file is in effect again", async () => {
     const { system, vendor, mask } = withNvmeCli();
     await setNvmeCliAutoconnect(system, 'mask');
-    expect(await setNvmeCliAutoconnect(system, 'unmask')).toEqual({ state: 'active', path: vendor });
+    expect(await setNvmeCliAutoconnect(system, 'unmask')).toMatchObject({ state: 'active', path: vendor });
     expect(existsSync(mask)).toBe(false);
     expect(lstatSync(path.dirname(mask)).isDirectory()).toBe(true);
-    expect(await setNvmeCliAutoconnect(system, 'unmask')).toEqual({ state: 'active', path: vendor });
+    expect(await setNvmeCliAutoconnect(system, 'unmask')).toMatchObject({ state: 'active', path: vendor });
   });
 
   it('absent after unmasking when nvme-cli is not installed', async () => {
@@ -136,7 +136,7 @@ describe('setNvmeCliAutoconnect: unmask', () => {
   it("leaves an administrator's override in place and reports it", async () => {
     const { system, mask } = withNvmeCli();
     put(mask, '# local override\n');
-    expect(await setNvmeCliAutoconnect(system, 'unmask')).toEqual({ state: 'active', path: mask });
+    expect(await setNvmeCliAutoconnect(system, 'unmask')).toMatchObject({ state: 'active', path: mask });
     expect(readFileSync(mask, 'utf8')).toBe('# local override\n');
   });
 
@@ -156,6 +156,54 @@ describe('setNvmeCliAutoconnect: unmask', () => {
     symlinkSync('/dev/null', runtime);
     await setNvmeCliAutoconnect(system, 'mask');
     expect(await setNvmeCliAutoconnect(system, 'unmask')).toEqual({ state: 'masked', path: runtime });
+  });
+});
+
+describe('setNvmeCliAutoconnect: nvme-cli that honours discovery-controller ownership (3.0)', () => {
+  /** `nvme connect-all --help` of an nvme-cli with the registry: argconfig layout on stderr, --owner listed. */
+  const HELP_30 = '  [  --transport=<STR>, -t <STR> ]      --- transport type\n  [  --owner=<STR>, -O <STR> ]          --- owner\n';
+  const asked: string[][] = [];
+  const exec30: System['exec'] = async (file, args) => {
+    asked.push([file, ...args]);
+    return { argv: [file, ...args], exitCode: 0, stdout: '', stderr: file === 'nvme' && args[0] === 'connect-all' && args[1] === '--help' ? HELP_30 : '' };
+  };
+  function with30(): { system: System; vendor: string; mask: string } {
+    const system = tempSystem(exec30);
+    const vendor = put(at(system, 'usr/lib/udev/rules.d', RULES), VENDOR_RULES);
+    return { system, vendor, mask: path.join(system.paths.etc, 'udev/rules.d', RULES) };
+  }
+
+  it('mask leaves the rule running (owner-aware, with the reason); status says the same; unmask has nothing to undo', async () => {
+    const { system, vendor, mask } = with30();
+    const owned = { state: 'owner-aware', path: vendor, reason: expect.stringMatching(/skips discovery controllers another orchestrator owns \(`nvme connect-all --help`\)/) };
+    expect(await setNvmeCliAutoconnect(system, 'mask')).toEqual(owned);
+    expect(existsSync(mask)).toBe(false);
+    expect(await setNvmeCliAutoconnect(system, 'status')).toEqual(owned);
+    expect(await setNvmeCliAutoconnect(system, 'unmask')).toEqual(owned);
+    expect(asked).toContainEqual(['nvme', 'connect-all', '--help']);
+  });
+
+  it('with nvme_fc loaded the rule is masked as before (its FC events connect through discovery controllers nobody owns)', async () => {
+    const { system, mask } = with30();
+    put(path.join(system.paths.sysfs, 'class/fc/fc_udev_device/uevent'), '');
+    expect(await setNvmeCliAutoconnect(system, 'status')).toMatchObject({ state: 'active', reason: expect.stringMatching(/nvme_fc is loaded/) });
+    expect(await setNvmeCliAutoconnect(system, 'mask')).toMatchObject({ state: 'masked', path: mask });
+    expect(readlinkSync(mask)).toBe('/dev/null');
+  });
+
+  it('a mask written before the upgrade is kept by mask (it may be the admin\'s); unmask removes it and the rule runs owner-aware', async () => {
+    const { system, vendor, mask } = with30();
+    mkdirSync(path.dirname(mask), { recursive: true });
+    symlinkSync('/dev/null', mask);
+    expect(await setNvmeCliAutoconnect(system, 'mask')).toEqual({ state: 'masked', path: mask });
+    expect(await setNvmeCliAutoconnect(system, 'unmask')).toMatchObject({ state: 'owner-aware', path: vendor });
+    expect(existsSync(mask)).toBe(false);
+  });
+
+  it('the boot service is masked on 3.0 too (boot connect-all creates discovery controllers nobody owns yet)', async () => {
+    const system = tempSystem(exec30);
+    put(at(system, 'lib/systemd/system/nvmf-autoconnect.service'), '[Service]\nExecStart=/usr/sbin/nvme connect-all\n');
+    expect(await setNvmeCliBootService(system, 'mask')).toEqual({ state: 'masked', path: path.join(system.paths.etc, 'systemd/system/nvmf-autoconnect.service') });
   });
 });
 

@@ -4,7 +4,9 @@ import { decideDisconnect } from '../../src/hooks/nvmf/disconnect.js';
 import { decideLost } from '../../src/hooks/nvmf/lost.js';
 import { decideGiveUp, decideReconnect } from '../../src/hooks/nvmf/reconnect.js';
 import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
-import { capabilitiesFrom, connectArgv, helpListsOwner, parseNvmeVersion } from '../../src/hooks/nvmf/nvme-cli.js';
+import { capabilitiesFrom, connectArgv, discoverArgv, helpListsOwner, parseNvmeVersion } from '../../src/hooks/nvmf/nvme-cli.js';
+import { throughOthersDiscoveryController } from '../../src/hooks/nvmf/connect.js';
+import { requestFromOptions } from '../../src/hooks/nvmf/connect-request.js';
 import { addSeqnumFromUdevDb, ownershipAtRemove, ownershipOf, parseEntry, type Ownership } from '../../src/hooks/nvmf/registry.js';
 import { ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import { controllerFromAttributes } from '../../src/hooks/nvmf/sysfs.js';
@@ -81,5 +83,30 @@ describe('decide: another orchestrator’s controller is never touched', () => {
   });
   it('disconnect refusal fails the hook and names the owner', () => {
     expect(decideDisconnect(params, 'nvme3', 'stas').actions[0]).toMatchObject({ kind: 'note', fails: true, fields: { owner: 'stas', device: 'nvme3', reason: 'owned-by-other' } });
+  });
+});
+
+describe('discovery controllers: a round through another orchestrator’s is not run; sanhook’s own are created with --owner', () => {
+  const request = requestFromOptions({ transport: 'tcp', traddr: '10.0.0.5', trsvcid: '8009', device: 'nvme3' }, 'aen');
+  if ('needsDevice' in request) throw new Error('the request names its address');
+  const rows: [string, Ownership | undefined, boolean][] = [
+    ['unowned', { kind: 'unowned' }, false],
+    ['not read', undefined, false],
+    ['sanhook’s', { kind: 'ours', seqnum: 5 }, false],
+    ['a stale entry of stas', { kind: 'stale', owner: 'stas', seqnum: 1, incarnation: 9 }, false],
+    ['stas’s', { kind: 'other', owner: 'stas', seqnum: 9 }, true],
+  ];
+  it.each(rows)('%s → skipped: %s', (_name, ownership, skipped) => {
+    const plan = throughOthersDiscoveryController('nvmf-disc:tcp:10.0.0.5:8009', request, 'nvme3', ownership);
+    if (!skipped) return expect(plan).toBeUndefined();
+    expect(plan?.actions).toEqual([expect.objectContaining({ kind: 'note', outcome: 'owned-by-other', fields: expect.objectContaining({ device: 'nvme3', owner: 'stas', cntrltype: 'discovery' }) })]);
+  });
+
+  it('discoverArgv: --owner only with --persistent on a new discovery controller (never with --device)', () => {
+    const endpoint = request.discovery;
+    expect(discoverArgv(endpoint, { persistent: true, owner: 'sanhook' })).toEqual(expect.arrayContaining(['--persistent', '--owner', 'sanhook']));
+    expect(discoverArgv(endpoint, { persistent: false, owner: 'sanhook' })).not.toContain('--owner');
+    expect(discoverArgv(endpoint, { persistent: true, device: 'nvme3', owner: 'sanhook' })).not.toContain('--owner');
+    expect(discoverArgv(endpoint, { persistent: true })).not.toContain('--owner');
   });
 });

@@ -36,6 +36,7 @@ import {
 } from './connect-request.js';
 import { readHostIdentity } from './host-identity.js';
 import * as nvmeCli from './nvme-cli.js';
+import { claimDiscoveryControllers, otherOwner, ownedByOther, readOwnerships, SANHOOK_OWNER, type Ownership } from './registry.js';
 import { readController, readControllers, type Controller } from './sysfs.js';
 import { canonicalIp } from './validate.js';
 import type { Reporter } from '../../core/report.js';
@@ -191,11 +192,27 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
   const hostid = request.hostid ?? identity.hostid;
   // A device named by an event may be gone by now: then ask the address directly.
   const device = request.device && (await readController(system, request.device)) ? request.device : undefined;
-  const discoverOptions = { ...(device ? { device } : {}), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}), persistent: request.persistent && !mode.readOnly };
+  if (device) {
+    const owned = throughOthersDiscoveryController(key, request, device, (await readOwnerships(system, [device])).get(device));
+    if (owned) return owned;
+  }
+  // A persistent discovery controller this round may create is sanhook's (docs/registry.md):
+  // `--owner sanhook` where `nvme discover` has it, else claimed below once sysfs names it.
+  const keeps = request.persistent && !mode.readOnly && !device;
+  const owning = keeps ? await context.nvmeCli('discover') : undefined;
+  const discoverOptions = {
+    ...(device ? { device } : {}),
+    ...(hostnqn ? { hostnqn } : {}),
+    ...(hostid ? { hostid } : {}),
+    persistent: request.persistent && !mode.readOnly,
+    ...(owning?.registry ? { owner: SANHOOK_OWNER } : {}),
+  };
+  let existing: string[] = [];
   if (!mode.readOnly) {
     // nvme-cli reads the log through an existing persistent discovery controller for this
     // address even without --device: re-enable AENs on every such controller first.
-    for (const c of persistentDiscoveryControllers(await readControllers(system), request.discovery, device)) {
+    existing = persistentDiscoveryControllers(await readControllers(system), request.discovery, device);
+    for (const c of existing) {
       if (!(await nvmeCli.rearmDiscoveryAen(system, c))) system.log.warn({ hook: HOOK, key, device: c }, 'could not re-enable discovery AENs');
     }
   }
@@ -213,12 +230,14 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
     };
   }
   const settings = nvmfSettings(context.config);
+  const controllers = await readControllers(system);
+  const created = keeps ? persistentDiscoveryControllers(controllers, request.discovery, undefined).filter((c) => !existing.includes(c)) : [];
   const verdicts = decideConnect(
-    { log, controllers: await readControllers(system), disconnected: await listDisconnected(system), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
+    { log, controllers, disconnected: await listDisconnected(system), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
     request,
     { exclude: settings.exclude, ...optionalNumber('reconnectDelay', settings.reconnectDelay), ...optionalNumber('ctrlLossTmo', settings.ctrlLossTmo) },
   );
-  return connectPlan(key, request, verdicts);
+  return connectPlan(key, request, verdicts, claimDiscoveryControllers(created, owning?.registry ?? false));
 }
 
 /**
@@ -226,10 +245,12 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
  * record. A record to connect, or one a controller already serves (adopted
  * as managed, so it is brought back if it is lost), becomes a `locked`
  * action: the path's own round (attach.ts) decides again under the path's
- * lock. The other skips are reported here.
+ * lock. The other skips are reported here. `claims` record sanhook's
+ * ownership of the persistent discovery controller the round created.
  */
-export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts): Plan {
-  const actions: Action[] = [];
+export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts, claims: readonly Action[] = []): Plan {
+  // The discovery controller's record first: it exists before any of its paths is connected.
+  const actions: Action[] = [...claims];
   if (verdicts.decisions.length === 0) actions.push(act.note('nothing-to-do', 'the discovery log is empty'));
   for (const decision of verdicts.decisions) {
     const { record } = decision;
@@ -245,6 +266,18 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     actions.push(act.locked(ioKey(params), 'attach', attach, { subject, fields }));
   }
   return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
+}
+
+/**
+ * Pure: a round through a discovery controller another orchestrator owns
+ * is not sanhook's to run (its AENs and rediscover events are that
+ * orchestrator's; nvme-cli 3.0's `discover --device` skips it the same way,
+ * REGISTRY.md): the plan that says so, else undefined.
+ */
+export function throughOthersDiscoveryController(key: string, request: ConnectRequest, device: string, ownership: Ownership | undefined): Plan | undefined {
+  const owner = otherOwner(ownership);
+  if (!owner) return undefined;
+  return { hook: HOOK, key, trigger: request.trigger, actions: [ownedByOther(device, owner, { fields: { cntrltype: 'discovery' } })] };
 }
 
 /** Live discovery controllers at this discovery address (and `device`, if given). */

@@ -8,15 +8,19 @@ import { ActionError } from '../../core/errors.js';
 import { runByTimerd, type HookRunContext, type LockedResult } from '../../core/hook-runner.js';
 import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
-import { detectCapabilities, readConnect, readDisconnect, type NvmeCliCapabilities } from './nvme-cli.js';
+import { detectCapabilities, readConnect, readDisconnect, type NvmeCliCapabilities, type OwnerCommand } from './nvme-cli.js';
 import { CLAIM_EFFECT, claimEffect } from './registry.js';
 import { readNvmecontrol } from './nvmecontrol.js';
 import { NVMF_STORES } from './endpoint-state.js';
 
 export interface NvmfContext extends HookRunContext {
   readonly config: Config;
-  /** The installed nvme-cli's registry support: asked once per run (nvme connect --help), then cached here. */
-  readonly nvmeCli: () => Promise<NvmeCliCapabilities>;
+  /**
+   * The installed nvme-cli's registry support for one command (default
+   * `connect`): asked once per run and command (`nvme <command> --help`),
+   * then cached here.
+   */
+  readonly nvmeCli: (command?: OwnerCommand) => Promise<NvmeCliCapabilities>;
 }
 
 /** The steps of nvmf plans that are not programs: recording ownership in nvme-cli's registry. */
@@ -30,9 +34,13 @@ export const NVMF_INTERPRETERS = {
 } as const;
 
 export function nvmfContext(system: System, config: Config, reporter: Reporter, dryRun: boolean): NvmfContext {
-  let capabilities: Promise<NvmeCliCapabilities> | undefined;
+  const capabilities = new Map<OwnerCommand, Promise<NvmeCliCapabilities>>();
   const context: NvmfContext = {
-    nvmeCli: () => (capabilities ??= detectCapabilities(system)),
+    nvmeCli: (command = 'connect') => {
+      let asked = capabilities.get(command);
+      if (!asked) capabilities.set(command, (asked = detectCapabilities(system, command)));
+      return asked;
+    },
     effects: NVMF_EFFECTS,
     system,
     config,

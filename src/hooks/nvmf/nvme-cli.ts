@@ -20,6 +20,12 @@ export interface DiscoverOptions {
   readonly hostnqn?: string;
   readonly hostid?: string;
   readonly persistent: boolean;
+  /**
+   * Register the persistent discovery controller this creates as owned by
+   * this name (`--owner`, nvme-cli 3.0; only when it has the option: 2.x
+   * rejects unknown options). Ignored without `persistent`.
+   */
+  readonly owner?: string;
 }
 
 export type ConnectResult =
@@ -41,7 +47,11 @@ export function discoverArgv(endpoint: NvmfDiscoveryEndpoint, options: DiscoverO
   if (options.device) argv.push('--device', options.device);
   if (options.hostnqn) argv.push('--hostnqn', options.hostnqn);
   if (options.hostid) argv.push('--hostid', options.hostid);
-  if (options.persistent && !options.device) argv.push('--persistent');
+  if (options.persistent && !options.device) {
+    argv.push('--persistent');
+    // Only a new persistent discovery controller is registered (nvme-cli 3.0, REGISTRY.md "Setting an owner").
+    if (options.owner) argv.push('--owner', options.owner);
+  }
   argv.push('--output-format', 'json');
   return argv;
 }
@@ -173,9 +183,22 @@ export function capabilitiesFrom(helpText: string, versionText: string | undefin
   return { registry: false, from: 'none' };
 }
 
-/** Asks the installed nvme-cli (help first; its version only if the help is unreadable). No nvme: no registry support. */
-export async function detectCapabilities(system: System): Promise<NvmeCliCapabilities> {
-  const help = await system.exec(NVME, ['connect', '--help']).catch(() => undefined);
+/**
+ * The nvme-cli commands sanhook asks about `--owner`: `connect` (its I/O
+ * controllers), `discover` (its persistent discovery controllers) and
+ * `connect-all` (what nvme-cli's own autoconnect runs: with the registry it
+ * skips a discovery controller another orchestrator owns, REGISTRY.md
+ * "connect-all / discover --device behavior"). All three gain `--owner` with
+ * the registry in nvme-cli 3.0.
+ */
+export type OwnerCommand = 'connect' | 'discover' | 'connect-all';
+
+/**
+ * Asks the installed nvme-cli (`nvme <command> --help` first; its version
+ * only if the help is unreadable). No nvme: no registry support.
+ */
+export async function detectCapabilities(system: System, command: OwnerCommand = 'connect'): Promise<NvmeCliCapabilities> {
+  const help = await system.exec(NVME, [command, '--help']).catch(() => undefined);
   const helpText = help ? `${help.stdout}\n${help.stderr}` : '';
   if (helpListsOwner(helpText) !== undefined) return capabilitiesFrom(helpText, undefined);
   const version = await system.exec(NVME, ['version']).catch(() => undefined);

@@ -296,10 +296,13 @@ export const CLAIM_EFFECT = 'nvme-registry-claim';
  * Runs a `claim` effect (core/plan.ts EffectAction) after `nvme connect`
  * succeeded: the new controller's name comes from the connect's result.
  * "already connected" created nothing of sanhook's: nothing is claimed.
+ * Without a parent run (the persistent discovery controller a discovery
+ * round's `nvme discover --persistent` created, seen in sysfs), `data.device`
+ * names it.
  */
 export const claimEffect: EffectRunner = async (system, data, parent) => {
   if (parent?.status === 'already') return { status: 'skipped', outcome: 'not-claimed', text: 'already connected: not a controller this connect created' };
-  const device = parent?.fields?.device;
+  const device = parent ? parent.fields?.device : typeof data.device === 'string' ? data.device : undefined;
   if (!device || !/^nvme[0-9]+$/.test(device)) {
     return { status: 'failed', message: 'nvme connect did not name the new controller: ownership not recorded' };
   }
@@ -334,6 +337,22 @@ export const NO_OWNERSHIP: OwnershipFacts = { owners: new Map(), cliRecordsOwner
 export function connectAndClaim(params: IoConnectParams, facts: OwnershipFacts, done: string, more: Omit<RunAction, 'kind' | 'verb' | 'argv' | 'done'>): RunAction {
   const claim: Action[] = facts.cliRecordsOwner ? [] : [act.effect('claim', CLAIM_EFFECT, { owner: SANHOOK_OWNER }, 'claimed', { ...(more.subject ? { subject: more.subject } : {}), ...(more.fields ? { fields: more.fields } : {}) })];
   return act.run('connect', ['nvme', ...connectArgv(params, facts.cliRecordsOwner ? SANHOOK_OWNER : undefined)], done, { ...more, then: [...claim, ...(more.then ?? [])] });
+}
+
+/**
+ * Pure: the record of sanhook's ownership of the persistent discovery
+ * controllers its `nvme discover --persistent` just created (`created`: at
+ * this discovery address, not there before the discovery). Where nvme-cli
+ * has `discover --owner` it registered them itself (nothing to do); else the
+ * `claim` effect writes each entry. A discovery controller sanhook found
+ * (created at boot by nvme-cli, by the admin, by another orchestrator) is
+ * not claimed: sanhook owns only what it creates.
+ */
+export function claimDiscoveryControllers(created: readonly string[], cliRecordsOwner: boolean): Action[] {
+  if (cliRecordsOwner) return [];
+  return created.map((device) =>
+    act.effect('claim', CLAIM_EFFECT, { owner: SANHOOK_OWNER, device }, 'claimed', { subject: `persistent discovery controller ${device}`, fields: { device, cntrltype: 'discovery' } }),
+  );
 }
 
 /** Pure: the note of a path another orchestrator holds: sanhook leaves it alone. */
