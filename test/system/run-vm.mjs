@@ -22,7 +22,7 @@
  *          [--suite NAME]... [--verbose]
  *   --suite nvmf-aen            only this suite (repeatable); NAME:scen1,scen2 runs only those scenarios
  *   --verbose                   echo the guest console while it runs
- * env: SANHOOK_VM_TIMEOUT (per boot, default 900 here: a systemd suite installs and purges the .deb, whose dpkg reads its whole database over 9p under TCG), SANHOOK_VM_CACHE, ... (see vm/sanhook-vm.sh)
+ * env: SANHOOK_VM_TIMEOUT (per boot, default 1200 here: a systemd suite installs and purges the .deb, whose dpkg reads its whole database over 9p under TCG), SANHOOK_VM_CACHE, ... (see vm/sanhook-vm.sh)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -171,7 +171,7 @@ if (!flag('--skip-vm')) {
     console.log(`suite ${suite}: one boot of vm/sanhook-vm.sh${init === 'systemd' ? ' with systemd as PID 1' : ''} (${expected.join(', ')})`);
     const t0 = Date.now();
     const outcome = await run('bash', [HARNESS, file, ...only], {
-      env: { SANHOOK_VM_TIMEOUT: process.env.SANHOOK_VM_TIMEOUT ?? '900', SANHOOK_VM_INIT: init },
+      env: { SANHOOK_VM_TIMEOUT: process.env.SANHOOK_VM_TIMEOUT ?? '1200', SANHOOK_VM_INIT: init },
       log,
       onLine: (line) => {
         if (verbose) console.log(`  | ${line}`);
@@ -201,7 +201,7 @@ if (!flag('--skip-vm')) {
     log.end();
     const wall = Date.now() - t0;
     const why =
-      outcome.code === 124 ? `timed out after SANHOOK_VM_TIMEOUT=${process.env.SANHOOK_VM_TIMEOUT ?? '900'} s (QEMU killed)` : outcome.code === 125 ? 'harness error or the guest never reported (see the console log)' : '';
+      outcome.code === 124 ? `timed out after SANHOOK_VM_TIMEOUT=${process.env.SANHOOK_VM_TIMEOUT ?? '1200'} s (QEMU killed)` : outcome.code === 125 ? 'harness error or the guest never reported (see the console log)' : '';
     for (const name of expected) {
       const r = seen.get(name);
       if (!r || r.status === 'running') {

@@ -368,17 +368,19 @@ purge_leaves_nothing() {
   dpkg --purge sanhook > $W/purge.out 2>&1 || fail "dpkg --purge sanhook" "exit 0" "$(cat $W/purge.out)"
   log "purged in $(elapsed "$t0") s: $(tr '\n' ' ' < $W/purge.out | cut -c1-200)"
   [ -z "$(dpkg-query -W -f='${Status}' sanhook 2>/dev/null | grep -v 'not-installed')" ] || fail "dpkg status" "not-installed" "$(dpkg-query -W -f='${Status}' sanhook)"
-  # the package's own paths: every file and link, and every directory named
-  # for sanhook (/etc, /usr/share/man/man8, ... are other packages' too)
+  # the package's own paths: all of them are named for sanhook; the rest of
+  # what dpkg -L lists are the directories they sit in (/lib, /etc, ...),
+  # which are other packages' too
   while read -r f; do
-    if [ -L "$f" ] || [ -f "$f" ]; then left+=("$f")
-    elif [ -d "$f" ] && [[ $f == *sanhook* ]]; then left+=("$f"); fi
+    [[ $f == *sanhook* ]] || continue
+    { [ -e "$f" ] || [ -L "$f" ]; } && left+=("$f")
   done <<< "$listed"
   # what sanhook made at run time, and the unit links deb-systemd-helper made
   for f in /etc/sanhook /var/lib/sanhook /run/sanhook /usr/sbin/sanhook /usr/lib/sanhook /var/lib/systemd/deb-systemd-helper-enabled/sanhook-timerd.service.dsh-also; do
     { [ -e "$f" ] || [ -L "$f" ]; } && left+=("$f")
   done
-  while read -r f; do left+=("$f"); done < <(find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked -name '*sanhook*' 2>/dev/null)
+  # (sanhook-vm-scenario.service is this harness's own unit, not sanhook's)
+  while read -r f; do left+=("$f"); done < <(find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked -name '*sanhook*' ! -name 'sanhook-vm-*' 2>/dev/null)
   [ ${#left[@]} -eq 0 ] || fail "purge" "nothing of sanhook left" "${left[*]}"
   for unit in sanhook-timerd.service sanhook-timerd.socket; do
     [ "$(systemctl is-active $unit 2>&1)" != active ] || fail "purge" "$unit stopped" "$(systemctl is-active $unit)"
