@@ -178,7 +178,8 @@ async function burst(label, previousCalls) {
   const rounds = [];
   for (const p of holders) {
     const finished = p.logs.filter((l) => l.msg === 'discovery round finished');
-    const items = p.items.filter((i) => i.outcome !== 'queued');
+    // the ownership registry's claims (claimed / not-claimed) ride along with a connect; they are not records
+    const items = p.items.filter((i) => i.outcome !== 'queued' && !/claim/.test(String(i.outcome)));
     let offset = 0;
     for (const l of finished) {
       rounds.push({ pid: p.pid, at: Date.parse(l.time), items: items.slice(offset, offset + l.records) });
