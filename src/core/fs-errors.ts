@@ -20,8 +20,11 @@
  *     or ReadWritePaths=/run/sanhook
  *   The original error stays as `cause`. Anything that is not an errno error
  *   (a bug, one of our own errors) is returned unchanged.
+ * - `syncDir()` makes a rename in a directory durable (fsync of the
+ *   directory), for the writers that rename into place (timerd's table, the
+ *   NVMe registry's entries).
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError, SanhookError } from './errors.js';
 import { PLATFORM_DIRS } from './platform.js';
@@ -239,5 +242,15 @@ async function notADirectory(dir: string): Promise<string | undefined> {
     if (found === null) return undefined;
     if (found) return found.isDirectory() ? undefined : at;
     if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/** fsync a directory, so a rename into it survives a crash (errors are the caller's to map with fsError). */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -25,7 +25,7 @@
  */
 import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, fsStep, LOCATIONS, makeDir, type FsTarget } from '../core/fs-errors.js';
+import { fsError, fsStep, LOCATIONS, makeDir, syncDir, type FsTarget } from '../core/fs-errors.js';
 import type { Logger } from '../core/log.js';
 import type { Growth, TimerEntry } from './schedule.js';
 
@@ -273,11 +273,3 @@ export class TimerStore {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

@@ -194,25 +194,31 @@ const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 function persistentDiscoveryController(values) {
   const address = `traddr=${values.traddr},trsvcid=${values.trsvcid}`;
   if (controllers().some((c) => c.cntrltype === 'discovery' && c.address.startsWith(address))) return undefined;
+  return addController(values, { subsysnqn: DISCOVERY_NQN, cntrltype: 'discovery', ctrl_loss_tmo: 'off', reconnect_delay: '10' });
+}
+
+/**
+ * The kernel creates the next free nvmeN with these attributes (the rest from the
+ * connect's own values), its add event bumps the uevent counter, and with `--owner`
+ * (3.0) libnvme registers it. Returns its name.
+ */
+function addController(values, attrs) {
   const dir = path.join(sysfs, 'class', 'nvme');
   mkdirSync(dir, { recursive: true });
   let n = 0;
   while (existsSync(path.join(dir, `nvme${n}`))) n += 1;
   const ctrl = path.join(dir, `nvme${n}`);
   mkdirSync(ctrl);
-  const attrs = {
+  const all = {
     transport: values.transport,
-    address: `${address},src_addr=${values.traddr}`,
-    subsysnqn: DISCOVERY_NQN,
+    address: `traddr=${values.traddr},trsvcid=${values.trsvcid},src_addr=${values.traddr}`,
     hostnqn: values.hostnqn ?? '',
     hostid: values.hostid ?? '',
-    cntrltype: 'discovery',
     state: 'live',
-    ctrl_loss_tmo: 'off',
-    reconnect_delay: '10',
     dev: `249:${n}`,
+    ...attrs,
   };
-  for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(ctrl, name), `${value}\n`);
+  for (const [name, value] of Object.entries(all)) writeFileSync(path.join(ctrl, name), `${value}\n`);
   bumpSeqnum();
   if (values.owner) registerOwner(`nvme${n}`, values.owner);
   return `nvme${n}`;
@@ -226,28 +232,13 @@ function connect(values) {
   if (lines('fail-connect').includes(values.nqn)) {
     return finish(1, '', 'Failed to write to /dev/nvme-fabrics: Connection refused\ncould not add new controller: connection refused\n');
   }
-  const dir = path.join(sysfs, 'class', 'nvme');
-  mkdirSync(dir, { recursive: true });
-  let n = 0;
-  while (existsSync(path.join(dir, `nvme${n}`))) n += 1;
-  const ctrl = path.join(dir, `nvme${n}`);
-  mkdirSync(ctrl);
-  const attrs = {
-    transport: values.transport,
-    address: `${address},src_addr=${values.traddr}`,
+  const device = addController(values, {
     subsysnqn: values.nqn,
-    hostnqn: values.hostnqn ?? '',
-    hostid: values.hostid ?? '',
     cntrltype: 'io',
-    state: 'live',
     ctrl_loss_tmo: values['ctrl-loss-tmo'] ?? '600',
     reconnect_delay: values['reconnect-delay'] ?? '10',
-    dev: `249:${n}`,
-  };
-  for (const [name, value] of Object.entries(attrs)) writeFileSync(path.join(ctrl, name), `${value}\n`);
-  bumpSeqnum();
-  if (values.owner) registerOwner(`nvme${n}`, values.owner);
-  return finish(0, values['output-format'] === 'json' ? `{\n  "device":"nvme${n}"\n}\n` : '', '', { device: `nvme${n}` });
+  });
+  return finish(0, values['output-format'] === 'json' ? `{\n  "device":"${device}"\n}\n` : '', '', { device });
 }
 
 /**

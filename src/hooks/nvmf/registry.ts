@@ -32,7 +32,7 @@ import type { EffectRunner } from '../../core/fabric.js';
 import { act, type Action, type RunAction } from '../../core/plan.js';
 import type { IoConnectParams } from './connect-decide.js';
 import { connectArgv } from './nvme-cli.js';
-import { fsError } from '../../core/fs-errors.js';
+import { fsError, syncDir } from '../../core/fs-errors.js';
 import type { System } from '../../core/system.js';
 import { NVMF_LOCATIONS } from './locations.js';
 
@@ -218,15 +218,6 @@ async function writeAttribute(file: string, value: string): Promise<void> {
     await handle.writeFile(`${value}\n`);
     // The umask may have narrowed the mode open() asked for.
     await handle.chmod(ENTRY_FILE_MODE);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
     await handle.sync();
   } finally {
     await handle.close();
