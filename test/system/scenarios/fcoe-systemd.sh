@@ -61,7 +61,8 @@ fcoe_lines() {  # SINCE HOOK IF [WORD...]
 dispatched() { awk -v t="$1" -v s="$3" -v i="$2" '$1 >= t && $2 == s && $3 == i {print $1; exit}' "$DISPATCHED"; }
 oper() { networkctl list --no-pager --no-legend 2>/dev/null | awk -v i="$1" '$2==i{print $4}'; }
 
-# 1. Installed: the FCoE pieces as the docs say, the daemons that deliver the events running.
+# 1. Installed: the FCoE pieces from the package, the recheck timer enabled
+#    as the docs say, the daemons that deliver the events running.
 installed() {
   local s
   for s in sanhook-timerd.service sanhook-dcb-recheck.timer systemd-networkd.service networkd-dispatcher.service systemd-udevd.service; do
@@ -71,7 +72,8 @@ installed() {
   for s in $ND_STATES; do
     [ -x $ND_DIR/$s.d/sanhook-fcoe ] || fail "dispatcher script" "$ND_DIR/$s.d/sanhook-fcoe executable" "$(ls -l $ND_DIR/$s.d 2>&1)"
   done
-  [ -e /etc/udev/rules.d/81-sanhook-fcoe.rules ] || fail "udev rule" "/etc/udev/rules.d/81-sanhook-fcoe.rules" "$(ls /etc/udev/rules.d)"
+  [ -e /lib/udev/rules.d/81-sanhook-fcoe.rules ] || fail "udev rule" "/lib/udev/rules.d/81-sanhook-fcoe.rules (the package's)" "$(ls /lib/udev/rules.d | grep sanhook)"
+  [ ! -e /etc/udev/rules.d/81-sanhook-fcoe.rules ] || fail "udev rule" "no copy in /etc/udev/rules.d shadowing the package's" "$(ls -l /etc/udev/rules.d/81-sanhook-fcoe.rules)"
   log "networkctl: $(networkctl list --no-pager --no-legend 2>&1 | tr -s ' ' | tr '\n' ';')"
 }
 

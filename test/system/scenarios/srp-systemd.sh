@@ -1,8 +1,7 @@
 # VM suite: SRP on the production path. systemd is PID 1 (journald,
 # systemd-udevd with its real sandbox, sanhook-timerd.service), sanhook is
-# installed as README "Install on a host" says, plus its SRP block
-# (`install -m 644 rules.d/70-sanhook-srp.rules /etc/udev/rules.d/ &&
-# udevadm control --reload`). Soft-RoCE rxe0 on a veth, an LIO ib_srpt target
+# installed as README "Install on a host" says: `dpkg -i` of the .deb, which
+# carries the SRP rule in /lib/udev/rules.d. Soft-RoCE rxe0 on a veth, an LIO ib_srpt target
 # and the ib_srp initiator on the same guest kernel, as in srp.sh (lib.sh, SRP
 # part). Runs in the guest of test/system/vm/sanhook-vm.sh.
 # init: systemd
@@ -46,7 +45,7 @@ for u in sanhook-timerd.service sanhook-timerd.socket systemd-udevd.service; do
   [ "$(systemctl is-active $u)" = active ] || { echo "SETUP: $u is $(systemctl is-active $u)"; echo "@@suite end fail setup"; exit 125; }
 done
 KEY=$(srp_key)
-log "target key $KEY; add_target line: $(srp_login_line); rules: $(ls /etc/udev/rules.d | tr '\n' ' ')"
+log "target key $KEY; add_target line: $(srp_login_line); rules: $(ls /lib/udev/rules.d | grep sanhook | tr '\n' ' ')"
 
 # sanhook-timerd.service's journal lines about our key since T
 timerd_lines() { local since=$1; shift; srp_sd_timerd_lines "$since" "$KEY" "$@"; }
