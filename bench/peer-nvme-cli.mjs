@@ -15,7 +15,7 @@
  * The console parsing and the table are bench/lib/peer.mjs (unit-tested).
  * env: SANHOOK_VM_* (vm/sanhook-vm.sh), SANHOOK_BENCH_LOGS (console logs; default a temp dir)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,14 @@ if (process.getuid?.() !== 0) {
   console.error('peer-nvme-cli: needs root (QEMU shares / with the guest)');
   process.exit(3);
 }
+// The guest installs sanhook as an admin does, from the .deb (test/system/scenarios/lib.sh
+// setup_systemd_host): build it from this build (npm run build ran first).
+const deb = spawnSync(process.execPath, [path.join(REPO, 'scripts', 'build-deb.mjs'), '--skip-build'], { cwd: REPO, encoding: 'utf8' });
+if (deb.status !== 0) {
+  console.error(`peer-nvme-cli: building the .deb failed: ${deb.stderr.trim()}`);
+  process.exit(1);
+}
+say(`peer-nvme-cli: ${deb.stdout.trim()}`);
 const logDir = process.env.SANHOOK_BENCH_LOGS ?? mkdtempSync(path.join(os.tmpdir(), 'sanhook-peer-bench-'));
 mkdirSync(logDir, { recursive: true });
 
