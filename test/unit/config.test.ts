@@ -172,7 +172,7 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
   it('defaults for an empty file', async () => {
     const config = await parseConfig(FILE, '', FABRICS);
     expect(config.lockStaleMs).toBe(10_000);
-    expect(nvmfSettings(config)).toEqual({ exclude: [], udevHandoff: 'auto', lost: DEFAULT_LOST_POLICY });
+    expect(nvmfSettings(config)).toEqual({ exclude: [], udevHandoff: 'auto', lost: DEFAULT_LOST_POLICY, persistent: false, referrals: { follow: true, maxDepth: 4, maxPerLog: 16 } });
     expect(DEFAULT_LOST_POLICY).toEqual({ reconnectDelay: 10, ctrlLossTmo: 600, growth: 'fixed', maxAttempts: 0, reconnectUnmanaged: false });
     expect(config).toEqual(defaultConfig(FILE, FABRICS));
   });
@@ -198,6 +198,11 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
         '    growth: linear',
         '    max-attempts: 5',
         '    reconnect-unmanaged: true',
+        '  persistent: true',
+        '  referrals:',
+        '    follow: false',
+        '    max-depth: 2',
+        '    max-per-log: 3',
         'fcoe:',
         '  dcb-source: lldpad',
         '  retry:',
@@ -216,6 +221,8 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
       udevHandoff: 'inline',
       exclude: [{ subnqn: 'nqn.2026-11.io.sanhook:scratch' }, { traddr: '10.0.0.9', trsvcid: '4420', transport: 'tcp' }],
       lost: { reconnectDelay: 2, ctrlLossTmo: -1, growth: 'linear', maxAttempts: 5, reconnectUnmanaged: true },
+      persistent: true,
+      referrals: { follow: false, maxDepth: 2, maxPerLog: 3 },
     });
     expect(fcoeSettings(config)).toEqual({ dcbSource: 'lldpad', retry: { delayMs: 250, growth: 'fixed', attempts: 3 } });
   });
@@ -231,7 +238,7 @@ describe('the registered sections: lock, nvmf and fcoe', () => {
     ['nvmf:\n  ctrl-loss-tmo: forever\n', 2, 'nvmf.ctrl-loss-tmo', 'must be -1 (never) or whole seconds 0-31536000, got "forever"'],
     ['nvmf:\n  reconnect-delay: [1, 2]\n', 2, 'nvmf.reconnect-delay', 'must be a single value'],
     ['nvmf:\n  reconnect-delay: 0\n', 2, 'nvmf.reconnect-delay', 'must be whole seconds 1-86400, got "0"'],
-    ['nvmf:\n  reconect-delay: 5\n', 2, 'nvmf.reconect-delay', 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, udev-handoff, exclude, lost)'],
+    ['nvmf:\n  reconect-delay: 5\n', 2, 'nvmf.reconect-delay', 'unknown setting (known: reconnect-delay, ctrl-loss-tmo, udev-handoff, exclude, lost, persistent, referrals)'],
     ['\n\nsan:\n  x: 1\n', 3, 'san', 'unknown section (known: lock, metrics, nvmf, fcoe, srp)'],
     ['metrics:\n  textfile: sanhook.prom\n', 2, 'metrics.textfile', 'must be an absolute path of a *.prom file (node_exporter reads only *.prom), got "sanhook.prom"'],
     ['metrics:\n  textfile: /var/lib/prometheus/node-exporter/sanhook.txt\n', 2, 'metrics.textfile', 'must be an absolute path of a *.prom file (node_exporter reads only *.prom), got "/var/lib/prometheus/node-exporter/sanhook.txt"'],

@@ -30,7 +30,7 @@ const ctrl = (name: string, attrs: Record<string, string>): Controller =>
 const observe = (records: RawRecord[], controllers: Controller[] = []): ConnectObservation => ({ log: { genctr: 1, records }, controllers, hostnqn: HOSTNQN });
 
 const decide = (obs: ConnectObservation, req = request(), exclude: ExcludeRule[] = []) =>
-  decideConnect(obs, req, { exclude }).decisions.map((d) => (d.action === 'connect' ? 'connect' : `skip:${d.reason}`));
+  decideConnect(obs, req, { exclude }).decisions.map((d) => (d.action === 'skip' ? `skip:${d.reason}` : d.action));
 
 describe('decideConnect on the real captured log', () => {
   const log = parseDiscoveryLog(fixture('discover-2subsys.json'));
@@ -61,8 +61,9 @@ describe('decideConnect table', () => {
     ['--nqn filters', [record(), record({ subnqn: S2 })], [], request({ nqn: S2 }), [], ['skip:not-requested', 'connect']],
     ['exclude by subnqn', [record(), record({ subnqn: S2 })], [], request(), [{ subnqn: S2 }], ['connect', 'skip:excluded']],
     ['exclude needs every field to match', [record()], [], request(), [{ subnqn: S1, trsvcid: '4421' }], ['connect']],
-    ['referral', [record({ subtype: 'referral', subnqn: 'nqn.2014-08.org.nvmexpress.discovery' })], [], request(), [], ['skip:referral']],
-    ['discovery subsystem', [record({ subtype: 'discovery subsystem' })], [], request(), [], ['skip:discovery-entry']],
+    ['referral, with referrals off', [record({ subtype: 'discovery subsystem referral', subnqn: 'nqn.2014-08.org.nvmexpress.discovery' })], [], request(), [], ['skip:referrals-off']],
+    ["nvme-cli 1.x's name for a referral", [record({ subtype: 'discovery subsystem' })], [], request(), [], ['skip:referrals-off']],
+    ['the current discovery subsystem (the log’s own controller)', [record({ subtype: 'current discovery subsystem' })], [], request(), [], ['skip:discovery-entry']],
     ['unknown subtype', [record({ subtype: 'weird' })], [], request(), [], ['skip:unknown-subtype']],
     ['hostile traddr from the wire', [record({ traddr: '1.2.3.4;reboot' })], [], request(), [], ['skip:invalid-record']],
     ['option-like subnqn from the wire', [record({ subnqn: '--help' })], [], request(), [], ['skip:invalid-record']],

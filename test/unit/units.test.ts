@@ -129,6 +129,7 @@ describe('the check fails when a unit misses a writable path', () => {
     expect(violations(without(boot, 'StateDirectory'))).toEqual([
       'sanhook-connect-boot.service: `sanhook connect` writes /var/lib/sanhook/nvmf/managed (state directory for managed NVMe-oF paths): ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/managed',
       'sanhook-connect-boot.service: `sanhook connect` writes /var/lib/sanhook/nvmf/disconnected (state directory for NVMe-oF paths disconnected on purpose): ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/disconnected',
+      'sanhook-connect-boot.service: `sanhook connect` writes /var/lib/sanhook/nvmf/discovery (state directory for the persistent discovery controllers sanhook created): ProtectSystem=strict and no Runtime/StateDirectory= or ReadWritePaths= covers /var/lib/sanhook/nvmf/discovery',
     ]);
     // ... and ReadWritePaths= is the other way to allow it.
     expect(violations(plus(without(boot, 'StateDirectory'), ['ReadWritePaths', '/var/lib/sanhook']))).toEqual([]);

@@ -12,6 +12,7 @@ import { defaults, list, mapping, optional, value, type ConfigSection, type Tabl
 import { boolean, integer, oneOf } from '../../core/validate.js';
 import { GROWTHS, type Growth } from '../../timerd/schedule.js';
 import * as validate from './validate.js';
+import type { ReferralBounds } from './connect-decide.js';
 
 export const HANDOFF_MODES = ['auto', 'systemd-run', 'inline'] as const;
 export type HandoffMode = (typeof HANDOFF_MODES)[number];
@@ -47,7 +48,27 @@ export interface NvmfSettings {
   readonly udevHandoff: HandoffMode;
   /** sanhook's own timers after the kernel gave up on a controller (timerd). */
   readonly lost: LostPolicy;
+  /** Every discovery round leaves a persistent discovery controller, as `--persistent` does. */
+  readonly persistent: boolean;
+  /** How far discovery-log referrals are followed. */
+  readonly referrals: ReferralBounds;
 }
+
+/**
+ * Referral bounds. Depth 4: a fabric with a central discovery controller
+ * refers to per-site ones, which may refer to per-array ones; more levels are
+ * a loop that escaped the chain check (addresses spelled two ways) or a
+ * misconfiguration, not a design (libnvme's own example stops at 8). 16 per
+ * log: each followed referral is one more discovery round (≈0.1-1 s) under
+ * the referring address's lock.
+ */
+const REFERRALS: Table<ReferralBounds> = {
+  rows: {
+    follow: value('follow', boolean, true, 'follow referral records to other discovery controllers (true or false)'),
+    maxDepth: value('max-depth', (raw, option) => integer(raw, option, 1, 16, 'must be a count 1-16'), 4, 'referral hops followed from the first discovery round, 1-16'),
+    maxPerLog: value('max-per-log', (raw, option) => integer(raw, option, 1, 256, 'must be a count 1-256'), 16, 'referrals followed per discovery log, 1-256; the rest are reported'),
+  },
+};
 
 const EXCLUDE_RULE: Table<ExcludeRule> = {
   rows: {
@@ -95,6 +116,8 @@ export const NVMF_CONFIG: ConfigSection<NvmfSettings> = {
     ),
     exclude: list('exclude', EXCLUDE_RULE, 'rule', 'discovery-log records never connected: a rule matches when every field it gives matches'),
     lost: mapping('lost', LOST, "sanhook's own timers once the kernel gave up on a controller (FreeBSD nvmf semantics)"),
+    persistent: value('persistent', boolean, false, 'keep one persistent discovery controller per discovery address, as `--persistent` (true or false)'),
+    referrals: mapping('referrals', REFERRALS, 'discovery-log referrals to other discovery controllers'),
   },
 };
 

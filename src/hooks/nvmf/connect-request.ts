@@ -13,7 +13,8 @@ import { NONE, type NvmfDiscoveryEndpoint } from './keys.js';
 import * as validate from './validate.js';
 import { matchUevent } from './prefilter.js';
 
-export const TRIGGERS = ['manual', 'boot', 'aen', 'rediscover', 'fc-discovery'] as const;
+/** Why a discovery round runs: `referral` follows another log's referral record, `timer` is timerd bringing back a persistent discovery controller. */
+export const TRIGGERS = ['manual', 'boot', 'aen', 'rediscover', 'fc-discovery', 'referral', 'timer'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 export interface ConnectRequest {
@@ -29,6 +30,15 @@ export interface ConnectRequest {
   readonly ctrlLossTmo?: number;
   /** Keep a persistent discovery controller (for AENs). */
   readonly persistent: boolean;
+  /** Set on a round that follows a referral: how it was reached (connect-decide.ts bounds it). */
+  readonly referral?: ReferralChain;
+}
+
+/** The discovery addresses (keys) a referral round was reached through, first the one the event named. */
+export interface ReferralChain {
+  /** Referral hops from the first round: 1 for an address a configured one refers to. */
+  readonly depth: number;
+  readonly via: readonly string[];
 }
 
 /** The nvme-cli options sanhook's connect understands, with nvme-cli's short names. */
@@ -214,4 +224,45 @@ export function requestToArgv(request: ConnectRequest): string[] {
   if (request.persistent) argv.push('--persistent');
   argv.push('--trigger', request.trigger);
   return argv;
+}
+
+/** The options that name a discovery address and how to reach it: a discovery record's and timerd's stored form. */
+export const DISCOVERY_ADDRESS_OPTIONS = ['transport', 'traddr', 'trsvcid', 'host-traddr', 'host-iface', 'hostnqn', 'hostid', 'reconnect-delay', 'ctrl-loss-tmo'] as const;
+
+/** A round's discovery address with its host identity and timers, as plain option strings (inverse: discoveryRequestFromOptions). */
+export function discoveryOptions(request: ConnectRequest): Record<string, string> {
+  const d = request.discovery;
+  const options: Record<string, string> = { transport: d.transport };
+  if (d.traddr !== NONE) options.traddr = d.traddr;
+  if (d.trsvcid !== NONE) options.trsvcid = d.trsvcid;
+  if (d.hostTraddr !== NONE) options['host-traddr'] = d.hostTraddr;
+  if (d.hostIface !== NONE) options['host-iface'] = d.hostIface;
+  if (request.hostnqn) options.hostnqn = request.hostnqn;
+  if (request.hostid) options.hostid = request.hostid;
+  if (request.reconnectDelay !== undefined) options['reconnect-delay'] = String(request.reconnectDelay);
+  if (request.ctrlLossTmo !== undefined) options['ctrl-loss-tmo'] = String(request.ctrlLossTmo);
+  return options;
+}
+
+/**
+ * Validates stored or given discovery-address options (a timer's, a
+ * record's, `disconnect --discovery`'s) into a persistent round's request,
+ * with the same validators as `connect`; `prefix` names the field in errors.
+ */
+export function discoveryRequestFromOptions(options: Readonly<Record<string, string | undefined>>, trigger: Trigger, prefix = '--'): ConnectRequest {
+  for (const name of Object.keys(options)) {
+    if (!(DISCOVERY_ADDRESS_OPTIONS as readonly string[]).includes(name)) throw new UsageError(`${prefix}${name}: unknown option`, `${prefix}${name}`);
+  }
+  if (options.transport === undefined) throw new UsageError(`${prefix}transport is required`, `${prefix}transport`);
+  try {
+    const request = requestFromOptions({ ...options, persistent: true }, trigger);
+    if ('needsDevice' in request) throw new UsageError(`${prefix}transport is required`, `${prefix}transport`);
+    return request;
+  } catch (error) {
+    if (error instanceof UsageError && prefix !== '--' && error.option?.startsWith('--')) {
+      const option = `${prefix}${error.option.slice(2)}`;
+      throw new UsageError(error.message.replace(error.option, option), option, error.value, { cause: error });
+    }
+    throw error;
+  }
 }

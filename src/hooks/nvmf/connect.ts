@@ -18,15 +18,24 @@ import { ActionError, ConfigError, EnvironmentError, UsageError } from '../../co
 import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
 import { writePending } from '../../core/lock.js';
 import { selfArgv } from '../../core/self-argv.js';
-import { reportQueued, runLocked, type ObserveMode } from '../../core/hook-runner.js';
+import { reportQueued, type ObserveMode } from '../../core/hook-runner.js';
 import { act, type Action, type Plan } from '../../core/plan.js';
 import { nvmfContext, type NvmfContext } from './context.js';
-import { decideConnect, type ConnectPlan as ConnectVerdicts, type IoConnectParams } from './connect-decide.js';
-import { listDisconnected } from './endpoint-state.js';
+import {
+  chooseDiscoveryController,
+  decideConnect,
+  discoveryControllersAt,
+  persistentDiscoveryControllers,
+  type ConnectPlan as ConnectVerdicts,
+  type DiscoveryControllerChoice,
+} from './connect-decide.js';
+import { DISCONNECTED, DISCOVERY, discoveryRecord, isDisconnected, listDisconnected } from './endpoint-state.js';
+import { runOnDiscovery } from './discovery-rounds.js';
 import type { AttachRequest } from './attach.js';
 import { ioKey } from './io-request.js';
 import {
   classifyUevent,
+  discoveryOptions,
   parseDiscoveryConf,
   requestFromOptions,
   requestToArgv,
@@ -37,8 +46,7 @@ import {
 import { readHostIdentity } from './host-identity.js';
 import * as nvmeCli from './nvme-cli.js';
 import { claimDiscoveryControllers, otherOwner, ownedByOther, readOwnerships, SANHOOK_OWNER, type Ownership } from './registry.js';
-import { readController, readControllers, type Controller } from './sysfs.js';
-import { canonicalIp } from './validate.js';
+import { readController, readControllers } from './sysfs.js';
 import type { Reporter } from '../../core/report.js';
 import { systemdBooted, type System } from '../../core/system.js';
 
@@ -165,7 +173,7 @@ export async function runConnect(system: System, config: Config, options: Connec
       continue;
     }
     const started = system.clock.now();
-    const run = await runLocked(context, { key, verb: HOOK, request, planners: { [HOOK]: (latest: ConnectRequest, mode) => planConnect(context, key, latest, mode) } });
+    const run = await runOnDiscovery(context, key, HOOK, request, '');
     failures.push(...(run.result?.failures ?? []));
     if (run.queued) {
       reportQueued(context, HOOK, key, 'another sanhook connect holds this address; it will re-run discovery for this event', {
@@ -179,47 +187,65 @@ export async function runConnect(system: System, config: Config, options: Connec
 }
 
 /**
- * Observe one discovery address, then decide: one discovery round. Reading
- * the log is observation; on a real run it first re-arms the discovery AEN of
- * each persistent discovery controller at the address (a read of the log
- * header, see nvme-cli.ts) and keeps a persistent controller when asked; a
- * dry run does neither.
+ * Observe one discovery address, then decide: one discovery round. The
+ * discovery controller it reads through is chosen by
+ * chooseDiscoveryController() (at most one persistent one per address);
+ * reading the log is observation; on a real run it first re-arms the
+ * discovery AEN of the persistent controller it reads through (a read of the
+ * log header, see nvme-cli.ts) and, when it creates one, records it as
+ * sanhook's; a dry run does neither. Run under the address's lock
+ * (discovery-rounds.ts).
  */
-async function planConnect(context: NvmfContext, key: string, request: ConnectRequest, mode: ObserveMode): Promise<Plan> {
+export async function planConnect(context: NvmfContext, key: string, request: ConnectRequest, mode: ObserveMode): Promise<Plan> {
   const { system } = context;
+  context.roundsRun.add(key);
+  const settings = nvmfSettings(context.config);
+  const tombstoned = await isDisconnected(system, key);
+  if (tombstoned && request.trigger !== 'manual') {
+    const text = 'this discovery address was disconnected on purpose (sanhook disconnect --discovery); sanhook connect for it brings it back';
+    return { hook: HOOK, key, trigger: request.trigger, actions: [act.note('disconnected-by-admin', text, { fields: { reason: 'disconnected-by-admin' } })] };
+  }
   const identity = await readHostIdentity(system);
   const hostnqn = request.hostnqn ?? identity.hostnqn;
   const hostid = request.hostid ?? identity.hostid;
   // A device named by an event may be gone by now: then ask the address directly.
-  const device = request.device && (await readController(system, request.device)) ? request.device : undefined;
-  if (device) {
-    const owned = throughOthersDiscoveryController(key, request, device, (await readOwnerships(system, [device])).get(device));
+  const eventDevice = request.device && (await readController(system, request.device)) ? request.device : undefined;
+  if (eventDevice) {
+    const owned = throughOthersDiscoveryController(key, request, eventDevice, (await readOwnerships(system, [eventDevice])).get(eventDevice));
     if (owned) return owned;
   }
-  // A persistent discovery controller this round may create is sanhook's (docs/registry.md):
+  const before = await readControllers(system);
+  const atAddress = discoveryControllersAt(before, request.discovery);
+  const ownerships = await readOwnerships(system, atAddress.map((c) => c.name));
+  const ownedByOthers = new Set(atAddress.filter((c) => otherOwner(ownerships.get(c.name))).map((c) => c.name));
+  const choice = chooseDiscoveryController({
+    endpoint: request.discovery,
+    ...(eventDevice ? { eventDevice } : {}),
+    controllers: before,
+    ownedByOther: ownedByOthers,
+    persistent: request.persistent || settings.persistent,
+    readOnly: mode.readOnly,
+  });
+  const reconnectDelay = request.reconnectDelay ?? settings.reconnectDelay;
+  const ctrlLossTmo = request.ctrlLossTmo ?? settings.ctrlLossTmo;
+  // The persistent discovery controller this round creates is sanhook's (docs/registry.md):
   // `--owner sanhook` where `nvme discover` has it, else claimed below once sysfs names it.
-  const keeps = request.persistent && !mode.readOnly && !device;
-  const owning = keeps ? await context.nvmeCli('discover') : undefined;
-  const discoverOptions = {
-    ...(device ? { device } : {}),
-    ...(hostnqn ? { hostnqn } : {}),
-    ...(hostid ? { hostid } : {}),
-    persistent: request.persistent && !mode.readOnly,
-    ...(owning?.registry ? { owner: SANHOOK_OWNER } : {}),
-  };
-  let existing: string[] = [];
-  if (!mode.readOnly) {
-    // nvme-cli reads the log through an existing persistent discovery controller for this
-    // address even without --device: re-enable AENs on every such controller first.
-    existing = persistentDiscoveryControllers(await readControllers(system), request.discovery, device);
-    for (const c of existing) {
-      if (!(await nvmeCli.rearmDiscoveryAen(system, c))) system.log.warn({ hook: HOOK, key, device: c }, 'could not re-enable discovery AENs');
-    }
+  const owning = choice.via === 'create' ? await context.nvmeCli('discover') : undefined;
+  if (choice.via === 'device' && !mode.readOnly && !(await nvmeCli.rearmDiscoveryAen(system, choice.device))) {
+    system.log.warn({ hook: HOOK, key, device: choice.device }, 'could not re-enable discovery AENs');
   }
   const started = system.clock.now();
   let log;
   try {
-    log = await nvmeCli.discover(system, request.discovery, discoverOptions);
+    log = await nvmeCli.discover(system, request.discovery, {
+      ...(choice.via === 'device' ? { device: choice.device } : {}),
+      ...(hostnqn ? { hostnqn } : {}),
+      ...(hostid ? { hostid } : {}),
+      persistent: choice.via === 'create',
+      ...(owning?.registry ? { owner: SANHOOK_OWNER } : {}),
+      ...optionalNumber('reconnectDelay', reconnectDelay),
+      ...optionalNumber('ctrlLossTmo', ctrlLossTmo),
+    });
   } catch (error) {
     if (!(error instanceof ActionError)) throw error;
     return {
@@ -229,15 +255,21 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
       actions: [act.note('failed', error.message, { level: 'error', fails: true, failure: 'discovery failed', fields: { reason: 'discovery-failed', duration_ms: system.clock.now() - started } })],
     };
   }
-  const settings = nvmfSettings(context.config);
   const controllers = await readControllers(system);
-  const created = keeps ? persistentDiscoveryControllers(controllers, request.discovery, undefined).filter((c) => !existing.includes(c)) : [];
+  const created = choice.via === 'create' ? persistentDiscoveryControllers(controllers, request.discovery, undefined).filter((c) => !atAddress.some((a) => a.name === c)) : [];
   const verdicts = decideConnect(
-    { log, controllers, disconnected: await listDisconnected(system), ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
+    { log, controllers, disconnected: await listDisconnected(system), roundsRun: context.roundsRun, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}) },
     request,
-    { exclude: settings.exclude, ...optionalNumber('reconnectDelay', settings.reconnectDelay), ...optionalNumber('ctrlLossTmo', settings.ctrlLossTmo) },
+    { exclude: settings.exclude, referrals: settings.referrals, ...optionalNumber('reconnectDelay', settings.reconnectDelay), ...optionalNumber('ctrlLossTmo', settings.ctrlLossTmo) },
   );
-  return connectPlan(key, request, verdicts, claimDiscoveryControllers(created, owning?.registry ?? false));
+  const kept: ConnectRequest = { ...request, ...(hostnqn ? { hostnqn } : {}), ...(hostid ? { hostid } : {}), ...optionalNumber('reconnectDelay', reconnectDelay), ...optionalNumber('ctrlLossTmo', ctrlLossTmo) };
+  const first = [
+    // a manual round reopens an address disconnected on purpose
+    ...(tombstoned ? [act.forget(DISCONNECTED)] : []),
+    ...claimDiscoveryControllers(created, owning?.registry ?? false),
+    ...(created[0] ? [act.record(DISCOVERY, discoveryRecord(discoveryOptions(kept), created[0]), { subject: `persistent discovery controller ${created[0]}`, fields: { device: created[0], cntrltype: 'discovery' } })] : []),
+  ];
+  return connectPlan(key, request, verdicts, first, choice);
 }
 
 /**
@@ -248,7 +280,7 @@ async function planConnect(context: NvmfContext, key: string, request: ConnectRe
  * lock. The other skips are reported here. `claims` record sanhook's
  * ownership of the persistent discovery controller the round created.
  */
-export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts, claims: readonly Action[] = []): Plan {
+export function connectPlan(key: string, request: ConnectRequest, verdicts: ConnectVerdicts, claims: readonly Action[] = [], choice?: DiscoveryControllerChoice): Plan {
   // The discovery controller's record first: it exists before any of its paths is connected.
   const actions: Action[] = [...claims];
   if (verdicts.decisions.length === 0) actions.push(act.note('nothing-to-do', 'the discovery log is empty'));
@@ -256,6 +288,11 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     const { record } = decision;
     const subject = `${record.subnqn} at ${record.trtype} ${record.traddr}:${record.trsvcid}`;
     const fields = { subnqn: record.subnqn, traddr: record.traddr, trsvcid: record.trsvcid };
+    if (decision.action === 'follow') {
+      // a referral: the referred address's own round, under its lock (a round running there takes it instead)
+      actions.push(act.locked(decision.key, HOOK, decision.request, { subject: `referral to ${decision.key}`, fields: { ...fields, referral: decision.key } }));
+      continue;
+    }
     const { params } = decision;
     if (!params) {
       // only a skip has no path: the others are reported here
@@ -265,7 +302,8 @@ export function connectPlan(key: string, request: ConnectRequest, verdicts: Conn
     const attach: AttachRequest = { params, explicit: request.nqn === record.subnqn, subject, fields, trigger: request.trigger, roundKey: key };
     actions.push(act.locked(ioKey(params), 'attach', attach, { subject, fields }));
   }
-  return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length } } };
+  const through = choice ? { discovery_controller: choice.via === 'device' ? `${choice.device} (${choice.reason})` : choice.via === 'create' ? 'created' : `transient (${choice.reason})` } : {};
+  return { hook: HOOK, key, trigger: request.trigger, actions, summary: { message: 'discovery round finished', fields: { genctr: verdicts.genctr, records: verdicts.decisions.length, ...through } } };
 }
 
 /**
@@ -280,22 +318,7 @@ export function throughOthersDiscoveryController(key: string, request: ConnectRe
   return { hook: HOOK, key, trigger: request.trigger, actions: [ownedByOther(device, owner, { fields: { cntrltype: 'discovery' } })] };
 }
 
-/** Live discovery controllers at this discovery address (and `device`, if given). */
-export function persistentDiscoveryControllers(controllers: readonly Controller[], endpoint: NvmfDiscoveryEndpoint, device: string | undefined): string[] {
-  return controllers
-    .filter(
-      (c) =>
-        c.cntrltype === 'discovery' &&
-        c.state === 'live' &&
-        (c.name === device ||
-          (c.transport === endpoint.transport &&
-            canonicalIp(c.traddr) === canonicalIp(endpoint.traddr) &&
-            c.trsvcid === endpoint.trsvcid &&
-            (endpoint.hostTraddr === NONE || canonicalIp(c.hostTraddr) === canonicalIp(endpoint.hostTraddr)) &&
-            (endpoint.hostIface === NONE || c.hostIface === endpoint.hostIface))),
-    )
-    .map((c) => c.name);
-}
+export { persistentDiscoveryControllers } from './connect-decide.js';
 
 function optionalNumber<K extends string>(name: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [name]: value } as Record<K, number>);

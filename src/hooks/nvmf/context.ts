@@ -21,6 +21,11 @@ export interface NvmfContext extends HookRunContext {
    * then cached here.
    */
   readonly nvmeCli: (command?: OwnerCommand) => Promise<NvmeCliCapabilities>;
+  /**
+   * The discovery addresses (keys) whose round ran in this invocation: a
+   * referral to one of them is not followed again (connect-decide.ts).
+   */
+  readonly roundsRun: Set<string>;
 }
 
 /** The steps of nvmf plans that are not programs: recording ownership in nvme-cli's registry. */
@@ -49,8 +54,14 @@ export function nvmfContext(system: System, config: Config, reporter: Reporter, 
     interpreters: NVMF_INTERPRETERS,
     stores: NVMF_STORES,
     staleMs: config.lockStaleMs,
-    // `locked` actions name I/O paths (connect's per-path work): their lock and rounds are paths.ts.
+    roundsRun: new Set(),
+    // `locked` actions name I/O paths (connect's per-path work: paths.ts) or
+    // discovery addresses (a followed referral's round: discovery-rounds.ts).
     onKey: async (key, verb, request) => {
+      if (key.startsWith('nvmf-disc:')) {
+        const { runOnDiscovery } = await import('./discovery-rounds.js');
+        return (await runOnDiscovery(context, key, verb as 'connect', request as never, 'another hook holds this discovery address; it runs this referral\'s round next')).result;
+      }
       const { runOnPath } = await import('./paths.js');
       return (await runOnPath(context, key, verb as 'attach', request as never)).result;
     },

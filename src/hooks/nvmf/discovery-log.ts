@@ -9,10 +9,16 @@
 import { ActionError, UsageError } from '../../core/errors.js';
 import * as validate from './validate.js';
 
-/** nvme-cli's strings for the record subtype (libnvme nvmf_subtype_str). */
+/**
+ * nvme-cli's strings for the record subtype (libnvme nvmf_subtype_str; the
+ * NVMe base spec's SUBTYPE 1, 2 and 3). Subtype 1 is a referral to another
+ * discovery service: libnvme (nvme-cli 2.x) prints it "discovery subsystem
+ * referral", nvme-cli 1.x printed "discovery subsystem". Subtype 3 is the
+ * entry of the discovery controller that returned the log (TP 8013).
+ */
 export const SUBTYPE_NVME = 'nvme subsystem';
-export const SUBTYPES_DISCOVERY = ['discovery subsystem', 'current discovery subsystem'];
-export const SUBTYPE_REFERRAL = 'referral';
+export const SUBTYPES_REFERRAL = ['discovery subsystem referral', 'discovery subsystem'];
+export const SUBTYPE_CURRENT_DISCOVERY = 'current discovery subsystem';
 
 export interface RawRecord {
   readonly trtype: string;
@@ -62,6 +68,27 @@ export interface CheckedRecord {
   /** "none" where the transport has no service id (fc). */
   readonly trsvcid: string;
   readonly subnqn: string;
+}
+
+/** A referral record whose address passed validation: the discovery service it names. */
+export interface CheckedReferral {
+  readonly transport: validate.Transport;
+  readonly traddr: string;
+  /** "none" where the transport has no service id (fc). */
+  readonly trsvcid: string;
+}
+
+/** Validates a referral's address fields (its subnqn is the well-known discovery NQN, and not used). */
+export function checkReferral(record: RawRecord): CheckedReferral | { invalid: string } {
+  try {
+    const transport = validate.transport(record.trtype, 'referral trtype');
+    const traddr = validate.transportAddress(record.traddr, transport, 'referral traddr');
+    const trsvcid = transport === 'fc' || transport === 'loop' ? 'none' : validate.port(record.trsvcid, 'referral trsvcid');
+    return { transport, traddr, trsvcid };
+  } catch (error) {
+    if (error instanceof UsageError) return { invalid: error.message };
+    throw error;
+  }
 }
 
 /** Validates one record's wire fields; returns why not when it cannot be used. */

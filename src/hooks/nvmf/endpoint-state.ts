@@ -2,6 +2,9 @@
  * What sanhook remembers about NVMe-oF endpoints, in the state dir (core/state.ts):
  *   nvmf/managed/<key>       connected (or found connected) by sanhook: worth bringing back
  *   nvmf/disconnected/<key>  disconnected on purpose by `sanhook disconnect`: never bring back
+ *                            (an I/O path, or a discovery address: `disconnect --discovery`)
+ *   nvmf/discovery/<key>     a persistent discovery controller sanhook created for this
+ *                            discovery address: its parameters and device (brought back by timerd)
  *
  * Contract: plans write and remove these with `record`/`forget` actions on
  * the stores named here; hooks read them while they observe. A tombstone
@@ -16,7 +19,40 @@ import { ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
 /** The stores, by their names in locations.ts (which says what each is for). */
 export const MANAGED = 'managed';
 export const DISCONNECTED = 'disconnected';
-export const NVMF_STORES = { [MANAGED]: NVMF_LOCATIONS.managed, [DISCONNECTED]: NVMF_LOCATIONS.disconnected };
+export const DISCOVERY = 'discovery';
+export const NVMF_STORES = { [MANAGED]: NVMF_LOCATIONS.managed, [DISCONNECTED]: NVMF_LOCATIONS.disconnected, [DISCOVERY]: NVMF_LOCATIONS.discovery };
+
+/** sanhook's record of the persistent discovery controller it created for one discovery address. */
+export interface DiscoveryRecord {
+  /** The round's request as options (connect-request.ts discoveryOptions): what timerd reconnects with. */
+  readonly options: Record<string, string>;
+  /** The controller it created (nvmeX). */
+  readonly device: string;
+}
+
+/** The data of a discovery record. */
+export function discoveryRecord(options: Record<string, string>, device: string): Record<string, unknown> {
+  return { options, device };
+}
+
+/** sanhook's persistent discovery controller for this discovery key, if it created one (unreadable: none). */
+export async function readDiscoveryRecord(system: System, key: string): Promise<DiscoveryRecord | undefined> {
+  const record = await getRecord(system, NVMF_STORES.discovery, key);
+  if (!record || typeof record.device !== 'string' || typeof record.options !== 'object' || record.options === null) return undefined;
+  const options = Object.fromEntries(Object.entries(record.options as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return { options, device: record.device };
+}
+
+/** Every discovery record, with its key. */
+export async function listDiscoveryRecords(system: System): Promise<{ key: string; record: DiscoveryRecord }[]> {
+  const result: { key: string; record: DiscoveryRecord }[] = [];
+  for (const raw of await listRecords(system, NVMF_STORES.discovery)) {
+    if (typeof raw.key !== 'string' || typeof raw.device !== 'string' || typeof raw.options !== 'object' || raw.options === null) continue;
+    const options = Object.fromEntries(Object.entries(raw.options as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    result.push({ key: raw.key, record: { options, device: raw.device } });
+  }
+  return result;
+}
 
 /** The data of a managed record: the full parameters sanhook connected with. */
 export function managedRecord(params: IoConnectParams): Record<string, unknown> {

@@ -14,6 +14,7 @@ import { LOCATIONS, type CommandWrites, type Location } from '../../core/fs-erro
 export const NVMF_LOCATIONS = {
   managed: { base: 'state', sub: ['nvmf', 'managed'], what: 'state directory for managed NVMe-oF paths' },
   disconnected: { base: 'state', sub: ['nvmf', 'disconnected'], what: 'state directory for NVMe-oF paths disconnected on purpose' },
+  discovery: { base: 'state', sub: ['nvmf', 'discovery'], what: 'state directory for the persistent discovery controllers sanhook created' },
   fabricsDevice: { base: 'dev', sub: ['nvme-fabrics'], what: 'NVMe-oF controller creation', by: 'nvme-cli' },
   deleteController: { base: 'sys', sub: ['class', 'nvme', '*', 'delete_controller'], what: 'NVMe controller deletion', by: 'nvme-cli' },
   // nvme-cli/libnvme's ownership registry (registry.ts): sanhook records the controllers it connects.
@@ -21,17 +22,21 @@ export const NVMF_LOCATIONS = {
 } as const satisfies Record<string, Location>;
 
 const { runDir, locks, pending } = LOCATIONS;
-const { managed, disconnected, fabricsDevice, deleteController, registry } = NVMF_LOCATIONS;
+const { managed, disconnected, discovery, fabricsDevice, deleteController, registry } = NVMF_LOCATIONS;
 
 export const NVMF_COMMAND_WRITES: CommandWrites = {
   // locks + pending markers; managed records, tombstones cleared by `connect --nqn`;
   // nvme-cli creates controllers and deletes its temporary discovery controller.
   // ... and record the controllers they create as sanhook's in the ownership registry.
-  connect: [runDir, locks, pending, managed, disconnected, fabricsDevice, deleteController, registry],
+  // ... and the persistent discovery controllers they create (discovery records).
+  connect: [runDir, locks, pending, managed, disconnected, discovery, fabricsDevice, deleteController, registry],
   reconnect: [runDir, locks, pending, managed, fabricsDevice, registry],
   // every hook that changes a path's state takes its lock (paths.ts)
   'give-up': [runDir, locks, pending],
   lost: [runDir, locks, pending],
   connected: [runDir, locks, pending],
-  disconnect: [runDir, locks, pending, managed, disconnected, deleteController],
+  disconnect: [runDir, locks, pending, managed, disconnected, discovery, deleteController],
+  // timerd's hooks of a persistent discovery controller sanhook created (discovery-lifecycle.ts)
+  'reconnect-discovery': [runDir, locks, pending, managed, disconnected, discovery, fabricsDevice, deleteController, registry],
+  'give-up-discovery': [runDir, locks, pending],
 };

@@ -25,6 +25,8 @@ import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import * as validate from './validate.js';
 import { otherOwner, ownershipAtRemove, readEntry, seqnumOf } from './registry.js';
+import { discoveryRequestFromOptions } from './connect-request.js';
+import { endpointKey } from './keys.js';
 
 const HOOK = 'lost';
 
@@ -123,6 +125,17 @@ export async function planLost(context: NvmfContext, request: LostRequest): Prom
   return decideLost({ ...facts, ...(managed ? { managed } : {}), tombstoned, ...(owner ? { owner } : {}) }, nvmfSettings(context.config).lost);
 }
 
+/** The discovery address a discovery controller's remove event names, if its values are valid (else: ignored as before). */
+function discoveryKeyOf(options: IoOptions): string | undefined {
+  const { nqn: _nqn, hostnqn: _hostnqn, ...address } = options;
+  try {
+    return endpointKey(discoveryRequestFromOptions(address, 'manual').discovery);
+  } catch (error) {
+    if (error instanceof UsageError) return undefined;
+    throw error;
+  }
+}
+
 export interface LostOptions {
   readonly uevent: boolean;
   readonly device?: string;
@@ -146,7 +159,16 @@ export async function runLost(system: System, config: Config, input: LostOptions
     system.log.debug({ hook: HOOK, outcome: 'irrelevant', why: lost.why }, 'event ignored');
     return;
   }
-  // A discovery controller is ignored whatever else its event says (do not fail on its values).
+  const context = nvmfContext(system, config, reporter, input.dryRun);
+  // A discovery controller: only the persistent one sanhook created is brought back, under its address's lock (discovery-lifecycle.ts).
+  const discoveryKey = lost.cntrltype === 'discovery' ? discoveryKeyOf(lost.options) : undefined;
+  if (discoveryKey) {
+    const { runOnDiscovery } = await import('./discovery-rounds.js');
+    const run = await runOnDiscovery(context, discoveryKey, 'lost', { ...(lost.device ? { device: lost.device } : {}), trigger: input.uevent ? 'uevent' : 'manual' });
+    if (run.result && run.result.failures.length > 0) throw new ActionError(run.result.failures.join('; '), { failures: run.result.failures });
+    return;
+  }
+  // Any other discovery controller is ignored whatever else its event says (do not fail on its values).
   const params = lost.cntrltype === 'discovery' || lost.options.nqn === undefined ? undefined : ioParamsFromOptions(lost.options);
   const request: LostRequest = {
     ...(params ? { params } : {}),
@@ -155,7 +177,6 @@ export async function runLost(system: System, config: Config, input: LostOptions
     trigger: input.uevent ? 'uevent' : 'manual',
     ...(lost.seqnums ? { seqnums: lost.seqnums } : {}),
   };
-  const context = nvmfContext(system, config, reporter, input.dryRun);
   const result = params ? (await runOnPath(context, ioKey(params), 'lost', request)).result : await executePlan(await planLost(context, request), context);
   if (result && result.failures.length > 0) throw new ActionError(result.failures.join('; '), { failures: result.failures });
 }

@@ -26,6 +26,9 @@ export interface DiscoverOptions {
    * rejects unknown options). Ignored without `persistent`.
    */
   readonly owner?: string;
+  /** The kernel timers of the persistent discovery controller this creates (`-c`, `-l`); ignored without `persistent`. */
+  readonly reconnectDelay?: number;
+  readonly ctrlLossTmo?: number;
 }
 
 export type ConnectResult =
@@ -51,6 +54,8 @@ export function discoverArgv(endpoint: NvmfDiscoveryEndpoint, options: DiscoverO
     argv.push('--persistent');
     // Only a new persistent discovery controller is registered (nvme-cli 3.0, REGISTRY.md "Setting an owner").
     if (options.owner) argv.push('--owner', options.owner);
+    if (options.reconnectDelay !== undefined) argv.push('--reconnect-delay', String(options.reconnectDelay));
+    if (options.ctrlLossTmo !== undefined) argv.push('--ctrl-loss-tmo', String(options.ctrlLossTmo));
   }
   argv.push('--output-format', 'json');
   return argv;

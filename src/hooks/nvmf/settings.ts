@@ -20,11 +20,15 @@ export function nvmfSettings(config: Config): NvmfSettings {
  * `give-up` at ctrl-loss. timerd reads 0 and -1 both as "never by time";
  * FreeBSD's "0 disables" reads the same.
  */
-export function lostArmRequest(params: Readonly<Record<string, string>>, policy: LostPolicy): Record<string, unknown> {
+export function lostArmRequest(
+  params: Readonly<Record<string, string>>,
+  policy: LostPolicy,
+  hooks: { readonly hook: string; readonly lossHook: string } = { hook: 'reconnect', lossHook: 'give-up' },
+): Record<string, unknown> {
   return {
     op: 'arm',
-    hook: 'reconnect',
-    lossHook: 'give-up',
+    hook: hooks.hook,
+    lossHook: hooks.lossHook,
     params,
     delayMs: policy.reconnectDelay * 1000,
     growth: policy.growth,

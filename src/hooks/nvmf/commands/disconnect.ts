@@ -7,6 +7,8 @@ import { UsageError } from '../../../core/errors.js';
 import type { CommandSpec, OptionSpec } from '../../../core/fabric.js';
 import { runControllerDisconnect } from '../controller.js';
 import { runDisconnect, validateFilter } from '../disconnect.js';
+import { DISCOVERY_ADDRESS_OPTIONS } from '../connect-request.js';
+import { runDisconnectDiscovery } from '../discovery-lifecycle.js';
 import { deviceOption, strings } from './options.js';
 
 const FILTER = ['device', 'nqn', 'transport', 'traddr', 'trsvcid'] as const;
@@ -17,14 +19,31 @@ const FILTER_OPTIONS: readonly OptionSpec[] = [
   { name: 'traddr', short: 'a', value: 'address', description: 'only paths to this address' },
   { name: 'trsvcid', short: 's', value: 'port', description: 'only paths to this port' },
 ];
+/** `--discovery`: the discovery address given with -t -a -s (-w -f), and whether to --keep its controller. */
+const DISCOVERY_FORM: readonly OptionSpec[] = [
+  { name: 'discovery', description: 'the discovery address given with -t -a -s [--host-traddr --host-iface]: disconnect the persistent discovery controller sanhook created there and stop bringing it back' },
+  { name: 'keep', description: 'with --discovery: leave the discovery controller connected, only stop managing it' },
+  { name: 'host-traddr', short: 'w', value: 'address', description: 'with --discovery: the host transport address' },
+  { name: 'host-iface', short: 'f', value: 'iface', description: 'with --discovery: the host interface (tcp)' },
+];
 const FREEBSD_TAKES = 'on FreeBSD, disconnect takes --device nvmeX only';
 
 export const disconnectLinux: CommandSpec = {
   verb: 'disconnect',
   platforms: ['linux'],
-  summary: 'disconnect NVMe-oF I/O controllers and keep them disconnected (no timer, no autoconnect)',
-  options: FILTER_OPTIONS,
+  summary: 'disconnect NVMe-oF I/O controllers (or, with --discovery, the discovery controller sanhook created) and keep them disconnected',
+  options: [...FILTER_OPTIONS, ...DISCOVERY_FORM],
   async run({ system, config, reporter, dryRun }, options) {
+    if (options.discovery === true) {
+      for (const name of ['device', 'nqn'] as const) {
+        if (options[name] !== undefined) throw new UsageError(`--${name} cannot be combined with --discovery (it names an address: -t -a -s)`, `--${name}`);
+      }
+      await runDisconnectDiscovery(system, config, strings(options, DISCOVERY_ADDRESS_OPTIONS), options.keep === true, dryRun, reporter);
+      return;
+    }
+    for (const name of ['keep', 'host-traddr', 'host-iface'] as const) {
+      if (options[name] !== undefined) throw new UsageError(`--${name} is only used with --discovery`, `--${name}`);
+    }
     await runDisconnect(system, config, validateFilter(strings(options, FILTER)), dryRun, reporter);
   },
 };

@@ -7,6 +7,7 @@ import type { CommandSpec } from '../../../core/fabric.js';
 import { connectFreeBSD, connectLinux } from './connect.js';
 import { connectedLinux } from './connected.js';
 import { devdFreeBSD } from './devd.js';
+import { giveUpDiscoveryLinux, reconnectDiscoveryLinux } from './discovery-timers.js';
 import { disconnectFreeBSD, disconnectLinux } from './disconnect.js';
 import { giveUpFreeBSD, giveUpLinux } from './give-up.js';
 import { lostFreeBSD, lostLinux } from './lost.js';
@@ -21,6 +22,8 @@ export const NVMF_COMMANDS: readonly CommandSpec[] = [
   reconnectFreeBSD,
   giveUpLinux,
   giveUpFreeBSD,
+  reconnectDiscoveryLinux,
+  giveUpDiscoveryLinux,
   devdFreeBSD,
   connectedLinux,
   disconnectLinux,

@@ -8,7 +8,7 @@
  * with the validators of validate.ts.
  */
 import type { CommandContext, CommandSpec, GivenOptions, OptionSpec } from '../../../core/fabric.js';
-import { NVMF_OPTIONS, type NvmfOptionName, type RawOptions } from '../connect-request.js';
+import { DISCOVERY_ADDRESS_OPTIONS, NVMF_OPTIONS, type NvmfOptionName, type RawOptions } from '../connect-request.js';
 import { CONTROLLER_OPTIONS, controllerRequest, type ControllerRequest } from '../controller.js';
 import { IO_OPTIONS, type IoOptions } from '../io-request.js';
 
@@ -19,6 +19,9 @@ const nvmeCli = (name: NvmfOptionName, description: string = NVMF_OPTIONS[name].
 
 /** `connect`'s discovery options, as nvme-cli's `connect-all` takes them. */
 export const DISCOVERY_OPTIONS: readonly OptionSpec[] = (Object.keys(NVMF_OPTIONS) as NvmfOptionName[]).map((name) => nvmeCli(name));
+
+/** A discovery address with host identity and timers (a persistent discovery controller's timer, `disconnect --discovery`). */
+export const DISCOVERY_ADDRESS_OPTION_SPECS: readonly OptionSpec[] = DISCOVERY_ADDRESS_OPTIONS.map((name) => nvmeCli(name));
 
 const IO_DESCRIPTIONS: Readonly<Record<(typeof IO_OPTIONS)[number], string>> = {
   transport: NVMF_OPTIONS.transport.description,
