@@ -63,6 +63,6 @@ export const timerdCommand: CoreCommand = {
         // still running end (timerd never kills them), and a second SIGTERM meanwhile (a
         // process-group kill, an impatient admin) must not kill timerd mid-way through that.
         const signals = stopSignal();
-        await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, hooks: timerHookTable(FABRICS), stopSignal: signals.stopped });
+        await runTimerd({ ...system, exec: spawnExec }, { maxConcurrent, hookTimeoutMs, sanhookArgv, hooks: timerHookTable(FABRICS, system.paths.platform), stopSignal: signals.stopped });
       }),
 };

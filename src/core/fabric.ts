@@ -112,6 +112,8 @@ export interface CommandSpec {
 export interface TimerHookSpec {
   readonly hook: string;
   readonly role: 'reconnect' | 'loss';
+  /** Where its hook exists (absent: on every platform the fabric serves); timerd elsewhere refuses to arm it. */
+  readonly platforms?: readonly Platform[];
   /** Validates a timer's options with the hook's own parser; returns them canonical, with the key. */
   readonly resolve: (params: Readonly<Record<string, string>>) => { readonly key: string; readonly params: Record<string, string> };
 }

@@ -7,14 +7,16 @@
  * registry test rather than at a user's prompt.
  */
 import { maskLocation, type CoexistTarget } from './coexist.js';
+import type { Platform } from './platform.js';
 import type { Fabric, TimerHookSpec, TimerHookTable } from './fabric.js';
 import { COMMAND_WRITES, LOCATIONS, type Location } from './fs-errors.js';
 
 /** timerd's hook table: every fabric's timer hooks by name. */
-export function timerHookTable(fabrics: readonly Fabric[]): TimerHookTable {
+export function timerHookTable(fabrics: readonly Fabric[], platform?: Platform): TimerHookTable {
   const table = new Map<string, TimerHookSpec>();
   for (const fabric of fabrics) {
     for (const spec of fabric.timerHooks) {
+      if (platform && spec.platforms && !spec.platforms.includes(platform)) continue;
       if (table.has(spec.hook)) throw new Error(`timer hook ${spec.hook} is registered twice (fabric ${fabric.name})`);
       table.set(spec.hook, spec);
     }

@@ -30,11 +30,12 @@
  *   0755/0644, the uevent seqnum after the connect); 2.3 rejects --owner as getopt does.
  * - `discover --persistent` (without --device) keeps a discovery controller: creates
  *   /sys/class/nvme/nvmeN (cntrltype discovery) unless one is live at that address.
+ * - `disconnect --device nvmeN`: removes the controller, as nvme-cli 2.3 prints it.
  * - every connect bumps $FAKE_SYSFS/kernel/uevent_seqnum (the add event) and gives the
  *   controller a `dev` attribute (major 249, minor N), as the kernel does.
  * Outputs are the real captures in test/fixtures/nvme-cli/.
  */
-import { appendFileSync, chmodSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -259,6 +260,19 @@ function getoptWords(args) {
   return out;
 }
 
+/**
+ * `disconnect --device nvmeN`: the kernel deletes the controller (its sysfs directory goes);
+ * nvme-cli 2.3 prints nothing and exits 0, and for a device it does not find prints
+ * "Did not find device nvmeN" on stderr and still exits 0 (fixtures disconnect-device*).
+ */
+function disconnect(values) {
+  const name = values.device ?? '';
+  const dir = path.join(sysfs, 'class', 'nvme', name);
+  if (!/^nvme[0-9]+$/.test(name) || !existsSync(dir)) return finish(0, '', `Did not find device ${name}\n`, { device: name });
+  rmSync(dir, { recursive: true, force: true });
+  return finish(0, '', '', { device: name });
+}
+
 function getLog(args) {
   const { values, positionals } = parseArgs({ args, options: { 'log-id': { type: 'string', short: 'i' }, 'log-len': { type: 'string', short: 'l' }, 'raw-binary': { type: 'boolean', short: 'b' } }, strict: true, allowPositionals: true });
   const device = positionals[0] ?? '';
@@ -277,6 +291,7 @@ try {
     const { values } = parseArgs({ args: getoptWords(rest), options, strict: true, allowPositionals: false });
     if (command === 'discover') await discover(values);
     else if (command === 'connect') connect(values);
+    else if (command === 'disconnect') disconnect(values);
     else if (command === 'version') finish(0, registryVersion ? `nvme version ${registryVersion} (git ${registryVersion})\nlibnvme version ${registryVersion} (git ${registryVersion})\n` : 'nvme version 2.3 (git 2.3)\nlibnvme version 1.3 (git 1.3)\n');
     else finish(1, '', `fake nvme: unsupported command ${command}\n`);
   }

@@ -46,6 +46,8 @@ describe('every fabric verb and where it runs', () => {
       lost: ['linux', 'freebsd'],
       reconnect: ['linux', 'freebsd'],
       'give-up': ['linux', 'freebsd'],
+      'reconnect-discovery': ['linux'],
+      'give-up-discovery': ['linux'],
       devd: ['freebsd'],
       connected: ['linux'],
       disconnect: ['linux', 'freebsd'],
@@ -64,7 +66,7 @@ describe('every fabric verb and where it runs', () => {
       const serves = PLATFORMS.filter((platform) => fabric.commands.some((command) => command.platforms.includes(platform)));
       expect(serves.length, fabric.name).toBeGreaterThan(0);
       for (const hook of fabric.timerHooks) {
-        for (const platform of serves) expect(verb(hook.hook).platforms, `${hook.hook} on ${platform}`).toContain(platform);
+        for (const platform of hook.platforms ?? serves) expect(verb(hook.hook).platforms, `${hook.hook} on ${platform}`).toContain(platform);
       }
     }
     // NVMe-oF serves both platforms; FCoE only Linux

@@ -229,6 +229,7 @@ describe('locate / COMMAND_WRITES and the registry', () => {
       '/run/sanhook/pending',
       '/var/lib/sanhook/nvmf/managed',
       '/var/lib/sanhook/nvmf/disconnected',
+      '/var/lib/sanhook/nvmf/discovery',
       '/dev/nvme-fabrics',
       '/sys/class/nvme/*/delete_controller',
       '/run/nvme/registry',

@@ -24,7 +24,9 @@ describe('the vocabulary comes from the registry', () => {
       { fabric: 'fcoe', hook: 'dcb-check', role: 'reconnect' },
       { fabric: 'fcoe', hook: 'fcoe-destroy', role: 'loss' },
       { fabric: 'nvmf', hook: 'give-up', role: 'loss' },
+      { fabric: 'nvmf', hook: 'give-up-discovery', role: 'loss' },
       { fabric: 'nvmf', hook: 'reconnect', role: 'reconnect' },
+      { fabric: 'nvmf', hook: 'reconnect-discovery', role: 'reconnect' },
       { fabric: 'srp', hook: 'srp-erase', role: 'loss' },
       { fabric: 'srp', hook: 'srp-reconnect', role: 'reconnect' },
     ]);

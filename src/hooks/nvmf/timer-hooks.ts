@@ -34,6 +34,7 @@ const resolveDiscoveryAddress = (params: Readonly<Record<string, string>>) => {
 export const NVMF_TIMER_HOOKS: readonly TimerHookSpec[] = [
   { hook: 'reconnect', role: 'reconnect', resolve: resolveNvmfTarget },
   { hook: 'give-up', role: 'loss', resolve: resolveNvmfTarget },
-  { hook: RECONNECT_DISCOVERY, role: 'reconnect', resolve: resolveDiscoveryAddress },
-  { hook: GIVE_UP_DISCOVERY, role: 'loss', resolve: resolveDiscoveryAddress },
+  // FreeBSD's discovery is nvmecontrol's: sanhook keeps no discovery controller there.
+  { hook: RECONNECT_DISCOVERY, role: 'reconnect', platforms: ['linux'], resolve: resolveDiscoveryAddress },
+  { hook: GIVE_UP_DISCOVERY, role: 'loss', platforms: ['linux'], resolve: resolveDiscoveryAddress },
 ];
