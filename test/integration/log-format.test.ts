@@ -59,7 +59,7 @@ describe('--log-format journal', () => {
         expect.stringMatching(new RegExp(`^<6>connect ${escape(KEY)}: connected trigger=manual subnqn=${escape(nqn!)} traddr=127\\.0\\.0\\.1 trsvcid=4420 outcome=connected device=${device} duration_ms=\\d+$`)),
       );
     }
-    expect(all).toContainEqual(`<6>connect ${KEY}: discovery-entry: a discovery controller entry, not an NVM subsystem trigger=manual subnqn=nqn.2014-08.org.nvmexpress.discovery traddr=127.0.0.1 trsvcid=4420 reason=discovery-entry outcome=skipped`);
+    expect(all).toContainEqual(`<6>connect ${KEY}: discovery-entry: the entry of the discovery controller that returned this log trigger=manual subnqn=nqn.2014-08.org.nvmexpress.discovery traddr=127.0.0.1 trsvcid=4420 reason=discovery-entry outcome=skipped`);
     expect(result.stderr).not.toMatch(/\b(time|pid|level|msg)=/);
     // the report on stdout is untouched
     expect(result.stdout).toMatch(/^connected\s+/m);
