@@ -77,6 +77,12 @@ describe('one persistent discovery controller per address', () => {
     expect(again).toEqual([expect.stringMatching(/discover .*--device nvme[0-9]+ /)]);
     expect(discoveryControllers()).toHaveLength(2);
     expect(items.filter((i: Record<string, unknown>) => i.reason === 'referral-known')).toHaveLength(1);
+    // `sanhook status` names the two sanhook created
+    const status = await box.runJson(['status']);
+    expect(status.items.filter((i: Record<string, unknown>) => i.outcome === 'nvmf-discovery').map((i: Record<string, unknown>) => [i.key, i.state])).toEqual([
+      ['nvmf-disc:tcp:10.0.0.5:8009:none:none', 'live'],
+      ['nvmf-disc:tcp:10.0.0.6:8009:none:none', 'live'],
+    ]);
   });
 
   it('nvmf.persistent: true is the default --persistent', async () => {
