@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from '../../core/errors.js';
-import { NONE, type NvmfDiscoveryEndpoint } from './keys.js';
+import { addressOptions, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
 import * as validate from './validate.js';
 import { matchUevent } from './prefilter.js';
 
@@ -231,12 +231,7 @@ export const DISCOVERY_ADDRESS_OPTIONS = ['transport', 'traddr', 'trsvcid', 'hos
 
 /** A round's discovery address with its host identity and timers, as plain option strings (inverse: discoveryRequestFromOptions). */
 export function discoveryOptions(request: ConnectRequest): Record<string, string> {
-  const d = request.discovery;
-  const options: Record<string, string> = { transport: d.transport };
-  if (d.traddr !== NONE) options.traddr = d.traddr;
-  if (d.trsvcid !== NONE) options.trsvcid = d.trsvcid;
-  if (d.hostTraddr !== NONE) options['host-traddr'] = d.hostTraddr;
-  if (d.hostIface !== NONE) options['host-iface'] = d.hostIface;
+  const options: Record<string, string> = { transport: request.discovery.transport, ...addressOptions(request.discovery) };
   if (request.hostnqn) options.hostnqn = request.hostnqn;
   if (request.hostid) options.hostid = request.hostid;
   if (request.reconnectDelay !== undefined) options['reconnect-delay'] = String(request.reconnectDelay);

@@ -8,7 +8,7 @@
  * an argv without ever holding a command.
  */
 import { UsageError } from '../../core/errors.js';
-import { endpointKey, NONE, type NvmfEndpoint } from './keys.js';
+import { addressOptions, endpointKey, NONE, type NvmfEndpoint } from './keys.js';
 import * as validate from './validate.js';
 import type { IoConnectParams } from './connect-decide.js';
 import type { Controller } from './sysfs.js';
@@ -57,11 +57,7 @@ export function ioParamsFromOptions(options: Readonly<Record<string, string | un
 }
 
 export function ioParamsToOptions(params: IoConnectParams): Record<string, string> {
-  const options: Record<string, string> = { transport: params.transport, nqn: params.subnqn };
-  if (params.traddr !== NONE) options.traddr = params.traddr;
-  if (params.trsvcid !== NONE) options.trsvcid = params.trsvcid;
-  if (params.hostTraddr !== NONE) options['host-traddr'] = params.hostTraddr;
-  if (params.hostIface !== NONE) options['host-iface'] = params.hostIface;
+  const options: Record<string, string> = { transport: params.transport, nqn: params.subnqn, ...addressOptions(params) };
   if (params.hostnqn) options.hostnqn = params.hostnqn;
   if (params.hostid) options.hostid = params.hostid;
   if (params.reconnectDelay !== undefined) options['reconnect-delay'] = String(params.reconnectDelay);

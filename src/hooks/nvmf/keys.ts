@@ -59,3 +59,17 @@ export function endpointKey(endpoint: Endpoint): string {
   }
 }
 
+
+/**
+ * The address fields of a discovery address or an I/O path as nvme-cli option
+ * names (their stored form: timerd's entries, sanhook's records), absent ones
+ * ("none") left out.
+ */
+export function addressOptions(endpoint: Omit<NvmfDiscoveryEndpoint, 'kind' | 'transport'>): Record<string, string> {
+  const options: Record<string, string> = {};
+  if (endpoint.traddr !== NONE) options.traddr = endpoint.traddr;
+  if (endpoint.trsvcid !== NONE) options.trsvcid = endpoint.trsvcid;
+  if (endpoint.hostTraddr !== NONE) options['host-traddr'] = endpoint.hostTraddr;
+  if (endpoint.hostIface !== NONE) options['host-iface'] = endpoint.hostIface;
+  return options;
+}
