@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classifyLostUevent } from '../../src/hooks/nvmf/lost.js';
+import { IDENTITY_FIELDS } from '../../src/hooks/nvmf/stored-identity.js';
 import { classifyUevent } from '../../src/hooks/nvmf/connect-request.js';
 import { resolvePaths } from '../../src/core/system.js';
 import { armedFlagPathFor } from '../../src/timerd/client.js';
@@ -153,8 +154,8 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     ]);
   });
 
-  it("keeps a fabrics controller's add-event SEQNUM (its incarnation, the registry's seqnum guard) on add only, digits only", () => {
-    const line = lines.find((l) => l.includes('SANHOOK_ADD_SEQNUM'))!;
+  it("keeps a fabrics controller's add-event SEQNUM (its incarnation, the registry's seqnum guard): set on add only, digits only; each change imports it (tested with the identity block)", () => {
+    const line = lines.find((l) => l.includes('ENV{SANHOOK_ADD_SEQNUM}='))!;
     expect(keys(line)).toEqual([
       { key: 'ACTION', op: '==', value: 'add' },
       { key: 'ENV', attr: 'NVME_TRTYPE', op: '==', value: '?*' },
@@ -164,25 +165,37 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
     ]);
   });
 
-  it('stores the identity of a fabrics controller on every add/change, only from non-empty attributes that udev passes unchanged, under the names the lost hook reads', () => {
+  it('the identity block (stored-identity.ts): a change imports what is stored, values are read only from an identified controller, only non-empty values udev passes unchanged, under the names the lost hook reads', () => {
     const sets = all.filter((k) => k.key === 'ENV' && k.op !== '==' && k.op !== '!=' && k.attr !== 'SANHOOK_ADD_SEQNUM');
-    expect(sets).toEqual([
-      { key: 'ENV', attr: 'SANHOOK_SUBNQN', op: '=', value: '$attr{subsysnqn}' },
-      { key: 'ENV', attr: 'SANHOOK_CNTRLTYPE', op: '=', value: '$attr{cntrltype}' },
-      { key: 'ENV', attr: 'SANHOOK_HOSTNQN', op: '=', value: '$attr{hostnqn}' },
-    ]);
+    expect(sets).toEqual(IDENTITY_FIELDS.map(([, property, attribute]) => ({ key: 'ENV', attr: property, op: '=', value: `$attr{${attribute}}` })));
     const start = lines.indexOf('ACTION!="add|change", GOTO="sanhook_nvmf_identity_end"');
     expect(start, 'the identity block is entered only on add and change').toBeGreaterThan(0);
     expect(lines[start + 1]).toBe('ENV{NVME_TRTYPE}!="?*", GOTO="sanhook_nvmf_identity_end"');
-    expect(lines[start + 5]).toBe('LABEL="sanhook_nvmf_identity_end"');
+    // a change (never an add) starts from the stored values, the incarnation included
+    const imports = [...IDENTITY_FIELDS.map(([, property]) => property), 'SANHOOK_ADD_SEQNUM'];
+    imports.forEach((property, index) => {
+      expect(keys(lines[start + 2 + index]!)).toEqual([
+        { key: 'ACTION', op: '==', value: 'change' },
+        { key: 'IMPORT', attr: 'db', op: '=', value: property },
+      ]);
+    });
+    const gate = start + 2 + imports.length;
+    // identified(): the connected event, or the state reads live (an unreadable one fails ==, passes !=)
+    expect(keys(lines[gate]!)).toEqual([
+      { key: 'ENV', attr: 'NVME_EVENT', op: '!=', value: 'connected' },
+      { key: 'ATTR', attr: 'state', op: '!=', value: 'live' },
+      { key: 'GOTO', op: '=', value: 'sanhook_nvmf_identity_end' },
+    ]);
     for (const [index, set] of sets.entries()) {
       const attr = /^\$attr\{([a-z]+)\}$/.exec(set.value)![1]!;
-      expect(keys(lines[start + 2 + index]!)).toEqual([
+      expect(keys(lines[gate + 1 + index]!)).toEqual([
         { key: 'ATTR', attr, op: '==', value: '?*' },
         { key: 'ATTR', attr, op: '!=', value: `*[!${NQN_CHARS}]*` },
         set,
       ]);
     }
+    expect(lines[gate + 1 + sets.length]).toBe('LABEL="sanhook_nvmf_identity_end"');
+    expect(all.filter((k) => k.key === 'IMPORT' && k.attr === 'db')).toHaveLength(imports.length);
     // before the jumps, so the AEN/rediscover/connected events store it too
     expect(start).toBeLessThan(lines.findIndex((l) => l.includes('GOTO="sanhook_nvmf_connect"') && !l.startsWith('SUBSYSTEM')));
     // the names are the ones classifyLostUevent reads
