@@ -24,6 +24,22 @@ config() {  # LOST_CTRL_LOSS
 }
 setup_host "$(config 60)" || { echo "@@suite end fail setup"; exit 125; }
 
+# Observer (test only, changes nothing): what each fabrics controller uevent
+# reads when udevd handles it, just before sanhook's rules (69 < 70): the
+# early-add case is an add handled before the controller is live.
+IDENTITY_EVENTS=$SANHOOK_LOG_DIR/identity-events.log
+cat > /usr/local/sbin/.identity-observer <<OBSERVER
+#!/bin/bash
+d=/sys\$DEVPATH s= n= t=
+{ read -r s < \$d/state; read -r n < \$d/subsysnqn; read -r t < \$d/cntrltype; } 2>/dev/null
+printf '%s %s %s %s state=%s cntrltype=%s subsysnqn=%s NVME_EVENT=%s\\n' "\$EPOCHREALTIME" "\$SEQNUM" "\$ACTION" "\${DEVPATH##*/}" "\${s:-(none)}" "\${t:-(none)}" "\${n:-(none)}" "\${NVME_EVENT:-}" >> $IDENTITY_EVENTS
+exit 1
+OBSERVER
+chmod 755 /usr/local/sbin/.identity-observer
+: > $IDENTITY_EVENTS
+echo 'SUBSYSTEM=="nvme", ENV{NVME_TRTYPE}=="?*", PROGRAM="/usr/local/sbin/.identity-observer"' > /etc/udev/rules.d/69-sanhook-test-identity-observer.rules
+udevadm control --reload
+
 tgt_port
 tgt_subsys $NQN_KEEP 0
 tgt_link $NQN_KEEP            # keeps the port enabled while the others come and go
@@ -53,6 +69,7 @@ connect_and_lose() {  # NQN  -> sets T_UNLINK T_GONE T_ARMED
   c=$(io_ctrls "$nqn")
   [ "$(cat /sys/class/nvme/$c/ctrl_loss_tmo)" = $KERNEL_LOSS ] || fail "kernel timers from the config" "$c ctrl_loss_tmo=$KERNEL_LOSS" "$(cat /sys/class/nvme/$c/ctrl_loss_tmo)"
   udevadm settle -t 15
+  identity_stored "$c" "$nqn"
   T_UNLINK=$(now)
   tgt_unlink "$nqn"
   log "$nqn connected as $c (ctrl_loss_tmo=$KERNEL_LOSS); unlinked it from the port"
@@ -65,8 +82,29 @@ connect_and_lose() {  # NQN  -> sets T_UNLINK T_GONE T_ARMED
   timer_armed_for "$nqn" || fail "sanhook timers shows the arm" "an entry for $nqn in sanhook timers -o json" "$(timers_json)"
   local n; n=$(journal_since "$T_UNLINK" | grep_all 'hook=lost' 'outcome=armed' ":$nqn:" 'trigger=uevent' | count)
   [ "$n" = 1 ] || fail "lost --uevent found the subsystem in the udev db" "one journal line: lost trigger=uevent outcome=armed for $nqn" "$n"
+  log "lost --uevent named $nqn (its add event was handled $([ "$EARLY_ADD" = yes ] && echo before || echo after) the controller was live)"
   log "kernel removed $c $(elapsed "$T_UNLINK" "$T_GONE") s after the unlink; timerd armed $(elapsed "$T_GONE" "$T_ARMED") s after the removal"
   measure unlink_to_removed "$(elapsed "$T_UNLINK" "$T_GONE")"
+}
+
+# The udev database of live controller C holds its real identity (rules.d/
+# 70-sanhook-nvmf.rules, src/hooks/nvmf/stored-identity.ts), whatever its add
+# event read; logs what the add and connected events of C read. Sets EARLY_ADD.
+identity_stored() {  # C NQN
+  local c=$1 nqn=$2 db hostnqn want seen add connected
+  db=$(udevadm info --query=property --name=/dev/$c 2>&1)
+  read -r hostnqn < /sys/class/nvme/$c/hostnqn
+  want="SANHOOK_SUBNQN=$nqn SANHOOK_HOSTNQN=$hostnqn SANHOOK_CNTRLTYPE=io"
+  seen=$(printf '%s\n' "$db" | grep -E '^SANHOOK_(SUBNQN|CNTRLTYPE|HOSTNQN)=' | sort -r | tr '\n' ' ')
+  [ "${seen% }" = "$want" ] || fail "the udev database holds the live controller's identity" "udevadm info /dev/$c: $want" "${seen:-no SANHOOK_ identity}"
+  printf '%s\n' "$db" | grep -qE '^SANHOOK_ADD_SEQNUM=[0-9]+$' || fail "the add's SEQNUM survives the change events" \
+    "SANHOOK_ADD_SEQNUM=<digits> in udevadm info /dev/$c" "$(printf '%s\n' "$db" | grep SANHOOK_ || echo none)"
+  add=$(awk -v c="$c" -v t="$SCENARIO_T0" '$1 >= t && $3 == "add" && $4 == c' "$IDENTITY_EVENTS" | tail -1 | cut -d' ' -f5-7)
+  connected=$(awk -v c="$c" -v t="$SCENARIO_T0" '$1 >= t && $3 == "change" && $4 == c && /NVME_EVENT=connected/' "$IDENTITY_EVENTS" | tail -1 | cut -d' ' -f5-7)
+  log "$c: its add event read: ${add:-(not observed)}; its connected change read: ${connected:-(not observed)}"
+  log "$c: udev database: ${seen% }"
+  if [[ $add == "state=live "* ]]; then EARLY_ADD=no; else EARLY_ADD=yes; fi
+  measure add_handled_before_live_$EARLY_ADD 1
 }
 
 # 3. Kernel gives up, sanhook brings it back within reconnect-delay + margin
