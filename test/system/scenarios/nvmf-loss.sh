@@ -1,7 +1,7 @@
 # VM suite: the kernel gives up on a controller (ctrl_loss_tmo), sanhook's
 # `lost` arms timerd, timerd's `reconnect` brings it back or `give-up` ends it.
 # Runs in the guest of test/system/vm/sanhook-vm.sh (see lib.sh).
-# scenarios: kernel-gives-up-sanhook-reconnects given-up-at-ctrl-loss
+# scenarios: kernel-gives-up-sanhook-reconnects given-up-at-ctrl-loss early-add-identity
 #
 # No persistent discovery controller here: a re-link would raise an AEN and
 # sanhook's AEN path would reconnect the subsystem, hiding what is tested.
@@ -10,6 +10,7 @@ source test/system/scenarios/lib.sh
 NQN_KEEP=nqn.2026-11.io.sanhook.vm:keep-port-up
 NQN_3=nqn.2026-11.io.sanhook.vm:loss-back
 NQN_4=nqn.2026-11.io.sanhook.vm:loss-gone
+NQN_5=nqn.2026-11.io.sanhook.vm:early-add
 KERNEL_LOSS=3          # nvmf.ctrl-loss-tmo (kernel, nvme connect -l)
 LOST_DELAY=2           # nvmf.lost.reconnect-delay (sanhook/timerd)
 # One `sanhook reconnect` run, from timerd's fork to its `nvme connect`, takes
@@ -45,6 +46,7 @@ tgt_subsys $NQN_KEEP 0
 tgt_link $NQN_KEEP            # keeps the port enabled while the others come and go
 tgt_subsys $NQN_3 1
 tgt_subsys $NQN_4 2
+tgt_subsys $NQN_5 3
 
 # timerd log: "hook finished" lines of HOOK for the key with NQN (one fork: polled)
 hook_runs() { grep -cE ":$1:.*\"hook\":\"$2\".*\"msg\":\"hook finished\"" "$TIMERD_LOG" || true; }
@@ -60,10 +62,10 @@ timerd_time() {  # MSG NQN [WORD...]
 
 # connect NQN with sanhook, as an admin would, and lose it: unlink on the target
 # until the kernel removes the controller; then wait for sanhook's lost to arm timerd.
-connect_and_lose() {  # NQN  -> sets T_UNLINK T_GONE T_ARMED
-  local nqn=$1 out rc c
+connect_and_lose() {  # NQN [TRSVCID]  -> sets T_UNLINK T_GONE T_ARMED (and EARLY_ADD)
+  local nqn=$1 trsvcid=${2:-$PORT} out rc c
   tgt_link "$nqn"
-  out=$(sanhook connect -t tcp -a $ADDR -s $PORT -n "$nqn" -o json 2> $W/connect.log); rc=$?
+  out=$(sanhook connect -t tcp -a $ADDR -s "$trsvcid" -n "$nqn" -o json 2> $W/connect.log); rc=$?
   [ $rc = 0 ] || fail "sanhook connect -n $nqn" "exit 0" "exit $rc: $out $(tail -2 $W/connect.log)"
   wait_for 15 is_live "$nqn" || fail "sanhook connect -n $nqn" "one live I/O controller" "'$(io_ctrls "$nqn")'"
   c=$(io_ctrls "$nqn")
@@ -180,12 +182,45 @@ given_up() {
   measure attempts "$attempts"
 }
 
+# 5. The early add: udevd handles a controller's add before it is live, when
+#    its subsysnqn and cntrltype are not yet its own. A TCP proxy holds each
+#    connection to the target for EARLY_DELAY_MS before passing bytes on, so
+#    the kernel's connect waits in state `connecting` while udevd handles the
+#    add. The database still ends up with the real identity (from the
+#    connected change), and `lost` names the subsystem after the kernel gives up.
+EARLY_PORT=4421
+EARLY_DELAY_MS=2500
+proxy_listening() { grep -qi ":$(printf '%04X' $EARLY_PORT) 00000000:0000 0A" /proc/net/tcp; }
+early_add() {
+  cat > $W/delay-proxy.mjs <<'PROXY'
+import net from 'node:net';
+const [listen, target, delay] = process.argv.slice(2).map(Number);
+net.createServer((client) => {
+  client.pause();
+  setTimeout(() => {
+    const upstream = net.connect(target, '127.0.0.1', () => { client.pipe(upstream); upstream.pipe(client); client.resume(); });
+    const close = () => { client.destroy(); upstream.destroy(); };
+    for (const s of [client, upstream]) { s.on('error', close); s.on('close', close); }
+  }, delay);
+}).listen(listen, '127.0.0.1');
+PROXY
+  node $W/delay-proxy.mjs $EARLY_PORT $PORT $EARLY_DELAY_MS > $W/delay-proxy.log 2>&1 &
+  PROXY_PID=$!
+  wait_for 20 proxy_listening || fail "the delaying proxy" "listening on $ADDR:$EARLY_PORT within 20 s" "$(cat $W/delay-proxy.log)"
+  log "proxy $ADDR:$EARLY_PORT -> :$PORT holds each connection ${EARLY_DELAY_MS} ms"
+  connect_and_lose $NQN_5 $EARLY_PORT
+  [ "$EARLY_ADD" = yes ] || fail "the early add happened" "udevd handled the add of $NQN_5's controller before it was live" \
+    "$(grep -F ' add ' "$IDENTITY_EVENTS" | tail -2)"
+  kill $PROXY_PID
+}
+
 want() { [ $# -eq 0 ] || [[ " $* " == *" $CASE "* ]]; }
-for CASE in kernel-gives-up-sanhook-reconnects given-up-at-ctrl-loss; do
+for CASE in kernel-gives-up-sanhook-reconnects given-up-at-ctrl-loss early-add-identity; do
   want "$@" || continue
   case $CASE in
     kernel-gives-up-sanhook-reconnects) scenario "$CASE" kernel_gives_up ;;
     given-up-at-ctrl-loss) scenario "$CASE" given_up ;;
+    early-add-identity) scenario "$CASE" early_add ;;
   esac
 done
 finish
