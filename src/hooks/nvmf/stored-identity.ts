@@ -12,7 +12,8 @@
  *   udevd handles the event, or the event is the `NVME_EVENT=connected`
  *   change (the kernel sends it after setting the state to live, at the first
  *   connect and after each reconnect). Before identify (an early `add`) the
- *   attributes can be empty or garbage: `cntrltype` reads `reserved`.
+ *   attributes can be empty or garbage: `cntrltype` reads `reserved`, and
+ *   6.1 prints the not yet known subsystem NQN as `(efault)`.
  * - Only a value udev passes unchanged and sanhook accepts is stored (the
  *   characters of an NQN: letters, digits, `. _ : + @ =` and `-`).
  * - A `change` starts from the values stored before it (the rules import
