@@ -5,10 +5,14 @@
  *
  * Contract: the remove uevent carries the transport address but not the
  * subsystem NQN; the shipped rules store SANHOOK_SUBNQN / SANHOOK_CNTRLTYPE /
- * SANHOOK_HOSTNQN in the udev database on add/change, and udev hands them
- * back on remove. `decideLost()` is pure: it arms only for I/O controllers
- * sanhook manages (or all, with nvmf.lost.reconnect-unmanaged) and never for
- * one disconnected on purpose.
+ * SANHOOK_HOSTNQN in the udev database from the events where the controller
+ * is identified (live, or the connected change; stored-identity.ts), keep
+ * them through later changes, and udev hands them back on remove.
+ * `decideLost()` is pure: it arms only for I/O controllers sanhook manages
+ * (or all, with nvmf.lost.reconnect-unmanaged) and never for one
+ * disconnected on purpose. A discovery controller's remove goes to its
+ * address's lock instead (discovery-lifecycle.ts: only the persistent one
+ * sanhook created is brought back).
  */
 import { lostArmRequest, nvmfSettings, type LostPolicy } from './settings.js';
 import type { Config } from '../../core/config.js';
