@@ -66,6 +66,17 @@ describe('initramfs stage → real root', () => {
     expect(box.nvmeCalls('connect')).toHaveLength(connectsBefore);
   });
 
+  it('a second initramfs round (dracut runs its hook per interface) keeps the record sanhook\'s: still connected, no second connect', async () => {
+    box.writeRootFile('../sys/firmware/acpi/tables/NBFT', 'NBFT'); // even with NBFT: its own paths are not the firmware's
+    expectExit(await box.run(['connect', '--all', '--initramfs']), 0);
+    expectExit(await box.run(['connect', '--all', '--initramfs']), 0);
+    const record = JSON.parse(readFileSync(handoverFile(), 'utf8'));
+    expect(record.paths.map((p: { origin: string }) => p.origin)).toEqual(['connected', 'connected']);
+    expect(record.discoveryControllers).toHaveLength(1);
+    expect(box.nvmeCalls('connect')).toHaveLength(2);
+    expect(discoveryControllers()).toHaveLength(1);
+  });
+
   it('a record of another boot is ignored with its reason, and the round still adopts what it finds', async () => {
     expectExit(await box.run(['connect', '--all', '--initramfs']), 0);
     switchRoot();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan } from '../../src/core/plan.js';
 import { DEFAULT_LOST_POLICY } from '../../src/hooks/nvmf/config.js';
-import { decideAdoptPath, decideHandover, firmwarePathKeys, firmwareRefusals, HANDOVER_KEY, type HandoverFacts } from '../../src/hooks/nvmf/handover.js';
+import { decideAdoptPath, decideHandover, firmwarePathKeys, firmwareRefusals, HANDOVER_KEY, notSanhooks, type HandoverFacts } from '../../src/hooks/nvmf/handover.js';
 import { buildHandover, handoverJson, parseHandover, type Handover, type HandoverRead, type InitramfsObservation } from '../../src/hooks/nvmf/handover-record.js';
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import type { Ownership } from '../../src/hooks/nvmf/registry.js';
@@ -193,5 +193,18 @@ describe('firmware boot paths: sanhook disconnect refuses them unless forced', (
     ['other paths → none refused', [ioKey(params1), ioKey(params2)], false, []],
   ])('%s', (_name, keys, force, expected) => {
     expect(firmwareRefusals(keys, firmware, force)).toEqual(expected);
+  });
+});
+
+describe('notSanhooks: a second initramfs round does not take its own controllers for someone else\'s', () => {
+  const before = [ctrl('nvme0', DISC), ctrl('nvme1', S1), ctrl('nvme5', FW, '127.0.0.9')];
+  const names = (cs: readonly Controller[]) => cs.map((c) => c.name);
+  it.each<[string, HandoverRead, string, string[]]>([
+    ['no earlier record: all of them', { kind: 'missing' }, BOOT, ['nvme0', 'nvme1', 'nvme5']],
+    ['an earlier record of this boot: less its connected paths and discovery controllers', { kind: 'record', record }, BOOT, ['nvme5']],
+    ['an earlier record of another boot: all of them', { kind: 'record', record }, OTHER_BOOT, ['nvme0', 'nvme1', 'nvme5']],
+    ['an invalid record: all of them', { kind: 'invalid', reason: 'corrupt', detail: '' }, BOOT, ['nvme0', 'nvme1', 'nvme5']],
+  ])('%s', (_name, previous, bootId, expected) => {
+    expect(names(notSanhooks(before, previous, bootId))).toEqual(expected);
   });
 });

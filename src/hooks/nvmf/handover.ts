@@ -218,12 +218,24 @@ export async function runBootConnect(system: System, config: Config, stage: Boot
   const bootId = await readBootId(system);
   if (!bootId) throw new EnvironmentError(`${system.paths.root}proc/sys/kernel/random/boot_id cannot be read: the initramfs hand-over record needs this boot's id (is /proc mounted?)`);
   const nbft = await nbftPresent(system);
-  const before = await readControllers(system);
+  // A second run in the same initramfs (dracut runs its online hook per interface) is not "someone else".
+  const before = notSanhooks(await readControllers(system), await readHandover(system), bootId);
   try {
     await connect();
   } finally {
     if (!dryRun) await recordInitramfsStage(system, reporter, { bootId, nbft, before });
   }
+}
+
+/**
+ * Pure: the controllers live before an initramfs round, less those an
+ * earlier round of this boot recorded as its own (connected paths,
+ * discovery controllers): they were not there before sanhook.
+ */
+export function notSanhooks(before: readonly Controller[], previous: HandoverRead, bootId: string): Controller[] {
+  if (previous.kind !== 'record' || previous.record.bootId !== bootId) return [...before];
+  const own = new Set([...previous.record.paths.filter((p) => p.origin === 'connected').map((p) => p.device), ...previous.record.discoveryControllers.map((d) => d.device)]);
+  return before.filter((c) => !own.has(c.name));
 }
 
 async function recordInitramfsStage(system: System, reporter: Reporter, seen: { bootId: string; nbft: boolean; before: readonly Controller[] }): Promise<void> {
