@@ -156,8 +156,10 @@ target_core_mod
 target_core_iblock
 target_core_file
 ib_srpt'
-BASE="$CACHE/initrd-base.cpio.gz"
-if [ ! -s "$BASE" ] || [ "$0" -nt "$BASE" ]; then
+# Named after this script's contents: checkouts with different versions of
+# /init share one cache (and its lock) without booting each other's.
+BASE="$CACHE/initrd-base-$(sha256sum "$0" | cut -c1-16).cpio.gz"
+if [ ! -s "$BASE" ]; then
   echo "sanhook-vm: building the base initramfs for $KV" >&2
   IR="$CACHE/initrd-root"; rm -rf "$IR"
   mkdir -p "$IR"/{bin,sbin,proc,sys,dev,run,tmp,newroot,lower,upper,etc,lib/modules/$KV}
