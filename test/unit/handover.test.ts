@@ -152,14 +152,16 @@ describe('decideHandover: the real root and the record', () => {
 describe('decideAdoptPath: one path under its lock', () => {
   const request = { params: params1, origin: 'connected' as const, device: 'nvme1' };
   it.each<[string, { controllers: Controller[]; tombstoned?: boolean; ownership?: Ownership; origin?: 'firmware' }, string[]]>([
-    ['still live → adopted as managed', { controllers: [ctrl('nvme1', S1)] }, ['record:managed']],
-    ['recovering (connecting) → adopted as managed', { controllers: [ctrl('nvme1', S1, '127.0.0.1', { state: 'connecting' })] }, ['record:managed']],
-    ['served by a new controller name → adopted', { controllers: [ctrl('nvme7', S1)] }, ['record:managed']],
+    ['still live, its registry entry sanhook\'s → adopted as managed', { controllers: [ctrl('nvme1', S1)], ownership: ours }, ['record:managed']],
+    ['still live, its entry stale or gone (coldplug) → managed, and the controller sanhook created claimed again', { controllers: [ctrl('nvme1', S1)] }, ['record:managed', 'effect:claim:nvme1']],
+    ['still live, stale entry → claimed again', { controllers: [ctrl('nvme1', S1)], ownership: { kind: 'stale', owner: 'sanhook', seqnum: 1, incarnation: 9 } }, ['record:managed', 'effect:claim:nvme1']],
+    ['recovering (connecting) → adopted as managed', { controllers: [ctrl('nvme1', S1, '127.0.0.1', { state: 'connecting' })] }, ['record:managed', 'effect:claim:nvme1']],
+    ['served by a new controller name → adopted, not claimed (not the one sanhook created)', { controllers: [ctrl('nvme7', S1)] }, ['record:managed']],
     ['gone → managed, and timerd armed like lost', { controllers: [] }, ['record:managed > arm']],
     ['being deleted → gone', { controllers: [ctrl('nvme1', S1, '127.0.0.1', { state: 'deleting' })] }, ['record:managed > arm']],
     ['disconnected on purpose → left as it is', { controllers: [ctrl('nvme1', S1)], tombstoned: true }, ['note:skipped:disconnected-by-admin']],
     ['served by another orchestrator\'s controller → left alone', { controllers: [ctrl('nvme1', S1)], ownership: { kind: 'other', owner: 'stas', seqnum: 1 } }, ['note:owned-by-other:owned-by-other']],
-    ['a firmware path → adopted as managed, like any other', { controllers: [ctrl('nvme1', S1)], origin: 'firmware' }, ['record:managed']],
+    ['a firmware path → adopted as managed, never claimed (sanhook did not create it)', { controllers: [ctrl('nvme1', S1)], origin: 'firmware' }, ['record:managed']],
   ])('%s', (_name, f, expected) => {
     const plan = decideAdoptPath({ ...request, ...(f.origin ? { origin: f.origin } : {}) }, { controllers: f.controllers, tombstoned: f.tombstoned ?? false, ...(f.ownership ? { ownership: f.ownership } : {}) }, DEFAULT_LOST_POLICY);
     expect(plan).toMatchObject({ hook: 'connect', key: ioKey(params1), trigger: 'boot' });

@@ -22,7 +22,10 @@
  *   `decideAdoptPath()` (pure), under the path's lock:
  *     disconnected on purpose        → left as it is (not managed, not disconnected)
  *     served by another's controller → left alone
- *     served (live or recovering)    → recorded as managed: `lost` brings it back
+ *     served (live or recovering)    → recorded as managed: `lost` brings it back;
+ *                                      the controller sanhook's initramfs round created
+ *                                      is claimed again in the registry unless its
+ *                                      entry still reads as sanhook's
  *     gone                           → recorded as managed and timerd armed,
  *                                      as `lost` would have (its remove event
  *                                      happened before the real root's udev)
@@ -167,7 +170,13 @@ export function decideAdoptPath(request: AdoptRequest, facts: AdoptFacts, policy
   const serving = servingController(params, facts.controllers);
   const owner = serving && otherOwner(facts.ownership);
   if (serving && owner) return plan(ownedByOther(serving.name, owner, { subject, fields }));
-  if (serving) return plan(act.record(MANAGED, managedRecord(params), { subject, fields: { ...fields, device: serving.name }, unwritable }));
+  if (serving) {
+    const manage = act.record(MANAGED, managedRecord(params), { subject, fields: { ...fields, device: serving.name }, unwritable });
+    // The controller sanhook's initramfs round created, whose registry entry no longer reads as
+    // sanhook's (udev's coldplug in the real root gives it a newer add event: the entry looks stale).
+    const reclaim = request.origin === 'connected' && serving.name === request.device && facts.ownership?.kind !== 'ours';
+    return plan(manage, ...(reclaim ? [act.effect('claim', CLAIM_EFFECT, { owner: SANHOOK_OWNER, device: serving.name }, 'claimed', { subject, fields: { ...fields, device: serving.name } })] : []));
+  }
   // Lost between the initramfs and now: its remove event found no sanhook to arm timerd.
   return plan(act.record(MANAGED, managedRecord(params), { subject, fields: { ...fields, device: null }, unwritable, then: [act.arm(armMessage(params, policy), { subject, fields })] }));
 }
