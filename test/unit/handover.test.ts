@@ -6,7 +6,7 @@ import { buildHandover, handoverJson, parseHandover, type Handover, type Handove
 import { ioKey, ioParamsFromOptions } from '../../src/hooks/nvmf/io-request.js';
 import type { Ownership } from '../../src/hooks/nvmf/registry.js';
 import { controllerFromAttributes, type Controller } from '../../src/hooks/nvmf/sysfs.js';
-import { requestFromOptions } from '../../src/hooks/nvmf/connect-request.js';
+import { discoveryRequestFromOptions } from '../../src/hooks/nvmf/connect-request.js';
 
 const BOOT = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const OTHER_BOOT = '11111111-2222-4333-8444-555555555555';
@@ -31,9 +31,8 @@ function ctrl(name: string, nqn: string, traddr = '127.0.0.1', more: Record<stri
     ...more,
   })!;
 }
-const dcRequest = requestFromOptions({ transport: 'tcp', traddr: '127.0.0.1', trsvcid: '8009' }, 'boot');
-if ('needsDevice' in dcRequest) throw new Error('unreachable');
-const dcEntry = { endpoint: dcRequest.discovery, hostnqn: HOSTNQN, device: 'nvme0' };
+const dcOptions = { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '8009', hostnqn: HOSTNQN, 'ctrl-loss-tmo': '30' };
+const dcEntry = { endpoint: discoveryRequestFromOptions(dcOptions, 'boot').discovery, options: dcOptions, device: 'nvme0' };
 
 const record: Handover = {
   bootId: BOOT,
@@ -64,6 +63,7 @@ describe('parseHandover: the record is validated like any other input', () => {
     ['a bad device', JSON.stringify({ ...good, paths: [{ ...paths[0], device: '../nvme1' }] }), 'invalid-entry', /paths\[0\]\.device: "\.\.\/nvme1" is not a controller name/],
     ['a non-string option', JSON.stringify({ ...good, paths: [{ ...paths[0], options: { transport: 'tcp', trsvcid: 4420 } }] }), 'invalid-entry', /paths\[0\]\.options\.trsvcid: 4420 is not a string/],
     ['an unknown discovery option', JSON.stringify({ ...good, discoveryControllers: [{ options: { transport: 'tcp', traddr: '127.0.0.1', nqn: S1 }, device: 'nvme0' }] }), 'invalid-entry', /discoveryControllers\[0\]\.options\.nqn: unknown option/],
+    ['a bad discovery address', JSON.stringify({ ...good, discoveryControllers: [{ options: { transport: 'tcp', traddr: '999.1.1.1' }, device: 'nvme0' }] }), 'invalid-entry', /discoveryControllers\[0\]\.options\.traddr: must be an IPv4 or IPv6 address/],
   ])('%s → invalid (%s)', (_name, text, reason, detail) => {
     const read = parseHandover(text);
     expect(read).toMatchObject({ kind: 'invalid', reason });
@@ -72,7 +72,8 @@ describe('parseHandover: the record is validated like any other input', () => {
 });
 
 describe('buildHandover: what the initramfs stage records', () => {
-  const base: InitramfsObservation = { bootId: BOOT, now: Date.parse('2026-11-30T19:00:00Z'), nbft: false, before: [], after: [], managed: [], ownerships: new Map() };
+  const base: InitramfsObservation = { bootId: BOOT, now: Date.parse('2026-11-30T19:00:00Z'), nbft: false, before: [], after: [], managed: [], discoveryRecords: [] };
+  const created = [{ key: 'nvmf-disc:tcp:127.0.0.1:8009:none:none', record: { options: dcOptions, device: 'nvme0' } }];
   const origins = (h: Handover) => h.paths.map((p) => `${p.params.subnqn}@${p.device}:${p.origin}`);
   it.each<[string, Partial<InitramfsObservation>, string[]]>([
     ['a path the round connected', { after: [ctrl('nvme1', S1)], managed: [params1] }, [`${S1}@nvme1:connected`]],
@@ -85,17 +86,18 @@ describe('buildHandover: what the initramfs stage records', () => {
     expect(origins(buildHandover({ ...base, ...observed }))).toEqual(expected);
   });
   it.each<[string, Partial<InitramfsObservation>, string[]]>([
-    ['a persistent discovery controller the round created and owns', { after: [ctrl('nvme0', DISC)], ownerships: new Map([['nvme0', ours]]) }, ['nvme0']],
-    ['one that existed before the round', { before: [ctrl('nvme0', DISC)], after: [ctrl('nvme0', DISC)], ownerships: new Map([['nvme0', ours]]) }, []],
-    ['one another orchestrator owns', { after: [ctrl('nvme0', DISC)], ownerships: new Map([['nvme0', { kind: 'other', owner: 'stas', seqnum: 1 } as Ownership]]) }, []],
-    ['one without an owner entry', { after: [ctrl('nvme0', DISC)] }, []],
-    ['one not live', { after: [ctrl('nvme0', DISC, '127.0.0.1', { state: 'connecting' })], ownerships: new Map([['nvme0', ours]]) }, []],
+    ['a persistent discovery controller the round recorded as created, live', { after: [ctrl('nvme0', DISC)], discoveryRecords: created }, ['nvme0']],
+    ['one the round did not record (found, the admin\'s, another\'s)', { after: [ctrl('nvme0', DISC)] }, []],
+    ['a recorded one that is gone', { after: [], discoveryRecords: created }, []],
+    ['a recorded one not live', { after: [ctrl('nvme0', DISC, '127.0.0.1', { state: 'connecting' })], discoveryRecords: created }, []],
+    ['a recorded name that is an I/O controller now', { after: [ctrl('nvme0', S1)], discoveryRecords: created }, []],
+    ['an unreadable record', { after: [ctrl('nvme0', DISC)], discoveryRecords: [{ key: 'x', record: { options: { transport: 'udp' }, device: 'nvme0' } }] }, []],
   ])('discovery controllers: %s', (_name, observed, expected) => {
     expect(buildHandover({ ...base, ...observed }).discoveryControllers.map((d) => d.device)).toEqual(expected);
   });
-  it('the discovery controller is recorded with its address and host NQN', () => {
-    const built = buildHandover({ ...base, after: [ctrl('nvme0', DISC)], ownerships: new Map([['nvme0', ours]]) });
-    expect(handoverJson(built).discoveryControllers).toEqual([{ options: { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '8009', hostnqn: HOSTNQN }, device: 'nvme0' }]);
+  it('the discovery controller is handed over with the options of its discovery record', () => {
+    const built = buildHandover({ ...base, after: [ctrl('nvme0', DISC)], discoveryRecords: created });
+    expect(handoverJson(built).discoveryControllers).toEqual([{ options: dcOptions, device: 'nvme0' }]);
     expect(built).toMatchObject({ bootId: BOOT, writtenAt: '2026-11-30T19:00:00.000Z', nbft: false });
   });
 });
@@ -132,9 +134,10 @@ describe('decideHandover: the real root and the record', () => {
     ['another boot\'s record → ignored (stale)', { bootId: OTHER_BOOT }, ['note:ignored:stale']],
     ['this boot\'s id unreadable → ignored', { bootId: undefined }, ['note:ignored:no-boot-id']],
     ['adopted already this boot → nothing again', { adopted: BOOT }, ['note:nothing-to-do:already-adopted']],
-    ['an adoption mark of another boot does not count', { adopted: OTHER_BOOT }, ['note:kept', ...adopt]],
-    ['DC live and sanhook\'s → kept; each path adopted under its lock', {}, ['note:kept', ...adopt]],
-    ['DC live, its registry entry lost → claimed again', { ownerships: new Map() }, ['effect:claim:nvme0', ...adopt]],
+    ['an adoption mark of another boot does not count', { adopted: OTHER_BOOT }, ['record:discovery', ...adopt]],
+    ['DC live and sanhook\'s → kept: its discovery record written; each path adopted under its lock', {}, ['record:discovery', ...adopt]],
+    ['DC live, its registry entry stale or lost → kept and claimed again', { ownerships: new Map() }, ['record:discovery', 'effect:claim:nvme0', ...adopt]],
+    ['DC live, its address disconnected on purpose → left as it is', { tombstoned: new Set(['nvmf-disc:tcp:127.0.0.1:8009:none:none']) }, ['note:skipped:disconnected-by-admin', ...adopt]],
     ['DC live, owned by another orchestrator → left alone', { ownerships: new Map([['nvme0', { kind: 'other', owner: 'stas', seqnum: 1 } as Ownership]]) }, ['note:owned-by-other:owned-by-other', ...adopt]],
     ['DC gone → noted (the boot round creates it again)', { controllers: [ctrl('nvme1', S1)] }, ['note:gone:gone', ...adopt]],
     ['DC name now a different controller → gone', { controllers: [ctrl('nvme0', S2), ctrl('nvme1', S1)] }, ['note:gone:gone', ...adopt]],
@@ -142,6 +145,10 @@ describe('decideHandover: the real root and the record', () => {
     const plan = decideHandover(facts(more));
     expect(plan).toMatchObject({ hook: 'connect', key: HANDOVER_KEY, trigger: 'boot' });
     expect(shape(plan)).toEqual(expected);
+  });
+  it('the discovery record holds the initramfs round\'s options and the controller', () => {
+    const action = decideHandover(facts({})).actions[0]!;
+    expect(action).toMatchObject({ kind: 'record', store: 'discovery', key: 'nvmf-disc:tcp:127.0.0.1:8009:none:none', data: { options: dcOptions, device: 'nvme0' } });
   });
   it('nothing in any plan connects or disconnects', () => {
     const plan = decideHandover(facts({ controllers: [] }));

@@ -12,7 +12,7 @@
  *   NBFT table was present), `paths` (I/O paths live at the end of the
  *   initramfs round: their connect options, controller and origin) and
  *   `discoveryControllers` (persistent discovery controllers the initramfs
- *   round created: their discovery options and controller).
+ *   round created: its discovery records' options and controller).
  * - `buildHandover()` (pure) makes it from what the initramfs stage observed;
  *   `writeHandover()` writes it atomically (temp file, fsync, rename).
  * - `parseHandover()` (pure) validates it like any other input: every option
@@ -28,10 +28,10 @@ import { SanhookError } from '../../core/errors.js';
 import { fsStep, locate, makeDir, syncDir, type Location } from '../../core/fs-errors.js';
 import type { System } from '../../core/system.js';
 import { servingController, type IoConnectParams } from './connect-decide.js';
-import { requestFromOptions, type RawOptions } from './connect-request.js';
+import { discoveryOptions as requestOptions, discoveryRequestFromOptions } from './connect-request.js';
+import type { DiscoveryRecord } from './endpoint-state.js';
 import { ioKey, ioOptionsFromController, ioParamsFromOptions, ioParamsToOptions } from './io-request.js';
-import { endpointKey, NONE, type NvmfDiscoveryEndpoint } from './keys.js';
-import type { Ownership } from './registry.js';
+import { endpointKey, type NvmfDiscoveryEndpoint } from './keys.js';
 import type { Controller } from './sysfs.js';
 
 export const HANDOVER_FORMAT = 'sanhook-initramfs-handover';
@@ -61,7 +61,8 @@ export interface HandoverPath {
 
 export interface HandoverDiscoveryController {
   readonly endpoint: NvmfDiscoveryEndpoint;
-  readonly hostnqn?: string;
+  /** The round's discovery options (connect-request.ts discoveryOptions): what the discovery record holds. */
+  readonly options: Readonly<Record<string, string>>;
   readonly device: string;
 }
 
@@ -84,19 +85,6 @@ export type HandoverRead =
 const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DEVICE = /^nvme[0-9]{1,6}$/;
 
-/** The discovery options of a discovery controller, as `sanhook connect` takes them. */
-export function discoveryOptions(entry: HandoverDiscoveryController): Record<string, string> {
-  const { endpoint } = entry;
-  return {
-    transport: endpoint.transport,
-    ...(endpoint.traddr !== NONE ? { traddr: endpoint.traddr } : {}),
-    ...(endpoint.trsvcid !== NONE ? { trsvcid: endpoint.trsvcid } : {}),
-    ...(endpoint.hostTraddr !== NONE ? { 'host-traddr': endpoint.hostTraddr } : {}),
-    ...(endpoint.hostIface !== NONE ? { 'host-iface': endpoint.hostIface } : {}),
-    ...(entry.hostnqn ? { hostnqn: entry.hostnqn } : {}),
-  };
-}
-
 /** Pure: the record as it is written (plain option strings, as timerd's entries hold them). */
 export function handoverJson(record: Handover): Record<string, unknown> {
   return {
@@ -106,7 +94,7 @@ export function handoverJson(record: Handover): Record<string, unknown> {
     writtenAt: record.writtenAt,
     nbft: record.nbft,
     paths: record.paths.map((p) => ({ options: ioParamsToOptions(p.params), device: p.device, origin: p.origin })),
-    discoveryControllers: record.discoveryControllers.map((d) => ({ options: discoveryOptions(d), device: d.device })),
+    discoveryControllers: record.discoveryControllers.map((d) => ({ options: d.options, device: d.device })),
   };
 }
 
@@ -136,7 +124,7 @@ function validated<T>(where: string, run: () => T): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof SanhookError) throw new Invalid('invalid-entry', `${where}: ${error.message}`);
+    if (error instanceof SanhookError) throw new Invalid('invalid-entry', error.message.startsWith(where) ? error.message : `${where}: ${error.message}`);
     throw error;
   }
 }
@@ -176,13 +164,8 @@ export function parseHandover(text: string): HandoverRead {
     const discoveryControllers = entries(data.discoveryControllers, 'discoveryControllers').map((raw, i): HandoverDiscoveryController => {
       const where = `discoveryControllers[${i}]`;
       if (!isObject(raw)) throw new Invalid('invalid-entry', `${where}: not an object`);
-      const options = stringOptions(raw.options, where);
-      for (const name of Object.keys(options)) {
-        if (!['transport', 'traddr', 'trsvcid', 'host-traddr', 'host-iface', 'hostnqn'].includes(name)) throw new Invalid('invalid-entry', `${where}.options.${name}: unknown option`);
-      }
-      const request = validated(where, () => requestFromOptions(options as RawOptions, 'boot'));
-      if ('needsDevice' in request) throw new Invalid('invalid-entry', `${where}.options: no transport`);
-      return { endpoint: request.discovery, ...(request.hostnqn ? { hostnqn: request.hostnqn } : {}), device: device(raw.device, where) };
+      const request = validated(where, () => discoveryRequestFromOptions(stringOptions(raw.options, where), 'boot', `${where}.options.`));
+      return { endpoint: request.discovery, options: requestOptions(request), device: device(raw.device, where) };
     });
     return { kind: 'record', record: { bootId: data.bootId, writtenAt: data.writtenAt, nbft: data.nbft, paths, discoveryControllers } };
   } catch (error) {
@@ -203,8 +186,8 @@ export interface InitramfsObservation {
   readonly after: readonly Controller[];
   /** The paths the round recorded as managed (the initramfs's own state dir). */
   readonly managed: readonly IoConnectParams[];
-  /** Registry ownership of the discovery controllers in `after`. */
-  readonly ownerships: ReadonlyMap<string, Ownership>;
+  /** The persistent discovery controllers the round recorded as created (the initramfs's own state dir). */
+  readonly discoveryRecords: readonly { readonly key: string; readonly record: DiscoveryRecord }[];
 }
 
 const live = (c: Controller) => c.state === 'live';
@@ -216,8 +199,8 @@ const live = (c: Controller) => c.state === 'live';
  *   (the firmware's boot paths, connected by `nvme connect-all --nbft`).
  *   A path served by a controller that existed before the round is `firmware`
  *   with an NBFT table, else `found`; the others sanhook connected.
- * - discovery controllers: live ones that sanhook's registry entry owns and
- *   that did not exist before the round (the round created them).
+ * - discovery controllers: the persistent ones the round recorded as created
+ *   (its discovery records, endpoint-state.ts) that are live.
  */
 export function buildHandover(observed: InitramfsObservation): Handover {
   const existed = new Set(observed.before.map((c) => c.name));
@@ -240,20 +223,13 @@ export function buildHandover(observed: InitramfsObservation): Handover {
     }
   }
   const discoveryControllers: HandoverDiscoveryController[] = [];
-  for (const c of observed.after.filter((c) => c.cntrltype === 'discovery' && live(c) && !existed.has(c.name) && observed.ownerships.get(c.name)?.kind === 'ours')) {
-    const options: RawOptions = {
-      transport: c.transport,
-      ...(c.traddr ? { traddr: c.traddr } : {}),
-      ...(c.trsvcid !== NONE ? { trsvcid: c.trsvcid } : {}),
-      ...(c.hostTraddr !== NONE ? { 'host-traddr': c.hostTraddr } : {}),
-      ...(c.hostIface !== NONE ? { 'host-iface': c.hostIface } : {}),
-    };
+  for (const { record } of observed.discoveryRecords) {
+    if (!observed.after.some((c) => c.name === record.device && c.cntrltype === 'discovery' && live(c))) continue;
     try {
-      const request = requestFromOptions(options, 'boot');
-      if ('needsDevice' in request) continue;
-      discoveryControllers.push({ endpoint: request.discovery, ...(c.hostnqn ? { hostnqn: c.hostnqn } : {}), device: c.name });
+      const request = discoveryRequestFromOptions(record.options, 'boot');
+      discoveryControllers.push({ endpoint: request.discovery, options: requestOptions(request), device: record.device });
     } catch {
-      continue;
+      continue; // a record this version cannot read: not one it could hand over
     }
   }
   return { bootId: observed.bootId, writtenAt: new Date(observed.now).toISOString(), nbft: observed.nbft, paths: [...paths.values()], discoveryControllers };

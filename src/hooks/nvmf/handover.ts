@@ -14,8 +14,11 @@
  *     record corrupt/foreign/newer   → ignored, with the reason
  *     record of another boot         → ignored (`stale`)
  *     each path                      → `adopt` under the path's lock (decideAdoptPath)
- *     discovery controller live      → kept; claimed as sanhook's in the
- *                                      ownership registry unless it already is
+ *     discovery controller live      → kept: sanhook's discovery record written
+ *                                      (timerd brings it back, disconnect --discovery
+ *                                      takes it down); claimed again in the ownership
+ *                                      registry unless its entry still reads as sanhook's
+ *     discovery address tombstoned   → left as it is
  *     discovery controller gone      → noted: the boot round's persistent
  *                                      discovery creates it again
  *     discovery controller of another orchestrator → left alone
@@ -42,7 +45,7 @@ import type { Reporter } from '../../core/report.js';
 import type { System } from '../../core/system.js';
 import { servingController, type IoConnectParams } from './connect-decide.js';
 import { nvmfContext, type NvmfContext } from './context.js';
-import { isDisconnected, listManaged, MANAGED, managedRecord } from './endpoint-state.js';
+import { DISCOVERY, discoveryRecord, isDisconnected, listDiscoveryRecords, listManaged, MANAGED, managedRecord } from './endpoint-state.js';
 import {
   buildHandover,
   discoveryKey,
@@ -86,6 +89,8 @@ export interface HandoverFacts {
   readonly controllers: readonly Controller[];
   /** Registry ownership of the discovery controllers the record names. */
   readonly ownerships: ReadonlyMap<string, Ownership>;
+  /** Discovery addresses of the record disconnected on purpose (`disconnect --discovery` tombstones). */
+  readonly tombstoned?: ReadonlySet<string>;
   /** The boot id whose record an earlier boot connect of this boot already adopted (the marker). */
   readonly adopted?: string;
 }
@@ -109,24 +114,32 @@ export function liveDiscoveryController(entry: HandoverDiscoveryController, cont
 }
 
 /** Pure: the plan for one persistent discovery controller of the record. */
-function decideDiscoveryController(entry: HandoverDiscoveryController, facts: HandoverFacts): Action {
+function decideDiscoveryController(entry: HandoverDiscoveryController, facts: HandoverFacts): Action[] {
   const key = discoveryKey(entry);
   const subject = `persistent discovery controller ${entry.device} (${key})`;
   const fields = { device: entry.device, cntrltype: 'discovery', origin: 'initramfs' };
   const live = liveDiscoveryController(entry, facts.controllers);
   if (!live) {
-    return act.note('gone', 'gone since the initramfs; the boot round creates a persistent discovery controller again where discovery.conf asks for one', {
-      key,
-      subject,
-      fields: { ...fields, reason: 'gone' },
-    });
+    return [
+      act.note('gone', 'gone since the initramfs; the boot round creates a persistent discovery controller again where discovery.conf asks for one', {
+        key,
+        subject,
+        fields: { ...fields, reason: 'gone' },
+      }),
+    ];
+  }
+  if (facts.tombstoned?.has(key)) {
+    return [act.note('skipped', 'disconnected-by-admin: the address was disconnected on purpose (sanhook disconnect --discovery); the initramfs created it for boot, it is left as it is', { key, subject, fields: { ...fields, reason: 'disconnected-by-admin' } })];
   }
   const ownership = facts.ownerships.get(live.name);
   const owner = otherOwner(ownership);
-  if (owner) return ownedByOther(live.name, owner, { subject, fields });
-  if (ownership?.kind === 'ours') return act.note('kept', 'kept: created by sanhook in the initramfs and sanhook\'s in the ownership registry', { key, subject, fields });
-  // Created by sanhook's initramfs round, but its registry entry did not survive: claim it again.
-  return act.effect('claim', CLAIM_EFFECT, { owner: SANHOOK_OWNER, device: live.name }, 'claimed', { key, subject, fields });
+  if (owner) return [ownedByOther(live.name, owner, { subject, fields })];
+  // sanhook's record of the controller it created for the address (discovery-lifecycle.ts: timerd
+  // brings it back, `disconnect --discovery` takes it down), as the initramfs round wrote it.
+  const keep = act.record(DISCOVERY, discoveryRecord({ ...entry.options }, live.name), { key, subject, fields });
+  if (ownership?.kind === 'ours') return [keep];
+  // Its registry entry does not read as sanhook's any more (coldplug: docs/initramfs.md): claim it again.
+  return [keep, act.effect('claim', CLAIM_EFFECT, { owner: SANHOOK_OWNER, device: live.name }, 'claimed', { key, subject, fields })];
 }
 
 /** Pure: what the real root does with the initramfs's record. */
@@ -145,8 +158,8 @@ export function decideHandover(facts: HandoverFacts): Plan {
     const request: AdoptRequest = { params: p.params, origin: p.origin, device: p.device };
     return act.locked(ioKey(p.params), 'adopt', request, { subject: subjectOf(p.params), fields: { origin: p.origin, device: p.device } });
   });
-  const discovery = record.discoveryControllers.map((d) => decideDiscoveryController(d, facts));
-  return { ...plan(...discovery, ...paths), summary: { message: 'initramfs hand-over adopted', fields: { paths: paths.length, discovery_controllers: discovery.length, written_at: record.writtenAt } } };
+  const discovery = record.discoveryControllers.flatMap((d) => decideDiscoveryController(d, facts));
+  return { ...plan(...discovery, ...paths), summary: { message: 'initramfs hand-over adopted', fields: { paths: paths.length, discovery_controllers: record.discoveryControllers.length, written_at: record.writtenAt } } };
 }
 
 export interface AdoptFacts {
@@ -194,10 +207,13 @@ export async function planAdopt(context: NvmfContext, request: AdoptRequest): Pr
 export async function planHandover(system: System): Promise<Plan> {
   const read = await readHandover(system);
   const controllers = read.kind === 'record' ? await readControllers(system) : [];
-  const names = read.kind === 'record' ? read.record.discoveryControllers.map((d) => d.device) : [];
+  const discovery = read.kind === 'record' ? read.record.discoveryControllers : [];
+  const tombstoned = new Set<string>();
+  for (const d of discovery) if (await isDisconnected(system, discoveryKey(d))) tombstoned.add(discoveryKey(d));
   const bootId = await readBootId(system);
   const adopted = await readAdopted(system);
-  return decideHandover({ read, ...(bootId ? { bootId } : {}), controllers, ownerships: await readOwnerships(system, names), ...(adopted ? { adopted } : {}) });
+  const ownerships = await readOwnerships(system, discovery.map((d) => d.device));
+  return decideHandover({ read, ...(bootId ? { bootId } : {}), controllers, ownerships, tombstoned, ...(adopted ? { adopted } : {}) });
 }
 
 /** Real root: adopt the initramfs's record (a dry run prints the plan); mark it adopted once every action worked. */
@@ -249,8 +265,7 @@ export function notSanhooks(before: readonly Controller[], previous: HandoverRea
 
 async function recordInitramfsStage(system: System, reporter: Reporter, seen: { bootId: string; nbft: boolean; before: readonly Controller[] }): Promise<void> {
   const after = await readControllers(system);
-  const discovery = after.filter((c) => c.cntrltype === 'discovery').map((c) => c.name);
-  const record = buildHandover({ ...seen, now: system.clock.now(), after, managed: await listManaged(system), ownerships: await readOwnerships(system, discovery) });
+  const record = buildHandover({ ...seen, now: system.clock.now(), after, managed: await listManaged(system), discoveryRecords: await listDiscoveryRecords(system) });
   const file = await writeHandover(system, record);
   const fields = { paths: record.paths.length, discovery_controllers: record.discoveryControllers.length, nbft: record.nbft };
   system.log.info({ hook: HOOK, key: HANDOVER_KEY, outcome: 'recorded', file, ...fields }, 'initramfs hand-over recorded');

@@ -151,6 +151,7 @@ adopted() {
     grep -lqF "\"nqn\":\"$q\"" /var/lib/sanhook/nvmf/managed/* 2>/dev/null || fail "managed" "a managed record for $q" "$(ls /var/lib/sanhook/nvmf/managed 2>&1)"
   done
   dc=$(discovery_ctrls)
+  grep -lqF "\"device\":\"$dc\"" /var/lib/sanhook/nvmf/discovery/* 2>/dev/null || fail "discovery record" "sanhook's record of $dc (timerd brings it back)" "$(cat /var/lib/sanhook/nvmf/discovery/* 2>&1)"
   [ "$(cat /run/nvme/registry/$dc/owner 2>/dev/null)" = sanhook ] || fail "discovery controller owned" "/run/nvme/registry/$dc/owner = sanhook" "$(ls -R /run/nvme/registry 2>&1)"
   # (logged, not asserted: udev's coldplug add events in the real root make registry entries
   # written in the initramfs read as stale, and whether the adoption runs before or after udev
