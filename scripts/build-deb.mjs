@@ -18,6 +18,11 @@
  *                              directories under /lib: Debian 12 packages must not
  *                              move files between / and /usr (the usrmerge moratorium)
  *   /usr/lib/tmpfiles.d/       the NVMe ownership registry's directory at boot
+ *   /usr/share/initramfs-tools/{hooks,scripts/local-top}/sanhook,
+ *   /usr/lib/dracut/modules.d/95sanhook/
+ *                              the initramfs hand-over (docs/initramfs.md), inert
+ *                              until the admin opts in; DEBIAN/triggers runs
+ *                              update-initramfs when they change
  *   /usr/share/man/            sanhook(8), sanhook-timerd(8), sanhook.conf(5)
  *   /usr/share/doc/sanhook/    copyright (sanhook's and every bundled package's
  *                              licence), changelog.gz, README.md and docs/*.md
@@ -56,6 +61,13 @@ const run = (file, argv, options = {}) => execFileSync(file, argv, { cwd: REPO, 
  * FCoE's recheck timer is the admin's choice (docs/fcoe-events.md).
  */
 const ENABLED_UNITS = ['sanhook-timerd.socket', 'sanhook-timerd.service', 'sanhook-connect-boot.service', 'sanhook-metrics.timer'];
+/** The initramfs integration: repository file → installed path (all executable). */
+const INITRAMFS_FILES = [
+  ['initramfs/initramfs-tools/hooks/sanhook', 'usr/share/initramfs-tools/hooks/sanhook'],
+  ['initramfs/initramfs-tools/scripts/local-top/sanhook', 'usr/share/initramfs-tools/scripts/local-top/sanhook'],
+  ['initramfs/dracut/95sanhook/module-setup.sh', 'usr/lib/dracut/modules.d/95sanhook/module-setup.sh'],
+  ['initramfs/dracut/95sanhook/sanhook-connect.sh', 'usr/lib/dracut/modules.d/95sanhook/sanhook-connect.sh'],
+];
 const MAINTAINER = 'sanhook developers <maintainers@users.noreply.h-seed-5939cc12.example>';
 const ENTRY = '/usr/sbin/sanhook';
 
@@ -113,6 +125,14 @@ try {
   const units = readdirSync(inRoot('lib', 'systemd', 'system')).sort();
   for (const unit of ENABLED_UNITS) if (!units.includes(unit)) die(`unit ${unit} is not in systemd/`);
 
+  // --- the initramfs hand-over (docs/initramfs.md): initramfs-tools' hook and boot script, dracut's module ---
+  // Each does nothing until the admin opts in (/etc/sanhook/initramfs.conf).
+  for (const [from, to] of INITRAMFS_FILES) {
+    mkdirSync(path.dirname(inRoot(to)), { recursive: true });
+    cpSync(path.join(REPO, from), inRoot(to));
+    chmodSync(inRoot(to), 0o755);
+  }
+
   // --- man pages and docs ---
   const gz = (text) => gzipSync(text, { level: 9 }); // node writes no name and time 0: reproducible
   for (const page of readdirSync(path.join(REPO, 'dist', 'manpages'))) {
@@ -133,6 +153,8 @@ try {
   mkdirSync(control);
   const tmpfiles = existsSync(inRoot('usr', 'lib', 'tmpfiles.d')) ? readdirSync(inRoot('usr', 'lib', 'tmpfiles.d')).sort() : [];
   const fill = (text) => text.replaceAll('@ENABLE@', ENABLED_UNITS.join(' ')).replaceAll('@UNITS@', units.join(' ')).replaceAll('@TMPFILES@', tmpfiles.join(' '));
+  // A changed hook is in the next image only after update-initramfs: dpkg's trigger runs it once, at the end.
+  writeFileSync(path.join(control, 'triggers'), 'activate-noawait update-initramfs\n');
   for (const script of ['postinst', 'prerm', 'postrm']) {
     writeFileSync(path.join(control, script), fill(readFileSync(path.join(REPO, 'packaging', 'debian', script), 'utf8')));
     chmodSync(path.join(control, script), 0o755);

@@ -67,6 +67,16 @@ describe('contents', () => {
     expect(files.get('/etc/networkd-dispatcher/routable.d/sanhook-fcoe')?.link).toBe('/usr/lib/sanhook/networkd-dispatcher/sanhook-fcoe');
     for (const page of ['/usr/share/man/man8/sanhook.8.gz', '/usr/share/man/man8/sanhook-timerd.8.gz', '/usr/share/man/man5/sanhook.conf.5.gz']) expectMode(page, '-rw-r--r--');
     for (const doc of ['copyright', 'changelog.gz', 'README.md', 'timerd.md', 'fcoe-events.md']) expectMode(`/usr/share/doc/sanhook/${doc}`, '-rw-r--r--');
+    // the initramfs hand-over (docs/initramfs.md): initramfs-tools' hook and boot script, dracut's module, as in the repository
+    for (const [from, to] of [
+      ['initramfs/initramfs-tools/hooks/sanhook', '/usr/share/initramfs-tools/hooks/sanhook'],
+      ['initramfs/initramfs-tools/scripts/local-top/sanhook', '/usr/share/initramfs-tools/scripts/local-top/sanhook'],
+      ['initramfs/dracut/95sanhook/module-setup.sh', '/usr/lib/dracut/modules.d/95sanhook/module-setup.sh'],
+      ['initramfs/dracut/95sanhook/sanhook-connect.sh', '/usr/lib/dracut/modules.d/95sanhook/sanhook-connect.sh'],
+    ]) {
+      expectMode(to!, '-rwxr-xr-x');
+      expect(readFileSync(path.join(extracted, to!), 'utf8')).toBe(readFileSync(path.join(REPO, from!), 'utf8'));
+    }
     // no npm-install leftovers, no sources, no node_modules (the bundle carries its dependencies)
     expect([...files.keys()].filter((f) => /install-manifest|node_modules|\.ts$|\.map$|^\/usr\/lib\/(udev|systemd)/.test(f))).toEqual([]);
   });
@@ -121,6 +131,10 @@ describe('control data', () => {
     expect(field('Depends')).toMatch(/^nodejs \(>= 20\), udev, init-system-helpers/);
     expect(field('Section')).toBe('admin');
     expect(Number(field('Installed-Size'))).toBeGreaterThan(100);
+  });
+
+  it('a change of the initramfs hook rebuilds the initramfs: the update-initramfs trigger, without waiting', () => {
+    expect(readFileSync(path.join(control, 'triggers'), 'utf8')).toBe('activate-noawait update-initramfs\n');
   });
 
   it('conffiles are the files under /etc; md5sums match every regular file', () => {

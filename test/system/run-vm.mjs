@@ -160,7 +160,8 @@ if (!flag('--skip-vm')) {
     const only = wanted.get(suite) ?? [];
     const declared = (/^# scenarios:(.*)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
     const expected = only.length > 0 ? only : declared;
-    // `# init: systemd` boots systemd as PID 1 in the guest (vm/sanhook-vm.sh SANHOOK_VM_INIT)
+    // `# init: systemd` boots systemd as PID 1 in the guest, `# init: initramfs-handover` first
+    // runs the suite's initramfs stage (vm/sanhook-vm.sh SANHOOK_VM_INIT)
     const init = (/^# init:(.*)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 'chroot').trim();
     const log = createWriteStream(path.join(logDir, `${suite}.console.log`));
     const seen = new Map(); // name -> { status, secs, detail[], measures[] }
@@ -168,7 +169,8 @@ if (!flag('--skip-vm')) {
     let inFailure = false;
     let bootSecs = '?';
     let suiteEnd = '';
-    console.log(`suite ${suite}: one boot of vm/sanhook-vm.sh${init === 'systemd' ? ' with systemd as PID 1' : ''} (${expected.join(', ')})`);
+    const how = init === 'systemd' ? ' with systemd as PID 1' : init === 'initramfs-handover' ? ' through an initramfs stage, then systemd as PID 1' : '';
+    console.log(`suite ${suite}: one boot of vm/sanhook-vm.sh${how} (${expected.join(', ')})`);
     const t0 = Date.now();
     const outcome = await run('bash', [HARNESS, file, ...only], {
       env: { SANHOOK_VM_TIMEOUT: process.env.SANHOOK_VM_TIMEOUT ?? '1200', SANHOOK_VM_INIT: init },

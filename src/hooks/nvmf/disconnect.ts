@@ -23,6 +23,7 @@ import type { System } from '../../core/system.js';
 import { canonicalIp } from './validate.js';
 import * as validate from './validate.js';
 import { otherOwner, ownedByOther, readOwnerships } from './registry.js';
+import { firmwareRefusals, readFirmwarePathKeys } from './handover.js';
 
 export interface DisconnectFilter {
   readonly device?: string;
@@ -98,7 +99,7 @@ export async function planDisconnect(context: NvmfContext, request: DisconnectRe
   return decideDisconnect(request.params, serving, owner);
 }
 
-export async function runDisconnect(system: System, config: Config, filter: DisconnectFilter, dryRun: boolean, reporter: Reporter): Promise<void> {
+export async function runDisconnect(system: System, config: Config, filter: DisconnectFilter, dryRun: boolean, reporter: Reporter, options: { readonly force?: boolean } = {}): Promise<void> {
   const controllers = (await readControllers(system)).filter((c) => c.cntrltype !== 'discovery');
   const targets = new Map<string, DisconnectRequest>();
   for (const controller of controllers) {
@@ -115,10 +116,32 @@ export async function runDisconnect(system: System, config: Config, filter: Disc
     return;
   }
   const context = nvmfContext(system, config, reporter, dryRun);
-  const failures: string[] = [];
+  const failures: string[] = refuseFirmwarePaths(targets, await readFirmwarePathKeys(system), options.force === true, reporter);
   for (const [key, request] of targets) {
     const run = await runOnPath(context, key, 'disconnect', request);
     failures.push(...(run.result?.failures ?? []));
   }
   if (failures.length > 0) throw new ActionError(`nvme disconnect failed: ${failures.join('; ')}`, { failures });
+}
+
+/**
+ * A check of its own, before the decision above: the firmware's boot paths
+ * (NBFT; the initramfs hand-over record, handover.ts) are refused unless
+ * --force. Each refused path leaves `targets` and is one failure (exit 1).
+ */
+function refuseFirmwarePaths(targets: Map<string, DisconnectRequest>, firmware: ReadonlySet<string>, force: boolean, reporter: Reporter): string[] {
+  const refused = firmwareRefusals(targets.keys(), firmware, force);
+  for (const key of refused) {
+    const device = targets.get(key)?.device;
+    targets.delete(key);
+    reporter.item({
+      hook: 'disconnect',
+      key,
+      outcome: 'refused',
+      reason: 'firmware-boot-path',
+      ...(device ? { device } : {}),
+      text: `${key}: connected by firmware for boot (NBFT); not disconnected (--force disconnects it anyway)`,
+    });
+  }
+  return refused.map((key) => `${key}: a firmware boot path (use --force)`);
 }

@@ -16,6 +16,7 @@ import { reportQueued, runLocked, type LockedResult, type Planner } from '../../
 import type { IoConnectParams } from './connect-decide.js';
 import type { NvmfContext } from './context.js';
 import { planAttach, type AttachRequest } from './attach.js';
+import { planAdopt, type AdoptRequest } from './handover.js';
 import { planConnected, type ConnectedRequest } from './connected.js';
 import { planDisconnect, type DisconnectRequest } from './disconnect.js';
 import { planLost, type LostRequest } from './lost.js';
@@ -29,6 +30,8 @@ export interface PathRequests {
   disconnect: DisconnectRequest;
   /** A discovery round's per-path work (attach.ts): connect or adopt the path. */
   attach: AttachRequest;
+  /** The real root adopting a path the initramfs connected (handover.ts). */
+  adopt: AdoptRequest;
 }
 
 function pathPlanners(context: NvmfContext): Readonly<Record<keyof PathRequests, Planner<never>>> {
@@ -39,6 +42,7 @@ function pathPlanners(context: NvmfContext): Readonly<Record<keyof PathRequests,
     connected: (request) => planConnected(context, request),
     disconnect: (request) => planDisconnect(context, request),
     attach: (request) => planAttach(context, request),
+    adopt: (request) => planAdopt(context, request),
   };
   return planners as Readonly<Record<keyof PathRequests, Planner<never>>>;
 }

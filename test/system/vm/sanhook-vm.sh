@@ -44,6 +44,17 @@
 #                       own overlay at /var/lib/sanhook-vm/checkout and the
 #                       scenario runs there). The scenario sees SANHOOK_VM_INIT and
 #                       SANHOOK_VM_DIR.
+#                       initramfs-handover: as systemd, but first an initramfs
+#                       stage: the scenario runs once in a chroot of the
+#                       overlay root with SANHOOK_VM_STAGE=initramfs (its
+#                       stage 1: install sanhook, set up the target, run the
+#                       shipped initramfs boot script), then systemd boots and
+#                       the scenario runs again as under systemd (it sees
+#                       SANHOOK_VM_INIT=systemd and SANHOOK_VM_HANDOVER=1).
+#                       /run is kept across switch_root, as dracut and
+#                       initramfs-tools move it into the real root; /dev is
+#                       not (so /dev/shm starts empty in the real root).
+#                       Stage 1's exit status is in /run/sanhook-vm-stage1.rc.
 # The scenario runs with: /proc /sys /dev /dev/pts /dev/shm /run (tmpfs)
 #   /sys/kernel/config mounted, lo up, the modules above loaded (null_blk with
 #   nr_devices=16, so /dev/nullb0..15 exist), PATH set, SYSTEMD_IGNORE_CHROOT=1
@@ -145,8 +156,10 @@ target_core_mod
 target_core_iblock
 target_core_file
 ib_srpt'
-BASE="$CACHE/initrd-base.cpio.gz"
-if [ ! -s "$BASE" ] || [ "$0" -nt "$BASE" ]; then
+# Named after this script's contents: checkouts with different versions of
+# /init share one cache (and its lock) without booting each other's.
+BASE="$CACHE/initrd-base-$(sha256sum "$0" | cut -c1-16).cpio.gz"
+if [ ! -s "$BASE" ]; then
   echo "sanhook-vm: building the base initramfs for $KV" >&2
   IR="$CACHE/initrd-root"; rm -rf "$IR"
   mkdir -p "$IR"/{bin,sbin,proc,sys,dev,run,tmp,newroot,lower,upper,etc,lib/modules/$KV}
@@ -196,7 +209,8 @@ KV=$(uname -r); mkdir -p /newroot/lib/modules/$KV
 mount --bind /lib/modules/$KV /newroot/lib/modules/$KV
 echo "SANHOOK_VM_READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 cd /newroot
-if [ "$(cat /scenario/init 2>/dev/null)" = systemd ]; then
+INIT_MODE=$(cat /scenario/init 2>/dev/null)
+if [ "$INIT_MODE" = systemd ] || [ "$INIT_MODE" = initramfs-handover ]; then
   # systemd as PID 1 (the path admins run): it mounts its own /tmp and /run,
   # so the scenario lives in /var/lib/sanhook-vm and runs as a oneshot unit
   # after multi-user.target, its output on the console.
@@ -235,7 +249,18 @@ StandardError=tty
 TTYPath=/dev/console
 UNIT
   ln -sf ../sanhook-vm-scenario.service /newroot/etc/systemd/system/multi-user.target.wants/sanhook-vm-scenario.service
-  for m in dev/pts dev/shm dev run sys/kernel/config sys proc; do umount /newroot/$m 2>/dev/null; done
+  KEEP=
+  if [ "$INIT_MODE" = initramfs-handover ]; then
+    # The initramfs stage (the suite's stage 1) in the root it will switch
+    # into; /run stays mounted across switch_root, as a real initramfs moves it.
+    echo "SANHOOK_VM_STAGE1 start uptime=$(cut -d' ' -f1 /proc/uptime)"
+    chroot /newroot /bin/bash -c 'cd "$(cat /var/lib/sanhook-vm/cwd)" 2>/dev/null || cd /; SANHOOK_VM_STAGE=initramfs /bin/bash /var/lib/sanhook-vm/run.sh'
+    rc=$?
+    echo "$rc" > /newroot/run/sanhook-vm-stage1.rc
+    echo "SANHOOK_VM_STAGE1 exit=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+    KEEP=run
+  fi
+  for m in dev/pts dev/shm dev run sys/kernel/config sys proc; do [ "$m" = "$KEEP" ] || umount /newroot/$m 2>/dev/null; done
   exec switch_root /newroot /lib/systemd/systemd --log-target=console --show-status=false
 fi
 chroot /newroot /bin/sh -c 'cd "$(cat /tmp/sanhook-vm/cwd)" 2>/dev/null || cd /; exec /bin/bash /tmp/sanhook-vm/run.sh'
@@ -262,13 +287,14 @@ mkdir -p "$RUN/scenario"
 cp "$SCEN" "$RUN/scenario/scenario.sh"
 pwd > "$RUN/scenario/cwd"
 INIT=${SANHOOK_VM_INIT:-chroot}
-case $INIT in chroot) SDIR=/tmp/sanhook-vm ;; systemd) SDIR=/var/lib/sanhook-vm ;; *) die "SANHOOK_VM_INIT must be chroot or systemd, got '$INIT'" ;; esac
+case $INIT in chroot) SDIR=/tmp/sanhook-vm ;; systemd|initramfs-handover) SDIR=/var/lib/sanhook-vm ;; *) die "SANHOOK_VM_INIT must be chroot, systemd or initramfs-handover, got '$INIT'" ;; esac
 echo "$INIT" > "$RUN/scenario/init"
 { echo '#!/bin/bash'
   echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LANG=C.UTF-8'
   # in a chroot, udevadm and friends otherwise say "Running in chroot, ignoring request"
   [ "$INIT" = chroot ] && echo 'export SYSTEMD_IGNORE_CHROOT=1'
-  echo "export SANHOOK_VM_INIT=$INIT SANHOOK_VM_DIR=$SDIR"
+  # initramfs-handover: the scenario itself runs under systemd (its stage 1 sees SANHOOK_VM_STAGE)
+  if [ "$INIT" = initramfs-handover ]; then echo "export SANHOOK_VM_INIT=systemd SANHOOK_VM_HANDOVER=1 SANHOOK_VM_DIR=$SDIR"; else echo "export SANHOOK_VM_INIT=$INIT SANHOOK_VM_DIR=$SDIR"; fi
   printf 'exec /bin/bash %s/scenario.sh' "$SDIR"; for a in "$@"; do printf ' %q' "$a"; done; echo
 } > "$RUN/scenario/run.sh"
 ( cd "$RUN" && find scenario | "$BB" cpio -o -H newc 2>/dev/null | gzip -1 ) > "$RUN/scen.cpio.gz"

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../../../core/fabric.js';
 import { prefetchExec } from '../../../core/system.js';
 import { oneOf } from '../../../core/validate.js';
 import { runConnect } from '../connect.js';
+import { runBootConnect } from '../handover.js';
 import { runFreebsdConnect } from '../controller.js';
 import { TRIGGERS } from '../connect-request.js';
 import { DISCOVERY_OPTIONS, rawOptions, ueventOption } from './options.js';
@@ -18,6 +19,7 @@ export const connectLinux: CommandSpec = {
   summary: 'discover an NVMe-oF discovery controller and connect every subsystem it lists that is not connected yet',
   options: [
     { name: 'all', description: 'every discovery controller in /etc/nvme/discovery.conf (boot)' },
+    { name: 'initramfs', description: 'with --all: the initramfs stage; record what was connected for the real root (docs/initramfs.md)' },
     ueventOption('read the event from the udev environment (used by the shipped rules)'),
     { name: 'trigger', value: 'trigger', description: 'why this runs (set by hand-offs)', choices: TRIGGERS, hidden: true },
     ...DISCOVERY_OPTIONS,
@@ -32,7 +34,11 @@ export const connectLinux: CommandSpec = {
     const first = Object.keys(raw)[0];
     if ((all || uevent) && first !== undefined) throw new UsageError(`--${first} cannot be combined with ${all ? '--all' : '--uevent'}`, `--${first}`);
     const trigger = typeof options.trigger === 'string' ? oneOf(options.trigger, TRIGGERS, '--trigger') : undefined;
-    await runConnect(system, config, { raw, all, uevent, dryRun, ...(trigger ? { trigger } : {}) }, reporter);
+    if (options.initramfs === true && !all) throw new UsageError('--initramfs goes with --all (the boot connect)', '--initramfs');
+    const connect = () => runConnect(system, config, { raw, all, uevent, dryRun, ...(trigger ? { trigger } : {}) }, reporter);
+    // The boot connect hands over from the initramfs to the real root (handover.ts).
+    if (all) await runBootConnect(system, config, options.initramfs === true ? 'initramfs' : 'root', dryRun, reporter, connect);
+    else await connect();
   },
 };
 
@@ -41,7 +47,7 @@ export const connectFreeBSD: CommandSpec = {
   platforms: ['freebsd'],
   summary: 'connect every subsystem a discovery controller lists (nvmecontrol connect-all)',
   options: [{ name: 'all', description: 'every discovery controller in /usr/local/etc/nvme/discovery.conf (boot)' }, ...DISCOVERY_OPTIONS],
-  refuses: { uevent: 'there are no udev events on FreeBSD (devd runs `sanhook devd`)' },
+  refuses: { uevent: 'there are no udev events on FreeBSD (devd runs `sanhook devd`)', initramfs: 'there is no initramfs hand-over on FreeBSD' },
   prefetch: prefetchExec,
   async run({ system, config, reporter, dryRun }, options) {
     const raw = rawOptions(options);

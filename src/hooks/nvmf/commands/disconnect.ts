@@ -32,10 +32,10 @@ export const disconnectLinux: CommandSpec = {
   verb: 'disconnect',
   platforms: ['linux'],
   summary: 'disconnect NVMe-oF I/O controllers (or, with --discovery, the discovery controller sanhook created) and keep them disconnected',
-  options: [...FILTER_OPTIONS, ...DISCOVERY_FORM],
+  options: [...FILTER_OPTIONS, ...DISCOVERY_FORM, { name: 'force', description: 'also the firmware\'s boot paths (NBFT), which sanhook otherwise refuses to disconnect (docs/initramfs.md)' }],
   async run({ system, config, reporter, dryRun }, options) {
     if (options.discovery === true) {
-      for (const name of ['device', 'nqn'] as const) {
+      for (const name of ['device', 'nqn', 'force'] as const) {
         if (options[name] !== undefined) throw new UsageError(`--${name} cannot be combined with --discovery (it names an address: -t -a -s)`, `--${name}`);
       }
       await runDisconnectDiscovery(system, config, strings(options, DISCOVERY_ADDRESS_OPTIONS), options.keep === true, dryRun, reporter);
@@ -44,7 +44,7 @@ export const disconnectLinux: CommandSpec = {
     for (const name of ['keep', 'host-traddr', 'host-iface'] as const) {
       if (options[name] !== undefined) throw new UsageError(`--${name} is only used with --discovery`, `--${name}`);
     }
-    await runDisconnect(system, config, validateFilter(strings(options, FILTER)), dryRun, reporter);
+    await runDisconnect(system, config, validateFilter(strings(options, FILTER)), dryRun, reporter, { force: options.force === true });
   },
 };
 
@@ -53,7 +53,7 @@ export const disconnectFreeBSD: CommandSpec = {
   platforms: ['freebsd'],
   summary: disconnectLinux.summary,
   options: [deviceOption('this controller')],
-  refuses: Object.fromEntries(FILTER.filter((name) => name !== 'device').map((name) => [name, FREEBSD_TAKES])),
+  refuses: { ...Object.fromEntries(FILTER.filter((name) => name !== 'device').map((name) => [name, FREEBSD_TAKES])), force: 'there are no firmware boot paths to protect on FreeBSD' },
   async run({ system, config, reporter, dryRun }, options) {
     if (typeof options.device !== 'string') throw new UsageError(`--device: ${FREEBSD_TAKES}`, '--device');
     await runControllerDisconnect(system, config, options.device, dryRun, reporter);
