@@ -147,16 +147,17 @@ io_ctrls() {
 }
 io_ctrl_count() { io_ctrls "$1" | wc -l; }
 ctrl_state() { local s; read -r s < "/sys/class/nvme/$1/state" 2>/dev/null && echo "$s" || echo gone; }
-# exactly one I/O controller for NQN, and it is live (no forks)
+# exactly one I/O controller for NQN, and it is live, over $NVMF_TRANSPORT (no forks)
 is_live() {
-  local c v t s n=0 live=0
+  local c v t s tr n=0 live=0
   for c in /sys/class/nvme/nvme*; do
     read -r v < "$c/subsysnqn" 2>/dev/null || continue
     [ "$v" = "$1" ] || continue
     read -r t < "$c/cntrltype" 2>/dev/null || t=
     [ "$t" = discovery ] && continue
     n=$((n + 1))
-    read -r s < "$c/state" 2>/dev/null && [ "$s" = live ] && live=1
+    read -r s < "$c/state" 2>/dev/null && [ "$s" = live ] &&
+      read -r tr < "$c/transport" 2>/dev/null && [ "$tr" = "$NVMF_TRANSPORT" ] && live=1
   done
   [ $n = 1 ] && [ $live = 1 ]
 }
@@ -200,7 +201,7 @@ controllers_table() {
   local c
   for c in /sys/class/nvme/nvme*; do
     [ -e "$c" ] || { echo "(no nvme controllers)"; return 0; }
-    echo "${c##*/} $(cat "$c/cntrltype" 2>/dev/null) $(cat "$c/state" 2>/dev/null) $(cat "$c/subsysnqn" 2>/dev/null) [$(cat "$c/address" 2>/dev/null)] ctrl_loss_tmo=$(cat "$c/ctrl_loss_tmo" 2>/dev/null)"
+    echo "${c##*/} $(cat "$c/transport" 2>/dev/null) $(cat "$c/cntrltype" 2>/dev/null) $(cat "$c/state" 2>/dev/null) $(cat "$c/subsysnqn" 2>/dev/null) [$(cat "$c/address" 2>/dev/null)] ctrl_loss_tmo=$(cat "$c/ctrl_loss_tmo" 2>/dev/null)"
   done
 }
 # armed timers (NDJSON lines of `sanhook timers -o json` with outcome armed)
