@@ -18,7 +18,8 @@
  * - `connect`: "already connected" if $FAKE_SYSFS/class/nvme has that path (real
  *   stderr and exit 1), fails like the real one for subnqns listed in `fail-connect`,
  *   else creates /sys/class/nvme/nvmeN with real attribute formats and prints
- *   nvme-cli's JSON {"device":"nvmeN"}.
+ *   nvme-cli's JSON {"device":"nvmeN"}; its `address` is the kernel's for that transport
+ *   (tcp with src_addr, rdma without).
  * - `get-log /dev/nvmeN --log-id=0x70 --log-len=L --raw-binary` (sanhook re-arms discovery
  *   AENs with it): L bytes of log on stdout if nvmeN exists in the fake sysfs, else
  *   nvme-cli's "No such file or directory" and exit 1.
@@ -199,6 +200,20 @@ function persistentDiscoveryController(values) {
 }
 
 /**
+ * The controller's `address` attribute as Linux 6.1 prints it (nvmf_get_address:
+ * traddr, trsvcid, then host_traddr and host_iface when given; nvme-tcp alone
+ * appends the connected socket's src_addr): test/fixtures/nvme-cli/sysfs-io-ctrl.txt
+ * (tcp) and sysfs-io-ctrl-rdma.txt (rdma, no src_addr).
+ */
+function kernelAddress(values) {
+  const fields = [`traddr=${values.traddr}`, `trsvcid=${values.trsvcid}`];
+  if (values['host-traddr']) fields.push(`host_traddr=${values['host-traddr']}`);
+  if (values['host-iface']) fields.push(`host_iface=${values['host-iface']}`);
+  if (values.transport === 'tcp') fields.push(`src_addr=${values['host-traddr'] ?? values.traddr}`);
+  return fields.join(',');
+}
+
+/**
  * The kernel creates the next free nvmeN with these attributes (the rest from the
  * connect's own values), its add event bumps the uevent counter, and with `--owner`
  * (3.0) libnvme registers it. Returns its name.
@@ -212,7 +227,7 @@ function addController(values, attrs) {
   mkdirSync(ctrl);
   const all = {
     transport: values.transport,
-    address: `traddr=${values.traddr},trsvcid=${values.trsvcid},src_addr=${values.traddr}`,
+    address: kernelAddress(values),
     hostnqn: values.hostnqn ?? '',
     hostid: values.hostid ?? '',
     state: 'live',

@@ -85,7 +85,7 @@ describe('rules.d/70-sanhook-nvmf.rules', () => {
       // systemd-run --setenv=NAME gives an absent NAME as NAME= (env-util.c strv_env_replace_strdup_passthrough)
       const throughUnit = (env: Record<string, string>) => Object.fromEntries(passed.map((name) => [name, env[name] ?? '']));
       const events: Record<string, string>[] = [];
-      for (const file of ['uevent-aen.txt', 'uevent-connect.txt', 'uevent-remove.txt', 'uevent-discover-persistent.txt']) {
+      for (const file of ['uevent-aen.txt', 'uevent-connect.txt', 'uevent-remove.txt', 'uevent-discover-persistent.txt', 'uevent-aen-rdma.txt', 'uevent-connect-rdma.txt', 'uevent-lost-rdma.txt']) {
         for (const block of readFileSync(path.join(FIXTURES, file), 'utf8').split(/\n\s*\n/)) {
           if (!/^UDEV /m.test(block)) continue;
           events.push(Object.fromEntries(block.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));

@@ -2,7 +2,7 @@
 # Shared by the VM scenarios (test/system/scenarios/*.sh). Sourced inside the
 # guest of test/system/vm/sanhook-vm.sh: root, chroot of the host root with a
 # throw-away overlay, cwd = the checkout, real 6.1 kernel with nvmet and
-# nvme-tcp loaded.
+# nvme-tcp loaded (and nvme-rdma, nvmet-rdma, rdma_rxe for NVMF_TRANSPORT=rdma).
 #
 # What it provides:
 #   * setup_host (chroot suites): installs sanhook by hand as the README's
@@ -17,7 +17,8 @@
 #     that logs every nvme-cli call's start and end ($NVME_CALLS), and a
 #     test-only udev rule that logs when udevd handles each nvme uevent
 #     ($UEVENTS). Neither changes what sanhook does.
-#   * target helpers (nvmet configfs): tgt_port, tgt_subsys, tgt_link, tgt_unlink.
+#   * target helpers (nvmet configfs): tgt_port, tgt_subsys, tgt_link, tgt_unlink,
+#     on the transport NVMF_TRANSPORT names (tcp, or rdma over Soft-RoCE).
 #   * scenario bookkeeping: scenario NAME FUNCTION runs one scenario in a
 #     subshell and prints machine-readable markers for test/system/run-vm.mjs:
 #       @@scenario start NAME
@@ -29,8 +30,19 @@ set -u
 set -o pipefail
 
 CFG=/sys/kernel/config/nvmet
-ADDR=127.0.0.1
+# The NVMe-oF transport of the nvmf suites: tcp on loopback (default), or
+# rdma over Soft-RoCE (the *-rdma suites set NVMF_TRANSPORT=rdma and source
+# the tcp suite: same scenarios, same assertions). The target's port, the
+# `sanhook connect -t` of the scenarios and ADDR follow it; tgt_port brings
+# the rdma fabric up first (nvmf_rdma_fabric).
+NVMF_TRANSPORT=${NVMF_TRANSPORT:-tcp}
+case $NVMF_TRANSPORT in
+  tcp) ADDR=127.0.0.1 ;;
+  rdma) ADDR=10.92.0.1 ;;       # on the veth end nvmf_rdma_fabric puts rxe0 on
+  *) echo "lib.sh: NVMF_TRANSPORT must be tcp or rdma, not '$NVMF_TRANSPORT'"; exit 125 ;;
+esac
 PORT=4420
+NVMF_RXE=rxe0
 # Under systemd the units' ProtectSystem=strict makes /var and /run read-only
 # for hooks; /dev/shm stays writable, so the observers log there.
 if [ "${SANHOOK_VM_INIT:-chroot}" = systemd ]; then SANHOOK_LOG_DIR=/dev/shm/sanhook-test; else SANHOOK_LOG_DIR=/var/log/sanhook-test; fi
@@ -82,6 +94,7 @@ diagnostics() {
   awk -v t="$from" '$1 >= t' "$UEVENTS" 2>/dev/null | tail -20 | sed 's/^/  /'
   echo "----- sanhook timers -o json"
   sanhook timers -o json 2>&1 | sed 's/^/  /'
+  [ "$NVMF_TRANSPORT" = rdma ] && nvmf_rdma_diagnostics
   # a suite may add its fabric's state (the FCoE suites: fcoe_diagnostics)
   if declare -F suite_diagnostics >/dev/null; then suite_diagnostics; fi
   echo "-----"
@@ -134,16 +147,17 @@ io_ctrls() {
 }
 io_ctrl_count() { io_ctrls "$1" | wc -l; }
 ctrl_state() { local s; read -r s < "/sys/class/nvme/$1/state" 2>/dev/null && echo "$s" || echo gone; }
-# exactly one I/O controller for NQN, and it is live (no forks)
+# exactly one I/O controller for NQN, and it is live, over $NVMF_TRANSPORT (no forks)
 is_live() {
-  local c v t s n=0 live=0
+  local c v t s tr n=0 live=0
   for c in /sys/class/nvme/nvme*; do
     read -r v < "$c/subsysnqn" 2>/dev/null || continue
     [ "$v" = "$1" ] || continue
     read -r t < "$c/cntrltype" 2>/dev/null || t=
     [ "$t" = discovery ] && continue
     n=$((n + 1))
-    read -r s < "$c/state" 2>/dev/null && [ "$s" = live ] && live=1
+    read -r s < "$c/state" 2>/dev/null && [ "$s" = live ] &&
+      read -r tr < "$c/transport" 2>/dev/null && [ "$tr" = "$NVMF_TRANSPORT" ] && live=1
   done
   [ $n = 1 ] && [ $live = 1 ]
 }
@@ -187,7 +201,7 @@ controllers_table() {
   local c
   for c in /sys/class/nvme/nvme*; do
     [ -e "$c" ] || { echo "(no nvme controllers)"; return 0; }
-    echo "${c##*/} $(cat "$c/cntrltype" 2>/dev/null) $(cat "$c/state" 2>/dev/null) $(cat "$c/subsysnqn" 2>/dev/null) [$(cat "$c/address" 2>/dev/null)] ctrl_loss_tmo=$(cat "$c/ctrl_loss_tmo" 2>/dev/null)"
+    echo "${c##*/} $(cat "$c/transport" 2>/dev/null) $(cat "$c/cntrltype" 2>/dev/null) $(cat "$c/state" 2>/dev/null) $(cat "$c/subsysnqn" 2>/dev/null) [$(cat "$c/address" 2>/dev/null)] ctrl_loss_tmo=$(cat "$c/ctrl_loss_tmo" 2>/dev/null)"
   done
 }
 # armed timers (NDJSON lines of `sanhook timers -o json` with outcome armed)
@@ -214,9 +228,13 @@ nvme_calls_since() {  # T WORD...
 }
 
 # ----------------------------------------------------------- target side -----
+# tgt_port: nvmet port 1 on $NVMF_TRANSPORT $ADDR:$PORT (enabled once a subsystem is linked)
 tgt_port() {
+  if [ "$NVMF_TRANSPORT" = rdma ]; then
+    nvmf_rdma_fabric || { echo "@@suite end fail setup"; exit 125; }
+  fi
   mkdir -p $CFG/ports/1
-  echo tcp > $CFG/ports/1/addr_trtype; echo ipv4 > $CFG/ports/1/addr_adrfam
+  echo $NVMF_TRANSPORT > $CFG/ports/1/addr_trtype; echo ipv4 > $CFG/ports/1/addr_adrfam
   echo $ADDR > $CFG/ports/1/addr_traddr; echo $PORT > $CFG/ports/1/addr_trsvcid
 }
 tgt_subsys() {  # NQN NULLB_INDEX
@@ -225,6 +243,30 @@ tgt_subsys() {  # NQN NULLB_INDEX
   mkdir $CFG/subsystems/$1/namespaces/1
   echo -n /dev/nullb$2 > $CFG/subsystems/$1/namespaces/1/device_path
   echo 1 > $CFG/subsystems/$1/namespaces/1/enable
+}
+# nvmf_rdma_fabric: NVMe/RDMA over Soft-RoCE (REAL-SYSTEMS.md): a veth pair,
+# $ADDR on s0, rdma_rxe's rxe0 on s0, ACTIVE before nvmet enables the port
+# (nvmet-rdma binds its RDMA/CM listener to the address when the first
+# subsystem is linked). Host and target share rxe0. Paths are broken on the
+# target side (tgt_unlink), never by taking s0 down: with controllers on it
+# that can panic the 6.1 kernel (as with SRP).
+nvmf_rdma_fabric() {
+  local m
+  for m in nvme_rdma nvmet_rdma rdma_rxe; do
+    [ -d /sys/module/$m ] || { echo "SETUP: module $m is not loaded (vm/sanhook-vm.sh MODS; a stale base initramfs? touch the script)"; return 1; }
+  done
+  ip link add s0 type veth peer name s1 && ip addr add $ADDR/24 dev s0 && ip link set s1 up && ip link set s0 up ||
+    { echo "SETUP: veth s0/s1 with $ADDR"; return 1; }
+  rdma link add $NVMF_RXE type rxe netdev s0 || { echo "SETUP: rdma link add $NVMF_RXE type rxe netdev s0 failed"; return 1; }
+  rxe_active() { local s; read -r s < /sys/class/infiniband/$NVMF_RXE/ports/1/state 2>/dev/null && [[ $s == *ACTIVE* ]]; }
+  wait_for 20 rxe_active || { echo "SETUP: $NVMF_RXE port not ACTIVE: $(cat /sys/class/infiniband/$NVMF_RXE/ports/1/state 2>&1)"; return 1; }
+  log "rdma fabric: $NVMF_RXE on s0 ($ADDR), $(rdma link show 2>&1 | head -1)"
+}
+nvmf_rdma_diagnostics() {
+  echo "----- rdma: rdma link show; s0"
+  { rdma link show; ip -br addr show dev s0; } 2>&1 | sed 's/^/  /'
+  echo "----- dmesg | grep -iE 'rdma|rxe' (last 15)"
+  dmesg | grep -iE 'rdma|rxe' | tail -15 | sed 's/^/  /'
 }
 tgt_link() { ln -s $CFG/subsystems/$1 $CFG/ports/1/subsystems/$1; }
 tgt_unlink() { rm $CFG/ports/1/subsystems/$1; }

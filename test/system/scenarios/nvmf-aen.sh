@@ -1,5 +1,7 @@
 # VM suite: discovery AENs through a persistent discovery controller.
 # Runs in the guest of test/system/vm/sanhook-vm.sh (see lib.sh).
+# Over NVMe/TCP on 127.0.0.1; nvmf-aen-rdma.sh sources this file with
+# NVMF_TRANSPORT=rdma to run the same scenarios over RDMA on Soft-RoCE.
 # scenarios: aen-autoconnect racing-events deliberate-disconnect
 #
 # One boot, three scenarios that share the daemons and the persistent
@@ -39,7 +41,7 @@ tgt_subsys $NQN_E 9
 #    coming once the discovery log outgrows one 4 KiB page (5 records).
 aen_autoconnect() {
   local out rc dc t_link t_live t_blk ctrl ns n i nqn
-  out=$(sanhook connect -t tcp -a $ADDR -s $PORT --persistent -o json 2> $W/s1-connect.log); rc=$?
+  out=$(sanhook connect -t $NVMF_TRANSPORT -a $ADDR -s $PORT --persistent -o json 2> $W/s1-connect.log); rc=$?
   [ $rc = 0 ] || fail "sanhook connect --persistent" "exit 0" "exit $rc: $out $(tail -3 $W/s1-connect.log)"
   udevadm settle -t 10
   dc=$(discovery_ctrls)
@@ -92,7 +94,7 @@ racing_events() {
   sleep 0.5
   manual() {  # N: an admin's sanhook connect for the same address, in the background
     now > $W/s2-manual$1.t
-    sanhook connect -t tcp -a $ADDR -s $PORT -o json > $W/s2-manual$1.out 2> $W/s2-manual$1.log
+    sanhook connect -t $NVMF_TRANSPORT -a $ADDR -s $PORT -o json > $W/s2-manual$1.out 2> $W/s2-manual$1.log
     echo $? > $W/s2-manual$1.rc
   }
   discover_starts() { awk -v t="$t0" '$1>=t && $2=="start" && / discover /' $NVME_CALLS | wc -l; }

@@ -1,6 +1,9 @@
 # VM suite: the kernel gives up on a controller (ctrl_loss_tmo), sanhook's
 # `lost` arms timerd, timerd's `reconnect` brings it back or `give-up` ends it.
 # Runs in the guest of test/system/vm/sanhook-vm.sh (see lib.sh).
+# Over NVMe/TCP on 127.0.0.1; nvmf-loss-rdma.sh sources this file with
+# NVMF_TRANSPORT=rdma to run the same scenarios over RDMA on Soft-RoCE (all
+# but early-add-identity, whose delaying proxy is a TCP one).
 # scenarios: kernel-gives-up-sanhook-reconnects given-up-at-ctrl-loss early-add-identity
 #
 # No persistent discovery controller here: a re-link would raise an AEN and
@@ -65,7 +68,7 @@ timerd_time() {  # MSG NQN [WORD...]
 connect_and_lose() {  # NQN [TRSVCID]  -> sets T_UNLINK T_GONE T_ARMED (and EARLY_ADD)
   local nqn=$1 trsvcid=${2:-$PORT} out rc c
   tgt_link "$nqn"
-  out=$(sanhook connect -t tcp -a $ADDR -s "$trsvcid" -n "$nqn" -o json 2> $W/connect.log); rc=$?
+  out=$(sanhook connect -t $NVMF_TRANSPORT -a $ADDR -s "$trsvcid" -n "$nqn" -o json 2> $W/connect.log); rc=$?
   [ $rc = 0 ] || fail "sanhook connect -n $nqn" "exit 0" "exit $rc: $out $(tail -2 $W/connect.log)"
   wait_for 15 is_live "$nqn" || fail "sanhook connect -n $nqn" "one live I/O controller" "'$(io_ctrls "$nqn")'"
   c=$(io_ctrls "$nqn")

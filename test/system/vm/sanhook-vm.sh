@@ -3,10 +3,11 @@
 #
 # Boots Debian's own kernel (linux-image-amd64, 6.1.x on Debian 12) under QEMU
 # with a tiny busybox initramfs that loads the NVMe-oF host and target stacks
-# (nvme-core, nvme-fabrics, nvme-tcp, nvmet, nvmet-tcp, null_blk, configfs)
-# and software FCoE on veth/VLAN (veth, 8021q, fcoe with libfcoe, libfc,
-# scsi_transport_fc) and SRP over Soft-RoCE (rdma_rxe, the ib_srp initiator
-# with scsi_transport_srp, the LIO ib_srpt target with target_core_*),
+# (nvme-core, nvme-fabrics, nvme-tcp, nvmet, nvmet-tcp, null_blk, configfs;
+# nvme-rdma and nvmet-rdma for NVMe/RDMA over Soft-RoCE) and software FCoE
+# on veth/VLAN (veth, 8021q, fcoe with libfcoe, libfc, scsi_transport_fc)
+# and SRP over Soft-RoCE (rdma_rxe, the ib_srp initiator with
+# scsi_transport_srp, the LIO ib_srpt target with target_core_*),
 # shares the host root file system read-only over virtio-9p with a tmpfs
 # overlay on top (so the guest can write; every write is lost at exit), chroots
 # into it and runs the scenario there, in the caller's working directory.  The
@@ -150,6 +151,8 @@ iw_cm
 rdma_cm
 rdma_ucm
 rdma_rxe
+nvme-rdma
+nvmet-rdma
 scsi_transport_srp
 ib_srp
 target_core_mod
